@@ -1,0 +1,27 @@
+# The two README commands: `make run` (set up, then run the default sweep) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CORES ?= 2
+
+.PHONY: run test env dry-run bench clean-results
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+env: $(VENV)/.installed
+
+run: env
+	$(VENV)/bin/snakemake --cores $(CORES)
+	@echo "Report: $(CURDIR)/results/report.html"
+
+dry-run: env
+	$(VENV)/bin/snakemake -n
+
+test: env
+	$(VENV)/bin/python -m pytest
+
+bench: env
+	$(VENV)/bin/snakemake --cores $(CORES) bench

@@ -1,0 +1,3 @@
+from segsweep.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""segsweep: one command per workflow step.
+
+Every Snakemake rule calls one of these commands, so that a person can run any step by hand
+exactly as the workflow does: `python -m segsweep STEP --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from segsweep.errors import UserError
+
+# step -> (module defining `add_arguments(parser)` and `run(args) -> int | None`, summary).
+# Modules are imported only when their step runs: TensorFlow takes seconds to import.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("segsweep.data.synthetic", "make the procedural KITTI-layout dataset"),
+    "download": ("segsweep.data.download", "download, verify and safely extract a dataset archive"),
+    "split": ("segsweep.data.split", "write the train/val/test split manifest of a dataset"),
+    "train": ("segsweep.training.job", "train one (model, augmentation, seed) run"),
+    "evaluate": ("segsweep.evaluation.job", "evaluate one trained run on the held-out split"),
+    "aggregate": ("segsweep.reporting.aggregate", "tables, statistics and plots over all runs"),
+    "report": ("segsweep.reporting.html", "write the self-contained HTML report"),
+    "bench": ("segsweep.bench", "measure input pipeline, compute, inference and workflow speed"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    steps = "\n".join(f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items())
+    return argparse.ArgumentParser(
+        prog="segsweep",
+        usage="python -m segsweep STEP [options]",
+        description=__doc__,
+        epilog=f"steps:\n{steps}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        parser = _top_parser()
+        if argv and argv[0] not in ("-h", "--help"):
+            parser.error(f"unknown step {argv[0]!r}; choose one of: {', '.join(COMMANDS)}")
+        parser.print_help()
+        return 0 if argv else 2
+    step = argv[0]
+    module_name, summary = COMMANDS[step]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(
+        prog=f"segsweep {step}",
+        description=(module.__doc__ or summary).strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except UserError as error:
+        print(f"segsweep {step}: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,117 @@
+"""Load and check the workflow config, and cut the per-job settings out of it.
+
+The Snakefile validates with `snakemake.utils.validate`; commands run by hand with
+``--config FILE`` go through `load_config`, which applies the same schema and defaults, so a
+job sees identical settings either way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from segsweep.errors import ConfigError
+from segsweep.training.presets import BUILTIN_PRESETS
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _validator_with_defaults():
+    """A jsonschema validator that fills defaults, as Snakemake's `validate(set_default=True)`."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = json.loads(json.dumps(sub["default"]))
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": set_defaults})
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config, fill defaults from the schema, and run every check."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    errors = sorted(_validator_with_defaults()(schema).iter_errors(config), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        key = ".".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise ConfigError(f"config file {path}: key '{key}': {first.message}")
+    check_config(config)
+    return config
+
+
+def augmentation_presets(config: dict) -> dict[str, list[dict]]:
+    return {**BUILTIN_PRESETS, **config.get("augmentation_presets", {})}
+
+
+def check_config(config: dict) -> None:
+    """Checks that span several keys, which the JSON schema cannot express."""
+    variants = config["model_variants"]
+    for name in config["models"]:
+        if name not in variants:
+            raise ConfigError(
+                f"key 'models': {name!r} is not defined in 'model_variants' (defined: {', '.join(variants)})"
+            )
+    presets = augmentation_presets(config)
+    for name in config["augmentations"]:
+        if name not in presets:
+            raise ConfigError(
+                f"key 'augmentations': no preset named {name!r} (built-in or in 'augmentation_presets': "
+                f"{', '.join(presets)})"
+            )
+    depth = len(config["network"]["filters"])
+    factor = 2 ** (depth - 1)
+    for axis, size in zip(("height", "width"), config["train"]["input_size"]):
+        if size % factor:
+            raise ConfigError(
+                f"key 'train.input_size': {axis} {size} is not divisible by 2**(depth-1) = {factor} "
+                f"(depth {depth} from 'network.filters')"
+            )
+    fractions = config["split"]["fractions"]
+    if abs(sum(fractions.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
+    dataset = config["dataset"]
+    made_by_rule = "generate" in dataset or "download" in dataset
+    if not made_by_rule and not Path(dataset["root"]).is_dir():
+        raise ConfigError(
+            f"key 'dataset.root': data folder {dataset['root']!r} does not exist "
+            "(and neither 'dataset.generate' nor 'dataset.download' is set to make it)"
+        )
+    for role in ("baseline", "candidate"):
+        name = config["report"][role]
+        if name not in variants:
+            raise ConfigError(f"key 'report.{role}': {name!r} is not defined in 'model_variants'")
+
+
+def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
+    """What one train/evaluate job depends on: changing anything else never reruns it."""
+    return {
+        "dataset": config["dataset"],
+        "model": {"name": model, **config["model_variants"][model], **config["network"]},
+        "augmentation": {"name": aug, "steps": augmentation_presets(config)[aug]},
+        "train": config["train"],
+        "evaluate": config["evaluate"],
+    }
+
+
+def settings_from_args(settings_json: str | None, config_path: str | None, model: str, aug: str) -> dict:
+    """Job settings from ``--settings JSON`` (what the rules pass) or ``--config FILE`` (by hand)."""
+    if settings_json:
+        return json.loads(settings_json)
+    if config_path:
+        return job_settings(load_config(config_path), model, aug)
+    raise ConfigError("give --settings JSON (as the workflow does) or --config FILE")

@@ -1,0 +1,11 @@
+# `snakemake bench`: speed and memory figures (see README "Performance"); not part of `all`.
+
+rule bench:
+    output:
+        json=RESULTS + "/bench/bench.json",
+        table=RESULTS + "/bench/bench.md",
+    log:
+        RESULTS + "/logs/bench.log",
+    threads: workflow.cores
+    shell:
+        "{SEGSWEEP} bench --out-dir {RESULTS}/bench --threads {threads} 2>&1 | tee {log:q}"
