@@ -47,9 +47,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     errors = sorted(_validator_with_defaults()(schema).iter_errors(config), key=lambda e: list(e.path))
     if errors:
-        first = errors[0]
-        key = ".".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise ConfigError(f"config file {path}: key '{key}': {first.message}")
+        raise ConfigError(_schema_error_text(errors[0], f"config file {path}"))
     check_config(config)
     return config
 
@@ -115,3 +113,19 @@ def settings_from_args(settings_json: str | None, config_path: str | None, model
     if config_path:
         return job_settings(load_config(config_path), model, aug)
     raise ConfigError("give --settings JSON (as the workflow does) or --config FILE")
+
+
+def _schema_error_text(error, source: str) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    return f"{source}: key '{key}': {error.message}"
+
+
+def describe_schema_error(error: Exception) -> str:
+    """One line naming the key, from Snakemake's WorkflowError around a jsonschema error."""
+    import jsonschema
+
+    cause = error.__context__  # Snakemake raises its WorkflowError while handling this one
+    if not isinstance(cause, jsonschema.ValidationError):
+        return str(error)
+    best = jsonschema.exceptions.best_match([cause, *cause.context]) if cause.context else cause
+    return _schema_error_text(best, "invalid config")

@@ -4,6 +4,8 @@ rule bench:
     output:
         json=RESULTS + "/bench/bench.json",
         table=RESULTS + "/bench/bench.md",
+    conda:
+        CONDA_ENV
     log:
         RESULTS + "/logs/bench.log",
     threads: workflow.cores

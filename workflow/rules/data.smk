@@ -18,6 +18,8 @@ if "generate" in config["dataset"]:
         params:
             n_pairs=config["dataset"]["generate"]["count"],
             seed=config["dataset"]["generate"]["seed"],
+        conda:
+            CONDA_ENV
         log:
             RESULTS + "/logs/generate_dataset.log",
         shell:
@@ -32,6 +34,8 @@ elif "download" in config["dataset"]:
             url=config["dataset"]["download"]["url"],
             sha256=config["dataset"]["download"]["sha256"],
             strip=config["dataset"]["download"]["strip_components"],
+        conda:
+            CONDA_ENV
         log:
             RESULTS + "/logs/download_dataset.log",
         shell:
@@ -51,6 +55,8 @@ rule make_split:
         source=config["split"]["source"],
         seed=config["split"]["seed"],
         fractions=lambda w: "{train} {val} {test}".format(**config["split"]["fractions"]),
+    conda:
+        CONDA_ENV
     log:
         RESULTS + "/logs/make_split/{dataset}.log",
     shell:

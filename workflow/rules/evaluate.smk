@@ -19,6 +19,8 @@ rule evaluate:
         runtime=lambda w, attempt: RES["eval_runtime_min"] * attempt,
         cpus_per_task=RES["cpus_per_task"],
         gpu=RES["gpus"],
+    conda:
+        CONDA_ENV
     log:
         RESULTS + "/logs/evaluate/{dataset}/{model}/{aug}/seed{seed}.log",
     benchmark:

@@ -46,6 +46,8 @@ rule aggregate:
         results=RESULTS,
         grid_images=config["report"]["grid_images"],
         out_dir=AGG_DIR,
+    conda:
+        CONDA_ENV
     log:
         RESULTS + "/logs/aggregate/{dataset}.log",
     shell:
@@ -63,6 +65,8 @@ rule report:
         results=RESULTS,
         dataset=shell_quote(DATASET),
         config=lambda w: shell_quote(json.dumps(config)),
+    conda:
+        CONDA_ENV
     log:
         RESULTS + "/logs/report.log",
     shell:

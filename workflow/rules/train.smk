@@ -23,6 +23,8 @@ rule train:
         runtime=lambda w, attempt: RES["train_runtime_min"] * attempt,
         cpus_per_task=RES["cpus_per_task"],
         gpu=RES["gpus"],
+    conda:
+        CONDA_ENV
     log:
         RESULTS + "/logs/train/{dataset}/{model}/{aug}/seed{seed}.log",
     benchmark:

@@ -1,0 +1,121 @@
+"""Bad config stops the run before any job starts, with a message naming the key or path.
+
+Every case goes through `load_config` (the path of commands run by hand); a representative set
+also goes through `snakemake -n`, i.e. Snakemake's own `validate()` in the Snakefile.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segsweep.config import job_settings, load_config
+from segsweep.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+GENERATED = {"name": "d", "format": "kitti_semantics", "root": "results/data/d", "generate": {"count": 5}}
+
+# (case id, config, text the error must contain)
+BAD_CONFIGS = [
+    ("unknown key", {"dataset": GENERATED, "epochs": 3}, "'epochs' was unexpected"),
+    ("unknown nested key", {"dataset": GENERATED, "train": {"epoch": 3}}, "'epoch' was unexpected"),
+    ("wrong type", {"dataset": GENERATED, "train": {"epochs": "ten"}}, "key 'train.epochs'"),
+    ("zero epochs", {"dataset": GENERATED, "train": {"epochs": 0}}, "key 'train.epochs'"),
+    ("negative epochs", {"dataset": GENERATED, "train": {"epochs": -2}}, "key 'train.epochs'"),
+    ("empty models", {"dataset": GENERATED, "models": []}, "key 'models'"),
+    ("empty seeds", {"dataset": GENERATED, "seeds": []}, "key 'seeds'"),
+    ("empty augmentations", {"dataset": GENERATED, "augmentations": []}, "key 'augmentations'"),
+    ("duplicate seeds", {"dataset": GENERATED, "seeds": [1, 1]}, "key 'seeds'"),
+    ("unknown preset", {"dataset": GENERATED, "augmentations": ["rotate90"]}, "no preset named 'rotate90'"),
+    ("unknown model", {"dataset": GENERATED, "models": ["segnet"]}, "'segnet' is not defined"),
+    ("bad format", {"dataset": {**GENERATED, "format": "coco"}}, "key 'dataset.format'"),
+    (
+        "input size not divisible",
+        {"dataset": GENERATED, "train": {"input_size": [100, 320]}},
+        "key 'train.input_size': height 100 is not divisible by 2**(depth-1) = 16",
+    ),
+    (
+        "fractions not summing to one",
+        {"dataset": GENERATED, "split": {"fractions": {"train": 0.5, "val": 0.1, "test": 0.1}}},
+        "key 'split.fractions'",
+    ),
+    (
+        "missing data folder",
+        {"dataset": {"name": "d", "format": "camvid", "root": "/no/such/folder"}},
+        "data folder '/no/such/folder' does not exist",
+    ),
+    ("missing dataset", {"models": ["unet"]}, "'dataset' is a required property"),
+]
+
+
+def _write(tmp_path: Path, config: dict) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("config, message", [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_config_is_refused_naming_the_key(tmp_path: Path, config: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, config))
+    assert message in str(error.value)
+
+
+SNAKEMAKE_CASES = ["unknown key", "zero epochs", "empty seeds", "duplicate seeds", "unknown preset",
+                   "input size not divisible", "missing data folder"]
+
+
+@pytest.mark.parametrize("case", SNAKEMAKE_CASES)
+def test_snakemake_refuses_bad_config_before_any_job(tmp_path: Path, case: str) -> None:
+    _, config, message = next(c for c in BAD_CONFIGS if c[0] == case)
+    result = subprocess.run(
+        [SNAKEMAKE, "-n", "--configfile", str(_write(tmp_path, config)), "--directory", str(tmp_path),
+         "--snakefile", str(REPO / "workflow" / "Snakefile")],
+        capture_output=True, text=True, timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert message in output
+    assert "Job stats" not in output  # no DAG was built, so no job could start
+
+
+def test_defaults_fill_missing_keys(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, {"dataset": GENERATED}))
+    assert config["models"] == ["unet", "unetpp"]
+    assert config["train"]["batch_size"] == 8
+    assert config["split"]["fractions"] == {"train": 0.7, "val": 0.15, "test": 0.15}
+    assert config["model_variants"]["unetpp"]["deep_supervision"] is True
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "kitti.yaml", "camvid.yaml"])
+def test_shipped_configs_validate(tmp_path: Path, name: str) -> None:
+    config = yaml.safe_load((REPO / "config" / name).read_text())
+    if "generate" not in config["dataset"]:
+        config["dataset"]["root"] = str(tmp_path)  # the real data may be absent; any folder will do
+    load_config(_write(tmp_path, config))
+
+
+def test_job_settings_hold_only_what_a_run_depends_on(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, {"dataset": GENERATED}))
+    settings = job_settings(config, "unetpp", "flip_crop")
+    assert settings["model"]["architecture"] == "unetpp"
+    assert settings["augmentation"]["steps"][0]["transform"] == "HorizontalFlip"
+    assert "report" not in settings and "seeds" not in settings
+    other = job_settings({**config, "report": {**config["report"], "grid_images": 9}}, "unetpp", "flip_crop")
+    assert other == settings  # report settings never rerun training
+
+
+def test_snakemake_dry_run_shows_the_full_fan_out() -> None:
+    result = subprocess.run([SNAKEMAKE, "-n", "--forceall"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    config = load_config(REPO / "config" / "config.yaml")
+    runs = len(config["models"]) * len(config["augmentations"]) * len(config["seeds"])
+    stats = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1]
+                 and line.split()[0] in {"train", "evaluate", "make_split", "aggregate", "report"})
+    assert stats == {"train": str(runs), "evaluate": str(runs), "make_split": "1", "aggregate": "1", "report": "1"}

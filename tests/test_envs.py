@@ -1,0 +1,32 @@
+"""The conda environment for cluster jobs pins exactly what pyproject.toml pins."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pins(requirements: list[str]) -> dict[str, str]:
+    """name -> version, ignoring extras such as tensorflow[and-cuda]."""
+    pins = {}
+    for line in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s;]+)", line.strip())
+        assert match, f"not an exact pin: {line!r}"
+        pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def test_conda_envs_pin_the_same_packages_as_pyproject() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    expected = _pins(project["dependencies"])
+    env_files = sorted((REPO / "envs").glob("*.yaml"))
+    assert env_files, "envs/ holds no conda environment"
+    for env_file in env_files:
+        env = yaml.safe_load(env_file.read_text())
+        pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+        assert _pins(pip_section) == expected, f"{env_file.name} disagrees with pyproject.toml"
