@@ -1,0 +1,31 @@
+"""Analytic forward-pass FLOPs, for images-per-second vs FLOPs in the performance benchmark.
+
+Counts 2 x the multiply-adds of Conv2D and Conv2DTranspose layers, which dominate the cost;
+biases, batch norm, activations, pooling and concatenation are left out. Each output pixel of
+a convolution multiplies the whole kernel once; for a transposed convolution each input pixel
+does. Only the layers a model contains are counted, so a pruned model costs less.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+
+def _pixels(shape: tuple) -> int:
+    height, width = shape[1:3]
+    if height is None or width is None:
+        raise ValueError("forward_flops needs a model built with a fixed input height and width")
+    return height * width
+
+
+def forward_flops(model: keras.Model) -> int:
+    """FLOPs of one image's forward pass at the model's input size."""
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            flops += 2 * _pixels(layer.input.shape) * math.prod(layer.kernel.shape)
+        elif isinstance(layer, keras.layers.Conv2D):
+            flops += 2 * _pixels(layer.output.shape) * math.prod(layer.kernel.shape)
+    return flops

@@ -1,0 +1,189 @@
+"""U-Net and U-Net++: sizes against the official implementation, topology, heads, pruning, I/O."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from segsweep.models import build_model, forward_flops, inference_model, inference_modes, parameter_count
+
+# The original papers' setting: the official "standard unit" (two conv3x3-act-dropout, no BN).
+PAPER = {"filters": [32, 64, 128, 256, 512], "batch_norm": False, "dropout": 0.5}
+TINY = {"filters": [4, 8, 16], "batch_norm": True, "dropout": 0.2}
+TINY5 = {"filters": [4, 8, 16, 32, 64], "batch_norm": False, "dropout": 0.0}
+
+
+def settings(architecture: str, deep_supervision: bool = True, **network) -> dict:
+    return {"name": architecture, "architecture": architecture, "deep_supervision": deep_supervision, **network}
+
+
+def run(model: keras.Model, x: np.ndarray):
+    """Inference-mode outputs as NumPy arrays (a list for several heads)."""
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, model(x, training=False))
+
+
+def images(shape: tuple[int, int, int], n: int = 2) -> np.ndarray:
+    return np.random.default_rng(0).uniform(0, 1, (n, *shape)).astype("float32")
+
+
+@pytest.mark.parametrize(
+    "architecture, channels, deep_supervision, expected",
+    [
+        # MrGiovanni/UNetPlusPlus model.py: U_Net and Nest_Net, 1-channel input, one head.
+        ("unet", 1, False, 7_759_521),
+        ("unetpp", 1, False, 9_041_601),
+        # RGB input; U-Net++ with its four deep-supervision heads.
+        ("unet", 3, True, 7_760_097),
+        ("unetpp", 3, True, 9_042_276),
+    ],
+)
+def test_parameter_counts_match_official_implementation(architecture, channels, deep_supervision, expected):
+    model = build_model(settings(architecture, deep_supervision, **PAPER), (32, 32, channels))
+    assert parameter_count(model) == expected
+
+
+def node_output(model: keras.Model, i: int, j: int) -> keras.KerasTensor:
+    """Output of X^{i,j} in a model built without dropout (the unit ends with its second ReLU)."""
+    return model.get_layer(f"X{i}_{j}_relu2").output
+
+
+def test_every_nested_node_concatenates_all_its_inputs():
+    model = build_model(settings("unetpp", **TINY5), (32, 32, 3))
+    D = len(TINY5["filters"])
+    concats = [layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
+    assert len(concats) == D * (D - 1) // 2
+    for j in range(1, D):
+        for i in range(D - j):
+            concat = model.get_layer(f"X{i}_{j}_concat")
+            assert isinstance(concat, keras.layers.Concatenate)
+            assert len(concat.input) == j + 1, f"X{i}_{j}"
+            expected = [node_output(model, i, k) for k in range(j)] + [model.get_layer(f"X{i}_{j}_up").output]
+            assert all(a is b for a, b in zip(concat.input, expected)), f"X{i}_{j}"
+            assert model.get_layer(f"X{i}_{j}_up").input is node_output(model, i + 1, j - 1)
+
+
+def test_unet_skips_only_from_its_own_encoder_level():
+    model = build_model(settings("unet", **TINY5), (32, 32, 3))
+    D = len(TINY5["filters"])
+    concats = [layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
+    assert len(concats) == D - 1
+    for i in range(D - 1):
+        concat = model.get_layer(f"X{i}_{D - 1 - i}_concat")
+        assert concat.input[0] is node_output(model, i, 0)
+        assert len(concat.input) == 2
+
+
+@pytest.mark.parametrize("filters", [TINY5["filters"], [4, 8, 16]])
+def test_deep_supervision_heads_sit_on_the_top_row_in_order(filters):
+    model = build_model(settings("unetpp", **{**TINY5, "filters": filters}), (32, 32, 3))
+    D = len(filters)
+    assert model.output_names == [f"head_{j}" for j in range(1, D)]
+    for j in range(1, D):
+        assert model.get_layer(f"head_{j}").input is node_output(model, 0, j)
+    assert inference_modes(model) == ["accurate", *(f"L{k}" for k in range(1, D))]
+
+
+@pytest.mark.parametrize("architecture", ["unet", "unetpp"])
+def test_single_head_models_have_no_inference_modes(architecture):
+    model = build_model(settings(architecture, deep_supervision=False, **TINY5), (32, 32, 3))
+    assert model.output_names == ["head"]
+    assert model.get_layer("head").input is node_output(model, 0, len(TINY5["filters"]) - 1)
+    assert inference_modes(model) == []
+    assert inference_model(model) is model
+    with pytest.raises(ValueError, match="L1"):
+        inference_model(model, "L1")
+
+
+def test_pruned_models_keep_only_their_subnetwork_and_match_the_full_heads():
+    model = build_model(settings("unetpp", **TINY5), (32, 32, 3))
+    x = images((32, 32, 3))
+    heads = run(model, x)
+    D = len(TINY5["filters"])
+    sizes, flops = [], []
+    for k in range(1, D):
+        pruned = inference_model(model, f"L{k}")
+        nodes = {tuple(map(int, layer.name[1:].split("_")[:2])) for layer in pruned.layers if layer.name[0] == "X"}
+        assert nodes == {(i, j) for i in range(D) for j in range(D) if i + j <= k}
+        np.testing.assert_allclose(run(pruned, x), heads[k - 1], rtol=1e-6)
+        sizes.append(parameter_count(pruned))
+        flops.append(forward_flops(pruned))
+    for cost in (sizes, flops):
+        assert all(a < b for a, b in zip(cost, cost[1:])), cost
+    unused_heads = sum(model.get_layer(f"head_{k}").count_params() for k in range(1, D - 1))
+    assert sizes[-1] == parameter_count(model) - unused_heads
+    with pytest.raises(ValueError, match="accurate, L1, L2, L3, L4"):
+        inference_model(model, f"L{D}")
+
+
+def test_accurate_mode_is_the_mean_of_the_heads():
+    model = build_model(settings("unetpp", **TINY), (32, 32, 3))
+    x = images((32, 32, 3))
+    accurate = inference_model(model, "accurate")
+    assert parameter_count(accurate) == parameter_count(model)
+    np.testing.assert_allclose(run(accurate, x), np.mean(run(model, x), axis=0), rtol=1e-6)
+
+
+def test_saved_model_loads_without_custom_objects_and_prunes(tmp_path):
+    model = build_model(settings("unetpp", **TINY), (32, 32, 3))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    assert loaded.output_names == model.output_names
+    x = images((32, 32, 3))
+    for mode in inference_modes(loaded):
+        np.testing.assert_allclose(
+            run(inference_model(loaded, mode), x), run(inference_model(model, mode), x), rtol=1e-6
+        )
+    assert parameter_count(inference_model(loaded, "L1")) < parameter_count(loaded)
+
+
+@pytest.mark.parametrize("architecture, deep_supervision", [("unet", False), ("unetpp", True), ("unetpp", False)])
+def test_forward_pass_shapes_and_probabilities(architecture, deep_supervision):
+    shape = (16, 24, 3)  # not square, to catch height/width mix-ups
+    model = build_model(settings(architecture, deep_supervision, **TINY), shape)
+    outputs = run(model, images(shape, n=3))
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    assert len(outputs) == (2 if deep_supervision else 1)
+    for y in outputs:
+        assert y.shape == (3, 16, 24, 1)
+        assert y.min() >= 0 and y.max() <= 1
+
+
+def test_input_size_must_fit_the_depth():
+    with pytest.raises(ValueError, match="divisible by 2\\*\\*\\(depth-1\\) = 4"):
+        build_model(settings("unet", **TINY), (18, 24, 3))
+
+
+@pytest.fixture
+def mixed_bfloat16():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_precision_keeps_heads_in_float32(mixed_bfloat16):
+    model = build_model(settings("unetpp", **TINY), (16, 16, 3))
+    assert model.get_layer("X0_0_conv1").compute_dtype == "bfloat16"
+    outputs = model(images((16, 16, 3)), training=False)
+    assert [keras.backend.standardize_dtype(y.dtype) for y in outputs] == ["float32", "float32"]
+    accurate = inference_model(model)(images((16, 16, 3)), training=False)
+    assert keras.backend.standardize_dtype(accurate.dtype) == "float32"
+
+
+def test_forward_flops_by_hand():
+    # U-Net, filters [2, 4], 4x4x1 input. Multiply-adds per layer:
+    macs = (
+        4 * 4 * 3 * 3 * 1 * 2  # X0_0 conv1: 4x4 outputs, 3x3x1 kernel, 2 filters
+        + 4 * 4 * 3 * 3 * 2 * 2  # X0_0 conv2
+        + 2 * 2 * 3 * 3 * 2 * 4  # X1_0 conv1 after the 2x2 pool
+        + 2 * 2 * 3 * 3 * 4 * 4  # X1_0 conv2
+        + 2 * 2 * 2 * 2 * 4 * 2  # X0_1 up: each of 2x2 input pixels spreads a 2x2x4->2 kernel
+        + 4 * 4 * 3 * 3 * 4 * 2  # X0_1 conv1 on the 2+2 concatenated channels
+        + 4 * 4 * 3 * 3 * 2 * 2  # X0_1 conv2
+        + 4 * 4 * 1 * 1 * 2 * 1  # head
+    )
+    model = build_model(settings("unet", filters=[2, 4], batch_norm=True, dropout=0.0), (4, 4, 1))
+    assert forward_flops(model) == 2 * macs == 7232
