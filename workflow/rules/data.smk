@@ -22,6 +22,8 @@ if "generate" in config["dataset"]:
             CONDA_ENV
         log:
             RESULTS + "/logs/generate_dataset.log",
+        benchmark:
+            RESULTS + "/benchmarks/generate_dataset.tsv"
         shell:
             "{SEGSWEEP} generate --out {output:q} --count {params.n_pairs} --seed {params.seed} > {log:q} 2>&1"
 
@@ -38,6 +40,8 @@ elif "download" in config["dataset"]:
             CONDA_ENV
         log:
             RESULTS + "/logs/download_dataset.log",
+        benchmark:
+            RESULTS + "/benchmarks/download_dataset.tsv"
         shell:
             "{SEGSWEEP} download --url {params.url:q} --sha256 {params.sha256} "
             "--strip-components {params.strip} --out {output:q} > {log:q} 2>&1"
@@ -59,6 +63,8 @@ rule make_split:
         CONDA_ENV
     log:
         RESULTS + "/logs/make_split/{dataset}.log",
+    benchmark:
+        RESULTS + "/benchmarks/make_split/{dataset}.tsv"
     shell:
         "{SEGSWEEP} split --format {params.format} --root {params.root:q} "
         "--positive-ids {params.positive_ids} --source {params.source} --seed {params.seed} "

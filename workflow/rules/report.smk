@@ -50,6 +50,8 @@ rule aggregate:
         CONDA_ENV
     log:
         RESULTS + "/logs/aggregate/{dataset}.log",
+    benchmark:
+        RESULTS + "/benchmarks/aggregate/{dataset}.tsv"
     shell:
         "{SEGSWEEP} aggregate --results {params.results:q} {params.sweep} "
         "--grid-images {params.grid_images} --out-dir {params.out_dir:q} > {log:q} 2>&1"
@@ -69,6 +71,8 @@ rule report:
         CONDA_ENV
     log:
         RESULTS + "/logs/report.log",
+    benchmark:
+        RESULTS + "/benchmarks/report.tsv"
     shell:
         "{SEGSWEEP} report --results {params.results:q} --dataset {params.dataset} "
         "--config-json {params.config} --out {output:q} > {log:q} 2>&1"
