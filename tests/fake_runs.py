@@ -1,0 +1,225 @@
+"""A fabricated sweep on disk, laid out as docs/formats.md says, so reporting tests need no training.
+
+The dataset is a small KITTI-semantics folder (road = label 7) of drawn street scenes; each run's
+"prediction" is the true road shifted sideways and cut at a lower horizon by a random number of
+pixels, whose mean is set per model (`error_px`). Per-image and pooled metrics are then counted
+from those masks, so every file agrees with every other, as real evaluation output would.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROAD, SIDEWALK, VEGETATION, SKY = 7, 8, 21, 23
+
+
+@dataclass
+class FakeSweep:
+    """Where the fabricated sweep lives and the flags that select it."""
+
+    root: Path
+    dataset: str = "fake"
+    models: tuple[str, ...] = ("unet", "unetpp")
+    augmentations: tuple[str, ...] = ("none", "flip_crop")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    error_px: dict[str, float] = field(default_factory=lambda: {"unet": 7.0, "unetpp": 2.0})
+    n_images: int = 14
+    n_test: int = 8
+    size: tuple[int, int] = (40, 128)
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def out_dir(self) -> Path:
+        return self.results / "aggregate" / self.dataset
+
+    def run_dir(self, model: str, aug: str, seed: int) -> Path:
+        return self.results / "runs" / self.dataset / model / aug / f"seed{seed}"
+
+    def eval_dir(self, model: str, aug: str, seed: int) -> Path:
+        return self.results / "eval" / self.dataset / model / aug / f"seed{seed}"
+
+    def aggregate_args(self, grid_images: int = 2) -> list[str]:
+        return [
+            "aggregate", "--results", str(self.results), "--dataset", self.dataset,
+            "--models", *self.models, "--augmentations", *self.augmentations,
+            "--seeds", *map(str, self.seeds), "--baseline", self.models[0], "--candidate", self.models[-1],
+            "--grid-images", str(grid_images), "--out-dir", str(self.out_dir),
+        ]
+
+    def config(self) -> dict:
+        """The slice of a workflow config that the report shows as provenance."""
+        return {
+            "dataset": {"name": self.dataset, "format": "kitti_semantics", "root": str(self.root / "data")},
+            "models": list(self.models),
+            "augmentations": list(self.augmentations),
+            "seeds": list(self.seeds),
+            "report": {"baseline": self.models[0], "candidate": self.models[-1], "grid_images": 2},
+        }
+
+
+def _scene(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A road trapezoid under a horizon, sidewalks beside it: (RGB image, Cityscapes label ids)."""
+    h, w = size
+    horizon = int(rng.integers(h // 4, h // 2))
+    centre = w / 2 + rng.normal(0, w / 10)
+    rows, cols = np.mgrid[0:h, 0:w]
+    depth = np.clip((rows - horizon) / (h - horizon), 0, None)
+    half = 2 + depth * w * 0.45
+    label = np.where(rows < horizon, SKY, VEGETATION).astype(np.uint8)
+    label[(rows >= horizon) & (np.abs(cols - centre) < half * 1.3)] = SIDEWALK
+    label[(rows >= horizon) & (np.abs(cols - centre) < half)] = ROAD
+    palette = {SKY: (110, 160, 215), VEGETATION: (70, 120, 50), SIDEWALK: (170, 160, 150), ROAD: (90, 90, 95)}
+    image = np.zeros((h, w, 3), dtype=float)
+    for label_id, colour in palette.items():
+        image[label == label_id] = colour
+    image += rng.normal(0, 8, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8), label
+
+
+def _prediction(truth: np.ndarray, error: float, rng: np.random.Generator) -> np.ndarray:
+    """The true road shifted sideways and cut below the horizon, both by about `error` pixels."""
+    shift = int(round(error * rng.choice([-1, 1])))
+    cut = int(round(abs(rng.normal(error / 2, 1))))
+    pred = np.roll(truth, shift, axis=1)
+    road_rows = np.flatnonzero(pred.any(axis=1))
+    if len(road_rows):
+        pred[road_rows[0] : road_rows[0] + cut] = False
+    return pred
+
+
+def _scores(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """IoU, precision, recall, F1; an empty denominator counts as perfect, as formats.md says."""
+    def ratio(num: int, den: int) -> float:
+        return num / den if den else 1.0
+
+    return {
+        "iou": ratio(tp, tp + fp + fn),
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+    }
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def _write_dataset(sweep: FakeSweep) -> dict[str, np.ndarray]:
+    """Images, labels and the split manifest; returns the test stems' road masks."""
+    data = sweep.root / "data" / "training"
+    (data / "image_2").mkdir(parents=True, exist_ok=True)
+    (data / "semantic").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1234)
+    n_train = (sweep.n_images - sweep.n_test) * 2 // 3
+    rows, test_truth = [], {}
+    for index in range(sweep.n_images):
+        stem = f"{index:06d}_10"
+        image, label = _scene(rng, sweep.size)
+        Image.fromarray(image).save(data / "image_2" / f"{stem}.png")
+        Image.fromarray(label).save(data / "semantic" / f"{stem}.png")
+        split = "train" if index < n_train else "val" if index < sweep.n_images - sweep.n_test else "test"
+        if split == "test":
+            test_truth[stem] = label == ROAD
+        rows.append({"stem": stem, "split": split, "image": str(data / "image_2" / f"{stem}.png"),
+                     "label": str(data / "semantic" / f"{stem}.png")})
+    _write_csv(sweep.results / "splits" / f"{sweep.dataset}.csv", rows)
+    return test_truth
+
+
+def _modes(pooled_iou: float, per_image_iou: float, speed: float, parameters: int, rng) -> list[dict]:
+    """Pruned U-Net++ levels: shallower heads are faster, smaller and a little worse."""
+    levels = [("L1", 0.12, 3.0, 0.05), ("L2", 0.06, 2.0, 0.2), ("L3", 0.02, 1.4, 0.5), ("L4", 0.0, 1.1, 1.0)]
+    modes = [{"mode": "accurate", "parameters": parameters, "pooled_iou": pooled_iou,
+              "per_image_mean_iou": per_image_iou, "images_per_second": speed}]
+    for name, loss, speedup, share in levels:
+        jitter = float(rng.normal(0, 0.005))
+        modes.append({"mode": name, "parameters": int(parameters * share), "pooled_iou": pooled_iou - loss + jitter,
+                      "per_image_mean_iou": per_image_iou - loss + jitter, "images_per_second": speed * speedup})
+    return modes
+
+
+def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[str, np.ndarray]) -> None:
+    """One run's training and evaluation files, with predictions made from the truth."""
+    key = [sweep.models.index(model), sweep.augmentations.index(aug), seed]
+    rng = np.random.default_rng(key)
+    deep = model != sweep.models[0]
+    parameters = 1_900_000 if deep else 1_200_000
+    speed = float(80.0 / (1.6 if deep else 1.0) + rng.normal(0, 2))
+    masks_dir = sweep.eval_dir(model, aug, seed) / "masks"
+    masks_dir.mkdir(parents=True, exist_ok=True)
+    rows, totals = [], np.zeros(3, dtype=int)
+    run_error = abs(rng.normal(sweep.error_px[model], 0.5))
+    for stem, road in truth.items():
+        pred = _prediction(road, abs(rng.normal(run_error, 1.5)), rng)
+        Image.fromarray(pred.astype(np.uint8) * 255).save(masks_dir / f"{stem}.png")
+        counts = np.array([(pred & road).sum(), (pred & ~road).sum(), (~pred & road).sum()])
+        totals += counts
+        rows.append({"stem": stem, **_scores(*map(int, counts)), **dict(zip(("tp", "fp", "fn"), map(int, counts)))})
+    _write_csv(sweep.eval_dir(model, aug, seed) / "per_image.csv", rows)
+    pooled = _scores(*map(int, totals))
+    per_image_mean = {k: float(np.mean([r[k] for r in rows])) for k in ("iou", "precision", "recall", "f1")}
+    _write_json(sweep.eval_dir(model, aug, seed) / "metrics.json", {
+        "dataset": sweep.dataset, "model": model, "augmentation": aug, "seed": seed, "n_images": len(rows),
+        "threshold": 0.5, "mode": "accurate" if deep else "single",
+        "pooled": {**pooled, **dict(zip(("tp", "fp", "fn"), map(int, totals)))},
+        "per_image_mean": per_image_mean, "parameters": parameters,
+        "speed": {"images_per_second": speed, "batch_size": 4, "repeats": 5, "input_size": list(sweep.size)},
+        "modes": _modes(pooled["iou"], per_image_mean["iou"], speed, parameters, rng) if deep else [],
+    })
+    epochs_run = int(rng.integers(6, 11))
+    history = []
+    for epoch in range(1, epochs_run + 1):
+        val_iou = pooled["iou"] * (1 - np.exp(-epoch / 2.5)) + rng.normal(0, 0.01)
+        history.append({"epoch": epoch, "loss": 0.6 * np.exp(-epoch / 4), "val_loss": 0.65 * np.exp(-epoch / 4),
+                        "val_road_iou": val_iou, "epoch_seconds": 3.0 + rng.random(),
+                        "images_per_second": 25 + rng.random(), "learning_rate": 0.001})
+    _write_csv(sweep.run_dir(model, aug, seed) / "history.csv", history)
+    best = max(history, key=lambda row: row["val_road_iou"])
+    train_seconds = sum(row["epoch_seconds"] for row in history)
+    _write_json(sweep.run_dir(model, aug, seed) / "run.json", {
+        "dataset": sweep.dataset, "model": model, "architecture": "unetpp" if deep else "unet",
+        "deep_supervision": deep, "augmentation": aug, "seed": seed, "settings": {},
+        "parameters": parameters, "epochs_run": epochs_run, "best_epoch": best["epoch"],
+        "best_val_road_iou": best["val_road_iou"], "train_seconds": train_seconds, "resumed": False,
+        "resumed_from_epoch": None, "attempts": 1, "precision": "float32",
+        "device": {"type": "CPU", "name": "Fake CPU @ 2.0GHz"}, "host": "fakehost", "slurm_job_id": None,
+        "versions": {"tensorflow": "2.21.0", "keras": "3.15.1", "albumentations": "2.0.8", "numpy": "2.0",
+                     "python": "3.11", "segsweep": "0.1.0"},
+        "finished_at": "2025-01-01T00:00:00+00:00",
+    })
+    bench = sweep.results / "benchmarks" / "train" / sweep.dataset / model / aug / f"seed{seed}.tsv"
+    bench.parent.mkdir(parents=True, exist_ok=True)
+    bench.write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        f"{train_seconds + 5:.4f}\t0:00:{int(train_seconds) + 5:02d}\t{900 + 100 * deep:.2f}\t2000.00\t"
+        "850.00\t860.00\t1.00\t2.00\t150.00\t40.00\n"
+    )
+
+
+def make_fake_sweep(root: Path, **overrides) -> FakeSweep:
+    """Write the dataset, manifest, and every run of the sweep under `root`; return its description."""
+    sweep = FakeSweep(root=Path(root), **overrides)
+    truth = _write_dataset(sweep)
+    for model in sweep.models:
+        for aug in sweep.augmentations:
+            for seed in sweep.seeds:
+                _write_run(sweep, model, aug, seed, truth)
+    return sweep
