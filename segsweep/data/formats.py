@@ -1,0 +1,293 @@
+"""Three dataset layouts behind one interface: find image/label pairs and decode them to road masks.
+
+Every check raises `DataError` naming the file, so that a bad file stops the workflow at the split
+step, before any training, rather than surfacing as a shape error inside TensorFlow.
+
+Layouts (only ``*.png`` files count; names starting with ``.`` are skipped):
+
+``kitti_semantics``
+    ``training/image_2/{stem}.png`` + ``training/semantic/{stem}.png``: 8-bit Cityscapes label IDs
+    0..33 (what the KITTI files hold; 255 and other values are refused). Road = 7. ID 0
+    ("unlabeled") is void: nobody said whether it is road.
+``kitti_road``
+    ``training/image_2/{cat}_{n}.png`` + ``training/gt_image_2/{cat}_road_{n}.png`` (``*_lane_*``,
+    the ego-lane ground truth, is ignored). RGB ground truth, decoded to IDs so that positive and
+    void IDs work as for the other formats: 0 = non-road red (255,0,0), 1 = road magenta
+    (255,0,255), 2 = black (0,0,0), which the KITTI devkit treats as outside the evaluated area
+    (void). Any other colour is refused.
+``camvid``
+    SegNet layout ``{train,val,test}/`` + ``{train,val,test}annot/``, whichever exist; 8-bit class
+    indices 0..11, road = 3, 11 = void. `Sample.subset` keeps the folder for ``split --source format``.
+
+Images must be 8-bit RGB PNGs (palette PNGs are expanded); grayscale, RGBA and 16-bit images are
+refused rather than converted, because which conversion is right is the user's call.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segsweep.errors import DataError, UserError
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image/label pair; `subset` is the format's own split folder (CamVid), else None."""
+
+    stem: str
+    image: Path
+    label: Path
+    subset: str | None = None
+
+
+@dataclass(frozen=True)
+class _Format:
+    layout: str
+    find: Callable[[Path], list[Sample]]
+    decode_label: Callable[[Path], np.ndarray]
+    positive: tuple[int, ...]
+    ignore: tuple[int, ...]
+    n_ids: int
+
+
+# --- PNG reading -----------------------------------------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_COLOUR_TYPES = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale+alpha", 6: "RGBA"}
+_RGB, _INDEX = "8-bit RGB", "8-bit single-channel class IDs"
+_HINTS = {
+    (_INDEX, 2, 8): " (a colour-coded label such as semantic_rgb?)",
+    (_INDEX, 0, 16): " (the 16-bit instance image?)",
+    (_RGB, 0, 8): " (a label in the image folder? convert it to RGB yourself if it is the photo)",
+    (_RGB, 6, 8): " (drop the alpha channel yourself if it carries nothing)",
+    (_RGB, 2, 16): " (reduce it to 8 bits per channel yourself)",
+}
+
+
+def _read_png(path: Path, role: str, expected: str) -> np.ndarray:
+    """Decode one PNG, refusing anything that is not what `expected` names."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read {role}: {error.strerror}") from None
+    if not data:
+        raise DataError(f"{path}: {role} file is empty (0 bytes)")
+    if not data.startswith(_PNG_SIGNATURE):
+        kind = "a JPEG" if data.startswith(b"\xff\xd8\xff") else "not a PNG"
+        raise DataError(f"{path}: {role} is {kind} (no PNG signature) despite its .png name")
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise DataError(f"{path}: {role} PNG is truncated or corrupt (no IHDR header)")
+    depth, colour_type = data[24], data[25]
+    accepted = colour_type == 3 or (depth == 8 and colour_type == (2 if expected == _RGB else 0))
+    if not accepted:
+        found = f"{depth}-bit {_COLOUR_TYPES.get(colour_type, f'colour type {colour_type}')}"
+        hint = _HINTS.get((expected, colour_type, depth), "")
+        raise DataError(f"{path}: {role} is a {found} PNG; expected {expected}{hint}")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if expected == _RGB and image.mode != "RGB":
+                image = image.convert("RGB")
+            image.load()
+            return np.asarray(image)
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
+        raise DataError(f"{path}: {role} PNG is truncated or corrupt: {error}") from None
+
+
+def _decode_index_label(n_ids: int, fmt: str) -> Callable[[Path], np.ndarray]:
+    def decode(path: Path) -> np.ndarray:
+        ids = _read_png(path, "label", _INDEX)
+        if ids.max(initial=0) >= n_ids:
+            bad = ids >= n_ids
+            values = np.unique(ids[bad])
+            raise DataError(
+                f"{path}: label values {values[:8].tolist()} are outside 0..{n_ids - 1} of format {fmt} "
+                f"({int(bad.sum())} pixels)"
+            )
+        return ids
+
+    return decode
+
+
+_KITTI_ROAD_COLOURS = {(255, 0, 0): 0, (255, 0, 255): 1, (0, 0, 0): 2}
+
+
+def _decode_kitti_road(path: Path) -> np.ndarray:
+    rgb = _read_png(path, "label", _RGB).astype(np.uint32)
+    code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    ids = np.full(code.shape, 255, np.uint8)
+    for (r, g, b), label_id in _KITTI_ROAD_COLOURS.items():
+        ids[code == (r << 16) | (g << 8) | b] = label_id
+    bad = ids == 255
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        raise DataError(
+            f"{path}: {int(bad.sum())} pixels have colours other than road magenta (255,0,255), "
+            f"non-road red (255,0,0) and unlabelled black (0,0,0), e.g. {tuple(rgb[row, col].tolist())} "
+            f"at row {row}, column {col}"
+        )
+    return ids
+
+
+# --- pairing -------------------------------------------------------------------------------
+
+
+def _pngs(folder: Path, layout: str) -> list[Path]:
+    if not folder.is_dir():
+        raise DataError(f"missing folder {folder} (expected layout: {layout})")
+    return sorted(p for p in folder.glob("*.png") if not p.name.startswith("."))
+
+
+def _first_and_count(paths: list[Path]) -> str:
+    more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
+    return f"{paths[0]}{more}"
+
+
+def _pair(
+    images: Path, labels: Path, layout: str, label_stem: Callable[[str], str | None], subset: str | None = None
+) -> list[Sample]:
+    """Pair by stem, never by listing order: a missing file must not shift every later pair."""
+    by_stem = {p.stem: p for p in _pngs(images, layout)}
+    label_by_stem: dict[str, Path] = {}
+    for path in _pngs(labels, layout):
+        stem = label_stem(path.stem)
+        if stem is not None:
+            label_by_stem[stem] = path
+    if not by_stem and not label_by_stem:
+        raise DataError(f"no .png images in {images} nor labels in {labels} (expected layout: {layout})")
+    lonely_images = [by_stem[s] for s in sorted(by_stem.keys() - label_by_stem.keys())]
+    if lonely_images:
+        raise DataError(f"image {_first_and_count(lonely_images)} has no label in {labels}")
+    lonely_labels = [label_by_stem[s] for s in sorted(label_by_stem.keys() - by_stem.keys())]
+    if lonely_labels:
+        raise DataError(f"label {_first_and_count(lonely_labels)} has no image in {images}")
+    return [Sample(stem, by_stem[stem], label_by_stem[stem], subset) for stem in sorted(by_stem)]
+
+
+def _same_stem(stem: str) -> str:
+    return stem
+
+
+_KITTI_SEMANTICS_LAYOUT = "training/image_2/{stem}.png + training/semantic/{stem}.png"
+_KITTI_ROAD_LAYOUT = "training/image_2/{cat}_{n}.png + training/gt_image_2/{cat}_road_{n}.png"
+_CAMVID_LAYOUT = "train/ + trainannot/, val/ + valannot/, test/ + testannot/ (whichever exist)"
+_CAMVID_SUBSETS = ("train", "val", "test")
+
+
+def _find_kitti_semantics(root: Path) -> list[Sample]:
+    training = root / "training"
+    return _pair(training / "image_2", training / "semantic", _KITTI_SEMANTICS_LAYOUT, _same_stem)
+
+
+def _kitti_road_label_stem(stem: str) -> str | None:
+    """``um_road_000000`` -> ``um_000000``; lane masks -> None; other names stay, to be reported."""
+    match = re.fullmatch(r"(.+)_(road|lane)_(\d+)", stem)
+    if match is None:
+        return stem
+    return f"{match[1]}_{match[3]}" if match[2] == "road" else None
+
+
+def _find_kitti_road(root: Path) -> list[Sample]:
+    training = root / "training"
+    return _pair(training / "image_2", training / "gt_image_2", _KITTI_ROAD_LAYOUT, _kitti_road_label_stem)
+
+
+def _find_camvid(root: Path) -> list[Sample]:
+    subsets = [s for s in _CAMVID_SUBSETS if (root / s).is_dir() or (root / f"{s}annot").is_dir()]
+    if not subsets:
+        raise DataError(f"{root}: no CamVid folders (expected layout: {_CAMVID_LAYOUT})")
+    samples = [
+        sample
+        for subset in subsets
+        for sample in _pair(root / subset, root / f"{subset}annot", _CAMVID_LAYOUT, _same_stem, subset)
+    ]
+    seen: dict[str, Sample] = {}
+    for sample in samples:
+        if sample.stem in seen:
+            raise DataError(f"image {sample.image}: the same name is also in {seen[sample.stem].image}")
+        seen[sample.stem] = sample
+    return sorted(samples, key=lambda s: s.stem)
+
+
+_FORMATS: dict[str, _Format] = {
+    "kitti_semantics": _Format(
+        _KITTI_SEMANTICS_LAYOUT, _find_kitti_semantics, _decode_index_label(34, "kitti_semantics"), (7,), (0,), 34
+    ),
+    "kitti_road": _Format(_KITTI_ROAD_LAYOUT, _find_kitti_road, _decode_kitti_road, (1,), (2,), 3),
+    "camvid": _Format(_CAMVID_LAYOUT, _find_camvid, _decode_index_label(12, "camvid"), (3,), (11,), 12),
+}
+FORMAT_NAMES: tuple[str, ...] = tuple(_FORMATS)
+
+
+def _format(fmt: str) -> _Format:
+    try:
+        return _FORMATS[fmt]
+    except KeyError:
+        raise UserError(f"unknown dataset format {fmt!r}; choose one of: {', '.join(FORMAT_NAMES)}") from None
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+def default_positive_ids(fmt: str) -> list[int]:
+    """Label IDs that mean road when the config leaves `dataset.positive_ids` null."""
+    return list(_format(fmt).positive)
+
+
+def ignore_ids(fmt: str) -> list[int]:
+    """Label IDs that are void: excluded from loss and metrics, never counted as road or not."""
+    return list(_format(fmt).ignore)
+
+
+def resolve_positive_ids(fmt: str, positive_ids: list[int] | None) -> list[int]:
+    """The road IDs to use: the format's own for None or an empty list (what the CLI passes for a
+    null config key), else the given ones, refused if the format cannot hold them or voids them."""
+    spec = _format(fmt)
+    if not positive_ids:
+        return list(spec.positive)
+    bad = sorted({i for i in positive_ids if not 0 <= i < spec.n_ids or i in spec.ignore})
+    if bad:
+        raise UserError(
+            f"positive ids {bad} cannot be road in format {fmt}: its label IDs are 0..{spec.n_ids - 1}, "
+            f"of which {list(spec.ignore)} are void"
+        )
+    return sorted(set(positive_ids))
+
+
+def find_samples(fmt: str, root: Path) -> list[Sample]:
+    """Every image/label pair under `root`, sorted by stem; paths keep `root` as given (relative
+    stays relative), because the manifest records them as found."""
+    spec = _format(fmt)
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"dataset folder {root} does not exist (format {fmt}, expected layout: {spec.layout})")
+    return spec.find(root)
+
+
+def _id_lookup(ids: list[int] | tuple[int, ...]) -> np.ndarray:
+    table = np.zeros(256, bool)
+    table[list(ids)] = True
+    return table
+
+
+def load_pair(fmt: str, sample: Sample, positive_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode and check one pair: ``(image uint8 HxWx3, road uint8 HxW in {0,1}, valid bool HxW)``.
+
+    `valid` is False on void pixels (`ignore_ids`), where `road` is 0.
+    """
+    spec = _format(fmt)
+    positive = resolve_positive_ids(fmt, positive_ids)
+    image = _read_png(Path(sample.image), "image", _RGB)
+    ids = spec.decode_label(Path(sample.label))
+    if image.shape[:2] != ids.shape:
+        (ih, iw), (lh, lw) = image.shape[:2], ids.shape
+        raise DataError(f"{sample.label}: label is {lw}x{lh} pixels but its image {sample.image} is {iw}x{ih}")
+    road = _id_lookup(positive)[ids].view(np.uint8)
+    valid = ~_id_lookup(spec.ignore)[ids]
+    return image, road, valid

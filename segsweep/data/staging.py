@@ -1,0 +1,58 @@
+"""Build outputs under a hidden name beside their target and rename them into place at the end.
+
+Snakemake, and a person, judge a step by whether its output exists: a dataset folder or manifest
+half-written by a killed run would pass that test. A rename within one folder is atomic, so the
+target either does not exist or is complete. Staging beside the target (not in /tmp) keeps the
+rename on one filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from segsweep.errors import UserError
+
+
+def _sibling(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def staged_dir(out: Path) -> Iterator[Path]:
+    """Yield an empty folder that becomes `out` when the block succeeds, and is removed otherwise.
+
+    An existing non-empty `out` is refused rather than replaced: it may be a dataset someone
+    unpacked by hand.
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"output folder {out} already exists and is not empty; remove it first")
+    staging = _sibling(out)
+    staging.mkdir()
+    try:
+        yield staging
+        if out.is_dir():
+            out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def staged_file(out: Path) -> Iterator[Path]:
+    """Yield a path to write that replaces `out` when the block succeeds, and is removed otherwise."""
+    out = Path(out)
+    staging = _sibling(out)
+    try:
+        yield staging
+        os.replace(staging, out)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
