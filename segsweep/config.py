@@ -7,6 +7,7 @@ job sees identical settings either way.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,11 @@ from segsweep.errors import ConfigError
 from segsweep.training.presets import BUILTIN_PRESETS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@functools.cache
+def _schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
 def _validator_with_defaults():
@@ -44,21 +50,31 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    errors = sorted(_validator_with_defaults()(schema).iter_errors(config), key=lambda e: list(e.path))
+    errors = sorted(_validator_with_defaults()(_schema()).iter_errors(config), key=lambda e: list(e.path))
     if errors:
         raise ConfigError(_schema_error_text(errors[0], f"config file {path}"))
     check_config(config)
     return config
 
 
+# Built-in model variants; config key `model_variants` adds to or overrides them.
+BUILTIN_MODEL_VARIANTS: dict[str, dict] = {
+    "unet": {"architecture": "unet"},
+    "unetpp": {"architecture": "unetpp", "deep_supervision": True},
+}
+
+
 def augmentation_presets(config: dict) -> dict[str, list[dict]]:
     return {**BUILTIN_PRESETS, **config.get("augmentation_presets", {})}
 
 
+def model_variants(config: dict) -> dict[str, dict]:
+    return {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {})}
+
+
 def check_config(config: dict) -> None:
     """Checks that span several keys, which the JSON schema cannot express."""
-    variants = config["model_variants"]
+    variants = model_variants(config)
     for name in config["models"]:
         if name not in variants:
             raise ConfigError(
@@ -71,6 +87,15 @@ def check_config(config: dict) -> None:
                 f"key 'augmentations': no preset named {name!r} (built-in or in 'augmentation_presets': "
                 f"{', '.join(presets)})"
             )
+    train_keys = _schema()["properties"]["train"]["properties"]
+    for name, variant in variants.items():
+        unknown = set(variant.get("train", {})) - set(train_keys)
+        if unknown:
+            raise ConfigError(f"key 'model_variants.{name}.train': unknown key(s) {', '.join(sorted(unknown))}")
+        errors = list(_validator_with_defaults()(_schema()["properties"]["train"]).iter_errors(
+            {**config["train"], **variant.get("train", {})}))
+        if errors:
+            raise ConfigError(_schema_error_text(errors[0], f"key 'model_variants.{name}.train'"))
     depth = len(config["network"]["filters"])
     factor = 2 ** (depth - 1)
     for axis, size in zip(("height", "width"), config["train"]["input_size"]):
@@ -97,11 +122,13 @@ def check_config(config: dict) -> None:
 
 def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
     """What one train/evaluate job depends on: changing anything else never reruns it."""
+    variant = {"deep_supervision": True, **model_variants(config)[model]}
+    train_overrides = variant.pop("train", {})
     return {
         "dataset": config["dataset"],
-        "model": {"name": model, **config["model_variants"][model], **config["network"]},
+        "model": {"name": model, **variant, **config["network"]},
         "augmentation": {"name": aug, "steps": augmentation_presets(config)[aug]},
-        "train": config["train"],
+        "train": {**config["train"], **train_overrides},
         "evaluate": config["evaluate"],
     }
 

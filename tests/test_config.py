@@ -51,6 +51,16 @@ BAD_CONFIGS = [
         "data folder '/no/such/folder' does not exist",
     ),
     ("missing dataset", {"models": ["unet"]}, "'dataset' is a required property"),
+    (
+        "bad per-model train override",
+        {"dataset": GENERATED, "model_variants": {"unet": {"architecture": "unet", "train": {"epochs": 0}}}},
+        "key 'model_variants.unet.train': key 'epochs'",
+    ),
+    (
+        "unknown per-model train key",
+        {"dataset": GENERATED, "model_variants": {"unet": {"architecture": "unet", "train": {"lr": 1}}}},
+        "key 'model_variants.unet.train': unknown key(s) lr",
+    ),
 ]
 
 
@@ -90,7 +100,7 @@ def test_defaults_fill_missing_keys(tmp_path: Path) -> None:
     assert config["models"] == ["unet", "unetpp"]
     assert config["train"]["batch_size"] == 8
     assert config["split"]["fractions"] == {"train": 0.7, "val": 0.15, "test": 0.15}
-    assert config["model_variants"]["unetpp"]["deep_supervision"] is True
+    assert job_settings(config, "unetpp", "none")["model"]["deep_supervision"] is True
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "kitti.yaml", "camvid.yaml"])
@@ -107,6 +117,7 @@ def test_job_settings_hold_only_what_a_run_depends_on(tmp_path: Path) -> None:
     assert settings["model"]["architecture"] == "unetpp"
     assert settings["augmentation"]["steps"][0]["transform"] == "HorizontalFlip"
     assert "report" not in settings and "seeds" not in settings
+    assert "train" not in settings["model"]
     other = job_settings({**config, "report": {**config["report"], "grid_images": 9}}, "unetpp", "flip_crop")
     assert other == settings  # report settings never rerun training
 
@@ -119,3 +130,10 @@ def test_snakemake_dry_run_shows_the_full_fan_out() -> None:
     stats = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1]
                  and line.split()[0] in {"train", "evaluate", "make_split", "aggregate", "report"})
     assert stats == {"train": str(runs), "evaluate": str(runs), "make_split": "1", "aggregate": "1", "report": "1"}
+
+
+def test_per_model_train_overrides_reach_only_that_model(tmp_path: Path) -> None:
+    variants = {"unetpp": {"architecture": "unetpp", "train": {"batch_size": 2}}}
+    config = load_config(_write(tmp_path, {"dataset": GENERATED, "model_variants": variants}))
+    assert job_settings(config, "unetpp", "none")["train"]["batch_size"] == 2
+    assert job_settings(config, "unet", "none")["train"]["batch_size"] == 8
