@@ -1,0 +1,62 @@
+"""From images at their original resolution to road probabilities at that same resolution.
+
+The network sees every image at ``train.input_size``, but the metrics are taken at each image's
+own resolution, as the benchmarks do. Both resizes are bilinear without antialiasing, like the
+albumentations ``Resize`` (OpenCV ``INTER_LINEAR``) that training applies; the probability map
+is resized, not the mask, so the threshold is applied once, at full resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from segsweep.models import inference_model, inference_modes
+
+SINGLE = "single"  # the mode name of a model with one output
+
+
+def mode_models(model: keras.Model) -> dict[str, keras.Model]:
+    """Mode name -> one-output model, headline mode first.
+
+    A deep-supervised U-Net++ gives "accurate" (the mean of its heads, the headline), then the
+    pruned "L1".."L4"; any other model gives only "single", the model itself.
+    """
+    modes = inference_modes(model)
+    if not modes:
+        return {SINGLE: model}
+    return {mode: inference_model(model, mode) for mode in modes}
+
+
+def stacked_model(models: dict[str, keras.Model]) -> keras.Model:
+    """One model whose output channels are those of `models` (all on the same input), in order.
+
+    Mode L_k's pruned network computes exactly head_k of the full one, so one forward pass of
+    this model scores every mode at the cost of one.
+    """
+    if len(models) == 1:
+        return next(iter(models.values()))
+    first = next(iter(models.values()))
+    outputs = [m.output for m in models.values()]
+    stacked = keras.layers.Concatenate(dtype="float32", name="modes")(outputs)
+    return keras.Model(first.input, stacked, name=f"{first.name}_modes")
+
+
+def predict_probabilities(
+    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int]
+) -> list[np.ndarray]:
+    """One batch: uint8 (H_i, W_i, 3) images -> float32 (H_i, W_i, C) maps, C = output channels.
+
+    Images may differ in size; each map comes back at its own image's size.
+    """
+    import tensorflow as tf
+
+    height, width = input_size
+    x = tf.stack([tf.image.resize(image, (height, width), method="bilinear") for image in images]) / 255.0
+    probabilities = model.predict_on_batch(x)
+    return [
+        tf.image.resize(p, image.shape[:2], method="bilinear").numpy()
+        for p, image in zip(probabilities, images, strict=True)
+    ]
