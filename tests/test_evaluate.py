@@ -212,3 +212,25 @@ def test_help_describes_the_command():
     assert result.returncode == 0
     for text in ("--manifest", "--model-file", "--threads", "--out-dir", "pooled", "per-image"):
         assert text in result.stdout
+
+
+def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
+    import keras
+
+    from segsweep.evaluation.predict import mode_models, predict_probabilities, stacked_model
+    from segsweep.models import build_model
+
+    keras.utils.set_random_seed(0)
+    spec = {"name": "m", "architecture": "unetpp", "deep_supervision": True, "filters": [2, 2, 2],
+            "batch_norm": False, "dropout": 0.0}
+    models = mode_models(build_model(spec, (8, 16, 3)))
+    assert list(models) == ["accurate", "L1", "L2"]
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((20, 30, 3), (9, 41, 3))]
+    stacked = predict_probabilities(stacked_model(models), images, (8, 16))
+    assert [p.shape for p in stacked] == [(20, 30, 3), (9, 41, 3)]
+    for channel, model in enumerate(models.values()):
+        own = predict_probabilities(model, images, (8, 16))
+        for image_maps, own_map in zip(stacked, own):
+            np.testing.assert_allclose(image_maps[..., channel], own_map[..., 0], rtol=0, atol=1e-6)
+    assert not np.allclose(stacked[0][..., 1], stacked[0][..., 2])  # the heads do differ
