@@ -23,16 +23,18 @@ def _sibling(out: Path) -> Path:
     return out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
 
 
-@contextmanager
-def staged_dir(out: Path) -> Iterator[Path]:
-    """Yield an empty folder that becomes `out` when the block succeeds, and is removed otherwise.
-
-    An existing non-empty `out` is refused rather than replaced: it may be a dataset someone
-    unpacked by hand.
-    """
-    out = Path(out)
+def require_new_dir(out: Path) -> None:
+    """Refuse an existing non-empty `out` rather than replace it: it may be a dataset someone
+    unpacked by hand. Steps call this before slow work, so that they fail at once."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"output folder {out} already exists and is not empty; remove it first")
+
+
+@contextmanager
+def staged_dir(out: Path) -> Iterator[Path]:
+    """Yield an empty folder that becomes `out` when the block succeeds, and is removed otherwise."""
+    out = Path(out)
+    require_new_dir(out)
     staging = _sibling(out)
     staging.mkdir()
     try:
