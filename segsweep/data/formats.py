@@ -89,7 +89,7 @@ def _read_png(path: Path, role: str, expected: str) -> np.ndarray:
     if not accepted:
         found = f"{depth}-bit {_COLOUR_TYPES.get(colour_type, f'colour type {colour_type}')}"
         hint = _HINTS.get((expected, colour_type, depth), "")
-        raise DataError(f"{path}: {role} is a {found} PNG; expected {expected}{hint}")
+        raise DataError(f"{path}: {role} PNG has {found} pixels; expected {expected}{hint}")
     try:
         with Image.open(io.BytesIO(data)) as image:
             if expected == _RGB and image.mode != "RGB":

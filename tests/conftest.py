@@ -1,0 +1,71 @@
+"""Fixtures shared by the whole suite.
+
+- `make_synthetic(count, seed, height, width)`: a procedural kitti_semantics dataset, generated
+  once per session for each distinct set of arguments; `synthetic_dataset` is a tiny one. Treat
+  them as read-only (copy before changing them): other tests share them.
+- `shared_data` and the per-sample fixtures: the real third-party samples kept beside the
+  repository in ../shared/data (non-commercial licences: never copied into the repository).
+  Tests using them skip where they are absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from segsweep.data.synthetic import generate
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def make_synthetic(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    made: dict[tuple[int, int, int, int], Path] = {}
+
+    def make(count: int = 8, seed: int = 0, height: int = 96, width: int = 320) -> Path:
+        key = (count, seed, height, width)
+        if key not in made:
+            out = tmp_path_factory.mktemp("synthetic") / f"n{count}_seed{seed}_{height}x{width}"
+            generate(out, count, seed, height, width)
+            made[key] = out
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(make_synthetic: Callable[..., Path]) -> Path:
+    """8 pairs of 96x320 in the kitti_semantics layout (seed 0)."""
+    return make_synthetic()
+
+
+def _shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"real data sample {path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return _shared("")
+
+
+@pytest.fixture(scope="session")
+def kitti_semantics_sample() -> Path:
+    """5 KITTI semantic pairs, cropped to 1224x370 (format kitti_semantics)."""
+    return _shared("kitti-semantics-sample")
+
+
+@pytest.fixture(scope="session")
+def kitti_road_sample() -> Path:
+    """2 KITTI road pairs of 1242x375 with their lane masks (format kitti_road)."""
+    return _shared("kitti-road-sample")
+
+
+@pytest.fixture(scope="session")
+def camvid_sample() -> Path:
+    """CamVid, SegNet layout: 367 train and 101 val pairs of 480x360, no test folder (format camvid)."""
+    return _shared("camvid")
