@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from segsweep.evaluation.metrics import Counts, confusion_counts, scores
+
 ROAD, SIDEWALK, VEGETATION, SKY = 7, 8, 21, 23
 
 
@@ -96,17 +98,9 @@ def _prediction(truth: np.ndarray, error: float, rng: np.random.Generator) -> np
     return pred
 
 
-def _scores(tp: int, fp: int, fn: int) -> dict[str, float]:
-    """IoU, precision, recall, F1; an empty denominator counts as perfect, as formats.md says."""
-    def ratio(num: int, den: int) -> float:
-        return num / den if den else 1.0
-
-    return {
-        "iou": ratio(tp, tp + fp + fn),
-        "precision": ratio(tp, tp + fp),
-        "recall": ratio(tp, tp + fn),
-        "f1": ratio(2 * tp, 2 * tp + fp + fn),
-    }
+def _floats(values: dict, kind=float) -> dict:
+    """NumPy scalars -> plain numbers, for CSV and JSON."""
+    return {key: kind(value) for key, value in values.items()}
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -165,21 +159,22 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[st
     speed = float(80.0 / (1.6 if deep else 1.0) + rng.normal(0, 2))
     masks_dir = sweep.eval_dir(model, aug, seed) / "masks"
     masks_dir.mkdir(parents=True, exist_ok=True)
-    rows, totals = [], np.zeros(3, dtype=int)
+    rows, per_image_counts = [], []
     run_error = abs(rng.normal(sweep.error_px[model], 0.5))
     for stem, road in truth.items():
         pred = _prediction(road, abs(rng.normal(run_error, 1.5)), rng)
         Image.fromarray(pred.astype(np.uint8) * 255).save(masks_dir / f"{stem}.png")
-        counts = np.array([(pred & road).sum(), (pred & ~road).sum(), (~pred & road).sum()])
-        totals += counts
-        rows.append({"stem": stem, **_scores(*map(int, counts)), **dict(zip(("tp", "fp", "fn"), map(int, counts)))})
+        counts = confusion_counts(pred, road)
+        per_image_counts.append(counts)
+        rows.append({"stem": stem, **_floats(scores(counts)), **_floats(counts._asdict(), int)})
     _write_csv(sweep.eval_dir(model, aug, seed) / "per_image.csv", rows)
-    pooled = _scores(*map(int, totals))
+    totals = Counts(*np.array(per_image_counts).T).pooled()
+    pooled = _floats(scores(totals))
     per_image_mean = {k: float(np.mean([r[k] for r in rows])) for k in ("iou", "precision", "recall", "f1")}
     _write_json(sweep.eval_dir(model, aug, seed) / "metrics.json", {
         "dataset": sweep.dataset, "model": model, "augmentation": aug, "seed": seed, "n_images": len(rows),
         "threshold": 0.5, "mode": "accurate" if deep else "single",
-        "pooled": {**pooled, **dict(zip(("tp", "fp", "fn"), map(int, totals)))},
+        "pooled": {**pooled, **_floats(totals._asdict(), int)},
         "per_image_mean": per_image_mean, "parameters": parameters,
         "speed": {"images_per_second": speed, "batch_size": 4, "repeats": 5, "input_size": list(sweep.size)},
         "modes": _modes(pooled["iou"], per_image_mean["iou"], speed, parameters, rng) if deep else [],

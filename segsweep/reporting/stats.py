@@ -9,6 +9,9 @@ The conventions, and why:
   differences dropped): per-image IoU differences are bounded and skewed, so a rank test is safer
   than a paired t-test. With n non-zero pairs the exact test cannot go below 2 / 2**n (0.25 for 3
   seeds); `p_min` carries that floor so the report can say when p < 0.05 was never reachable.
+- Evidence of a difference: "clear" when the interval excludes 0 and p < 0.05; "ci_only" when the
+  interval excludes 0 but so few pairs could never give p < 0.05 (3 seeds), so the interval alone
+  decides; "within_noise" otherwise.
 - The probability of improvement is the fraction of pairs in which the candidate scores higher,
   ties counting one half: the chance that, for a random pair, the candidate wins.
 """
@@ -57,12 +60,20 @@ class Paired:
         return bool(self.ci_low > 0 or self.ci_high < 0)
 
     @property
-    def significant(self) -> bool:
-        """Both criteria agree: the interval excludes 0 and the rank test rejects at 5%."""
-        return self.ci_excludes_zero and self.p_value < ALPHA
+    def evidence(self) -> str:
+        """One of "clear", "ci_only", "within_noise", as the module docstring defines them."""
+        if not self.ci_excludes_zero:
+            return "within_noise"
+        if self.p_value < ALPHA:
+            return "clear"
+        return "ci_only" if self.p_min >= ALPHA else "within_noise"
+
+    @property
+    def beyond_noise(self) -> bool:
+        return self.evidence != "within_noise"
 
     def as_row(self) -> dict:
-        return {**asdict(self), "within_noise": not self.significant}
+        return {**asdict(self), "evidence": self.evidence}
 
 
 def mean_ci(values) -> Interval:
@@ -149,32 +160,32 @@ def _difference(result: Paired, sign: int) -> str:
     return text
 
 
-def verdict(candidate: str, baseline: str, images: Paired, seeds: Paired, n_seeds_averaged: int) -> tuple[str, str]:
+def verdict(candidate: str, baseline: str, images: Paired, seeds: Paired, averaged_over: str) -> tuple[str, str]:
     """The report's headline: (status, sentence).
 
     Images are the powerful test (one pair per test image, IoU averaged over seeds), but they only
     show the difference between these trained networks; seeds show whether it survives retraining.
-    A win is claimed only when the image pairs are significant and the seed interval, where there
-    is one, excludes zero on the same side. Status is "candidate_better", "baseline_better",
+    A win is claimed only when the image pairs are beyond noise and so are the seed pairs, where
+    there are two or more, on the same side. `averaged_over` says what each image's IoU is a mean
+    of ("3 seeds"). Status is "candidate_better", "baseline_better",
     "within_seed_noise" or "within_noise".
     """
     better_is_candidate = images.mean_diff > 0
-    sign = 1 if better_is_candidate or not images.significant else -1
-    seeds_word = "seed" if n_seeds_averaged == 1 else "seeds"
+    sign = 1 if better_is_candidate or not images.beyond_noise else -1
     image_part = (
         f"{_difference(images, sign)} over {images.n} test-image pairs, "
-        f"per-image IoU averaged over {n_seeds_averaged} {seeds_word})"
+        f"per-image IoU averaged over {averaged_over})"
     )
     if seeds.n < 2:
         seed_part = "seed noise is not measured: one seed"
     else:
-        seed_part = f"across {seeds.n} paired seeds: {_difference(seeds, sign)}"
+        seed_part = f"across {seeds.n} seed-paired runs: {_difference(seeds, sign)}"
         seed_part += f"; {seeds.note})" if seeds.note else ")"
-    if not images.significant:
+    if not images.beyond_noise:
         return "within_noise", f"{candidate} vs {baseline}: {image_part}: the difference is within noise; {seed_part}."
     better, worse = (candidate, baseline) if better_is_candidate else (baseline, candidate)
     status = "candidate_better" if better_is_candidate else "baseline_better"
-    if seeds.n >= 2 and not (seeds.ci_excludes_zero and (seeds.mean_diff > 0) == better_is_candidate):
+    if seeds.n >= 2 and not (seeds.beyond_noise and (seeds.mean_diff > 0) == better_is_candidate):
         return "within_seed_noise", (
             f"{better} scores {image_part} above {worse} on the same test images, "
             f"but the difference is within seed noise ({seed_part})."

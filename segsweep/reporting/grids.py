@@ -1,0 +1,162 @@
+"""Qualitative mask grids: what the two models get right and wrong on chosen test images.
+
+One PNG per augmentation and category (best, worst, differ); each row is one test image: the
+input, the ground truth, then the baseline's and the candidate's prediction drawn over the dimmed
+input as true positives, false positives and false negatives. The three colours are from the
+Okabe-Ito palette, told apart with every common colour-vision deficiency. Captions quote the IoU
+from the evaluation's per_image.csv, so the grid and the tables cannot disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from segsweep.errors import UserError
+
+ERROR_COLOURS = {  # Okabe-Ito
+    "true positive": "#56B4E9",  # sky blue
+    "false positive": "#D55E00",  # vermillion
+    "false negative": "#F0E442",  # yellow
+}
+VOID_GREY = 0.5
+CATEGORIES = {
+    "best": "highest IoU (mean of the two models)",
+    "worst": "lowest IoU (mean of the two models)",
+    "differ": "largest IoU difference between the models",
+}
+
+
+def choose_images(iou: pd.DataFrame, baseline: str, candidate: str, k: int) -> dict[str, list[str]]:
+    """Stems per category from a table indexed by stem with one IoU column per model; ties by stem."""
+    iou = iou.sort_index()
+    mean = iou[[baseline, candidate]].mean(axis=1)
+    gap = (iou[candidate] - iou[baseline]).abs()
+    return {
+        "best": list(mean.sort_values(ascending=False, kind="stable").index[:k]),
+        "worst": list(mean.sort_values(kind="stable").index[:k]),
+        "differ": list(gap.sort_values(ascending=False, kind="stable").index[:k]),
+    }
+
+
+def error_overlay(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The input dimmed, with TP/FP/FN pixels painted (void pixels stay dimmed): float RGB in [0, 1]."""
+    from matplotlib.colors import to_rgb
+
+    out = image.astype(float) / 255 * 0.45
+    truth, pred = truth.astype(bool), pred.astype(bool)
+    masks = {
+        "true positive": pred & truth & valid,
+        "false positive": pred & ~truth & valid,
+        "false negative": ~pred & truth & valid,
+    }
+    for name, mask in masks.items():
+        out[mask] = 0.25 * out[mask] + 0.75 * np.array(to_rgb(ERROR_COLOURS[name]))
+    return out
+
+
+def truth_image(truth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Road white, background black, void grey."""
+    return np.where(valid, truth.astype(float), VOID_GREY)
+
+
+def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            mask = np.asarray(image.convert("L")) > 127
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: cannot read predicted mask: {error}") from None
+    if mask.shape != shape:
+        raise UserError(f"{path}: predicted mask is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
+    return mask
+
+
+def draw_grid(rows: list[dict], baseline: str, candidate: str, title: str, path: Path) -> None:
+    """rows: {"stem", "image", "truth", "valid", "preds": {model: mask}, "iou": {model: float}}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    height, width = rows[0]["truth"].shape
+    col_width = 3.6
+    fig, axes = plt.subplots(
+        len(rows), 4, figsize=(4 * col_width, len(rows) * (col_width * height / width + 0.45) + 0.9),
+        squeeze=False, layout="constrained",
+    )
+    with plt.rc_context({"text.parse_math": False}):
+        for ax_row, row in zip(axes, rows):
+            panels = [
+                (row["image"], "input"),
+                (truth_image(row["truth"], row["valid"]), "ground truth (road white, void grey)"),
+                *[(error_overlay(row["image"], row["truth"], row["preds"][m], row["valid"]), f"{m}: IoU {row['iou'][m]:.3f}")
+                  for m in (baseline, candidate)],
+            ]
+            for ax, (picture, caption) in zip(ax_row, panels):
+                ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                ax.set_title(caption, fontsize=9)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            ax_row[0].set_ylabel(row["stem"], fontsize=9)
+        legend = [Patch(color=colour, label=name) for name, colour in ERROR_COLOURS.items()]
+        fig.legend(handles=legend, loc="outside lower center", ncol=3, frameon=False, fontsize=9)
+        fig.suptitle(title, fontsize=11)
+        fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_grids(
+    per_image: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    results: Path,
+    dataset: str,
+    fmt: str,
+    positive_ids: list[int] | None,
+    seeds: list[int],
+    augmentations: list[str],
+    baseline: str,
+    candidate: str,
+    k: int,
+    out_dir: Path,
+) -> list[dict]:
+    """Draw every grid; returns what each file shows, for verdict.json and the report.
+
+    `pairs` is indexed by the (augmentation, seed) where both models have a run: per augmentation,
+    the first of `seeds` among them is drawn.
+    """
+    from segsweep.data.formats import load_pair
+    from segsweep.data.split import manifest_samples, read_manifest
+
+    manifest = results / "splits" / f"{dataset}.csv"
+    samples = {sample.stem: sample for sample in manifest_samples(read_manifest(manifest), "test")}
+    records = []
+    for aug in augmentations:
+        seed = next((s for s in seeds if (aug, s) in pairs.index), None)
+        if seed is None:
+            continue
+        rows = per_image[(per_image["augmentation"] == aug) & (per_image["seed"] == seed)]
+        iou = rows.pivot(index="stem", columns="model", values="iou")[[baseline, candidate]].dropna()
+        for category, stems in choose_images(iou, baseline, candidate, k).items():
+            grid_rows = []
+            for stem in stems:
+                if stem not in samples:
+                    raise UserError(f"{manifest}: test image {stem!r} of the evaluation is not in the test split")
+                image, truth, valid = load_pair(fmt, samples[stem], positive_ids)
+                preds = {
+                    model: read_mask(results / "eval" / dataset / model / aug / f"seed{seed}" / "masks" / f"{stem}.png",
+                                     truth.shape)
+                    for model in (baseline, candidate)
+                }
+                grid_rows.append({"stem": stem, "image": image, "truth": truth, "valid": valid, "preds": preds,
+                                  "iou": iou.loc[stem].to_dict()})
+            title = f"augmentation {aug}, seed {seed}: the {len(stems)} test images with the {CATEGORIES[category]}"
+            name = f"{aug}_{category}.png"
+            draw_grid(grid_rows, baseline, candidate, title, out_dir / name)
+            records.append({"file": name, "augmentation": aug, "seed": seed, "category": category,
+                            "title": title, "stems": stems})
+    return records

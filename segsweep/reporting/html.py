@@ -1,0 +1,227 @@
+"""Write the sweep's report as one self-contained HTML file.
+
+Reads RESULTS/aggregate/DATASET/ (verdict.json, runs.csv, summary.csv, comparison.csv, pruning.csv,
+plots/*.png, grids/*.png) and the training jobs' Snakemake benchmark files
+RESULTS/benchmarks/train/DATASET/MODEL/AUG/seedSEED.tsv (wall time and peak memory; shown as "-"
+for runs made without Snakemake). Images are embedded as data URIs and the stylesheet is inline, so
+the file opens from disk with no server, and its Content-Security-Policy forbids any request.
+Every name and string from the config or the files goes through jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from segsweep.errors import UserError
+from segsweep.reporting.aggregate import read_csv, read_json
+
+REPO = Path(__file__).resolve().parents[2]
+REPORT_PACKAGES = ("segsweep", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "jinja2", "snakemake")
+STATUS_LABELS = {
+    "candidate_better": "candidate better",
+    "baseline_better": "baseline better",
+    "within_seed_noise": "within seed noise",
+    "within_noise": "within noise",
+    "no_pairs": "no pairs",
+}
+EVIDENCE_LABELS = {"clear": "clear", "ci_only": "CI only", "within_noise": "within noise"}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--results", type=Path, required=True, help="results folder (aggregate/, benchmarks/ inside)")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--config-json", required=True, help="the workflow config as JSON, shown as provenance")
+    parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
+
+
+def fmt(value, spec: str = ".3f", missing: str = "-") -> str:
+    """A number for a table cell; NaN and None become `missing`."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return missing
+    return format(value, spec)
+
+
+def points(value) -> str:
+    """An IoU difference as signed percentage points."""
+    return fmt(None if value is None else 100 * value, "+.1f")
+
+
+def data_uri(path: Path) -> str:
+    try:
+        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    except OSError as error:
+        raise UserError(f"{path}: cannot read image: {error.strerror}") from None
+
+
+def read_benchmark(path: Path) -> dict:
+    """Wall seconds and peak RSS (MB) of a Snakemake benchmark file; empty if the file is absent."""
+    if not path.exists():
+        return {}
+    try:
+        table = pd.read_csv(path, sep="\t", na_values=["NA", "-"])
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: cannot read benchmark TSV: {error}") from None
+    if not {"s", "max_rss"} <= set(table.columns):
+        raise UserError(f"{path}: not a Snakemake benchmark file (no 's' and 'max_rss' columns)")
+    return {"seconds": table["s"].sum(), "max_rss_mb": table["max_rss"].max()}
+
+
+def git_commit() -> str:
+    """HEAD of the checkout the code runs from, marked when it has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in REPORT_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def iou_table(summary: pd.DataFrame) -> dict:
+    """Pooled-IoU cells per model (rows) and augmentation (columns)."""
+    pooled = summary[summary["metric"] == "pooled_iou"]
+    augmentations = list(dict.fromkeys(pooled["augmentation"]))
+    cells: dict[str, dict[str, dict]] = {}
+    for row in pooled.itertuples():
+        cells.setdefault(row.model, {})[row.augmentation] = {
+            "mean": fmt(row.mean),
+            "std": fmt(row.std),
+            "ci": f"{fmt(row.ci_low)}-{fmt(row.ci_high)}" if not math.isnan(row.ci_low) else "no CI (n=1)",
+            "n": row.n,
+        }
+    return {"augmentations": augmentations, "rows": cells}
+
+
+def comparison_rows(comparison: pd.DataFrame) -> list[dict]:
+    return [
+        {
+            "augmentation": row.augmentation,
+            "level": "seeds (pooled IoU)" if row.level == "seeds" else "test images (per-image IoU)",
+            "n": row.n,
+            "baseline": fmt(row.baseline_mean),
+            "candidate": fmt(row.candidate_mean),
+            "diff": points(row.mean_diff),
+            "ci": f"{points(row.ci_low)} to {points(row.ci_high)}" if not math.isnan(row.ci_low) else "-",
+            "p": fmt(row.p_value, ".3g"),
+            "p_min": fmt(row.p_min, ".3g"),
+            "prob": fmt(row.prob_improvement, ".0%"),
+            "evidence": row.evidence,
+            "evidence_label": EVIDENCE_LABELS.get(row.evidence, row.evidence),
+            "note": row.note if isinstance(row.note, str) else "",
+        }
+        for row in comparison.itertuples()
+    ]
+
+
+def run_rows(runs: pd.DataFrame, results: Path, dataset: str) -> list[dict]:
+    rows = []
+    for run in runs.itertuples():
+        bench = read_benchmark(
+            results / "benchmarks" / "train" / dataset / run.model / run.augmentation / f"seed{run.seed}.tsv"
+        )
+        rows.append({
+            "model": run.model,
+            "augmentation": run.augmentation,
+            "seed": run.seed,
+            "pooled_iou": fmt(run.pooled_iou),
+            "per_image_iou": fmt(run.per_image_mean_iou),
+            "f1": fmt(run.f1),
+            "epochs": f"{run.best_epoch} / {run.epochs_run}",
+            "train_time": fmt(run.train_seconds, ".0f"),
+            "parameters": fmt(run.parameters, ","),
+            "speed": fmt(run.images_per_second, ".1f"),
+            "precision_policy": run.precision_policy,
+            "device": run.device_type if isinstance(run.device_type, str) else "-",
+            "wall": fmt(bench.get("seconds"), ".0f"),
+            "max_rss": fmt(bench.get("max_rss_mb"), ",.0f"),
+            "attempts": fmt(run.attempts, ".0f"),
+        })
+    return rows
+
+
+def context(results: Path, dataset: str, config_json: str) -> dict:
+    """Everything the template shows, as display-ready strings and lists."""
+    agg = results / "aggregate" / dataset
+    verdict = read_json(agg / "verdict.json")
+    runs = read_csv(agg / "runs.csv", ("model", "augmentation", "seed", "pooled_iou", "precision_policy"))
+    summary = read_csv(agg / "summary.csv", ("model", "augmentation", "metric", "n", "mean", "std", "ci_low", "ci_high"))
+    comparison = read_csv(agg / "comparison.csv", ("augmentation", "level", "n", "mean_diff", "p_value"))
+    pruning = read_csv(agg / "pruning.csv", ("model", "augmentation", "mode"))
+    try:
+        config = json.loads(config_json)
+    except ValueError as error:
+        raise UserError(f"--config-json is not valid JSON: {error}") from None
+    from segsweep.reporting.plots import CAPTIONS
+
+    version_columns = [c for c in runs.columns if c.startswith("version_")]
+    return {
+        "dataset": dataset,
+        "verdict": verdict,
+        "status_label": STATUS_LABELS.get(verdict.get("status"), verdict.get("status")),
+        "status_labels": STATUS_LABELS,
+        "iou": iou_table(summary),
+        "comparison": comparison_rows(comparison),
+        "plots": [{"name": name, "caption": caption, "src": data_uri(agg / "plots" / f"{name}.png")}
+                  for name, caption in CAPTIONS.items()],
+        "grids": [{**grid, "src": data_uri(agg / "grids" / grid["file"])} for grid in verdict.get("grids", [])],
+        "pruning": pruning.to_dict("records"),
+        "runs": run_rows(runs, results, dataset),
+        "precisions": list(dict.fromkeys(runs["precision_policy"].astype(str))),
+        "provenance": {
+            "commit": git_commit(),
+            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "report_host": f"{platform.node()}: {cpu_model()}, {os.cpu_count()} logical cores",
+            "devices": list(dict.fromkeys(f"{r.host}: {r.device_type} {r.device_name}" for r in runs.itertuples())),
+            "train_versions": {c.removeprefix("version_"): ", ".join(map(str, runs[c].dropna().unique()))
+                               for c in version_columns},
+            "report_versions": package_versions(),
+            "config": json.dumps(config, indent=2, sort_keys=False),
+        },
+        "fmt": fmt,
+    }
+
+
+def render(ctx: dict) -> str:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("segsweep.reporting", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html").render(**ctx)
+
+
+def run(args) -> int:
+    html = render(context(args.results, args.dataset, args.config_json))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(html, encoding="utf-8")
+    print(f"wrote {args.out} ({len(html) / 1e6:.1f} MB)")
+    return 0

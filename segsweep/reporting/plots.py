@@ -1,0 +1,130 @@
+"""The aggregate step's four figures, drawn with seaborn from the tidy tables.
+
+Names from the config (models, augmentations) are drawn as plain text: mathtext is off, so a
+name with a dollar sign cannot break a figure. Colours are seaborn's colour-blind palette.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+DPI = 110
+MODE_ORDER = ("L1", "L2", "L3", "L4", "accurate")
+# File stem -> caption, in report order; the HTML report shows each figure with its caption.
+CAPTIONS = {
+    "iou_by_model": "Pooled test IoU of every run, by augmentation and model: boxes over seeds, one point per seed.",
+    "val_iou_curves": (
+        "Validation IoU after each epoch: the line is the mean over seeds, the band their range. Runs stopped "
+        "early end sooner, so late epochs may average fewer seeds."
+    ),
+    "per_image_scatter": (
+        "Per test image, the two models' IoU (each a mean over seeds): points above the diagonal are images "
+        "where the candidate is better."
+    ),
+    "pruning_speed_iou": (
+        "U-Net++ with deep supervision, pruned to its first 1-4 levels (L1..L4) and the accurate mode "
+        "(mean of all heads): inference speed against test IoU, mean and std over seeds."
+    ),
+}
+
+
+def _pyplot():
+    """pyplot and seaborn on the file-only Agg backend, with the report's theme."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind", rc={"text.parse_math": False})
+    return plt, sns
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+
+
+def iou_by_model(runs: pd.DataFrame, path: Path) -> None:
+    """Pooled test IoU per augmentation and model: a box over seeds, with each seed as a point."""
+    plt, sns = _pyplot()
+    n_aug = runs["augmentation"].nunique()
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * n_aug + 2), 4))
+    common = {"data": runs, "x": "augmentation", "y": "pooled_iou", "hue": "model", "ax": ax}
+    sns.boxplot(**common, showfliers=False, boxprops={"alpha": 0.45}, width=0.6)
+    sns.stripplot(**common, dodge=True, size=7, edgecolor="black", linewidth=0.6, legend=False)
+    ax.set(xlabel="augmentation preset", ylabel="test IoU (pooled)", title="Test IoU per run (one point per seed)")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model")
+    _save(fig, path)
+
+
+def val_iou_curves(histories: pd.DataFrame, path: Path) -> None:
+    """Validation IoU per epoch: mean over seeds, the band spanning the seeds' range."""
+    plt, sns = _pyplot()
+    grid = sns.relplot(
+        data=histories, x="epoch", y="val_road_iou", hue="model", col="augmentation", kind="line",
+        errorbar=("pi", 100), marker="o", markersize=4, height=3.2, aspect=1.25, col_wrap=min(3, histories["augmentation"].nunique()),
+    )
+    grid.set_axis_labels("epoch", "validation IoU")
+    grid.set_titles("augmentation: {col_name}")
+    grid.figure.suptitle("Validation IoU during training (line: mean over seeds; band: range)", y=1.03)
+    _save(grid.figure, path)
+
+
+def per_image_scatter(pairs: pd.DataFrame, baseline: str, candidate: str, order: list[str], path: Path) -> None:
+    """One point per (augmentation, test image): IoU of baseline vs candidate, each a mean over seeds."""
+    plt, sns = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 5))
+    data = pairs.reset_index()
+    sns.scatterplot(data=data, x=baseline, y=candidate, hue="augmentation", style="augmentation", hue_order=order,
+                    style_order=order, s=45, alpha=0.8, ax=ax)
+    low = float(min(data[baseline].min(), data[candidate].min(), 1.0)) - 0.02
+    ax.plot([low, 1], [low, 1], color="0.4", linestyle="--", linewidth=1, label="equal IoU")
+    ax.set(xlim=(low, 1.005), ylim=(low, 1.005), aspect="equal",
+           xlabel=f"{baseline}: per-image IoU (mean over seeds)", ylabel=f"{candidate}: per-image IoU (mean over seeds)",
+           title=f"Per test image: above the line, {candidate} is better")
+    ax.legend(loc="lower right", fontsize="small")
+    _save(fig, path)
+
+
+def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
+    """Speed vs IoU of U-Net++ inference modes (pruned levels L1..L4 and the accurate mean of heads)."""
+    plt, sns = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    if pruning.empty:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No deep-supervised U-Net++ run in this sweep:\nno pruned levels to compare.",
+                ha="center", va="center", fontsize=13, color="0.3", transform=ax.transAxes)
+        _save(fig, path)
+        return
+    groups = list(pruning.groupby(["model", "augmentation"], sort=False))
+    for colour, ((model, aug), group) in zip(sns.color_palette("colorblind", len(groups)), groups):
+        group = group.set_index("mode").reindex([m for m in MODE_ORDER if m in set(group["mode"])])
+        levels = group.drop(index="accurate", errors="ignore")
+        ax.errorbar(levels["images_per_second"], levels["pooled_iou"], xerr=levels["images_per_second_std"],
+                    yerr=levels["pooled_iou_std"], fmt="o-", color=colour, capsize=3, label=f"{model} / {aug}")
+        for mode, row in group.iterrows():
+            if mode == "accurate":
+                ax.plot(row["images_per_second"], row["pooled_iou"], marker="*", markersize=14, color=colour,
+                        markeredgecolor="black", linestyle="none")
+            ax.annotate(mode, (row["images_per_second"], row["pooled_iou"]), textcoords="offset points",
+                        xytext=(-8, -12) if mode == "accurate" else (6, 4), fontsize=8, color="0.25",
+                        ha="right" if mode == "accurate" else "left")
+    ax.set(xlabel="inference speed (images/s)", ylabel="test IoU (pooled)",
+           title="U-Net++ pruning: speed vs IoU (mean ± std over seeds; star: accurate)")
+    ax.legend(title="model / augmentation", fontsize="small", loc="best")
+    _save(fig, path)
+
+
+def write_all(tables, image_pairs: pd.DataFrame, pruning: pd.DataFrame, baseline: str, candidate: str,
+              out_dir: Path) -> None:
+    """Every figure of CAPTIONS, named as the workflow's report.smk expects."""
+    iou_by_model(tables.runs, out_dir / "iou_by_model.png")
+    val_iou_curves(tables.histories, out_dir / "val_iou_curves.png")
+    order = list(dict.fromkeys(tables.runs["augmentation"]))
+    per_image_scatter(image_pairs, baseline, candidate, order, out_dir / "per_image_scatter.png")
+    pruning_speed_iou(pruning, out_dir / "pruning_speed_iou.png")

@@ -1,0 +1,178 @@
+"""Open the report built from fake runs in headless Chromium: every image loads, nothing errs.
+
+Chromium is driven over the DevTools protocol through `--remote-debugging-pipe` (JSON messages
+separated by NUL bytes on file descriptors 3 and 4), so no websocket client is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fake_runs import make_fake_sweep
+from segsweep.cli import main
+
+pytestmark = pytest.mark.browser
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-pipe"]
+WIDTH = 1280
+
+
+def find_chromium() -> str:
+    """Debian's chromium; installed with apt-get when missing and running as root, else skip."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium), and not root to install it")
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        if done.returncode:
+            pytest.skip(f"could not install chromium ({' '.join(command)}): {done.stderr.strip()[-300:]}")
+    return shutil.which("chromium") or pytest.skip("apt-get installed chromium but it is not on PATH")
+
+
+class DevTools:
+    """A minimal DevTools-protocol client over Chromium's debugging pipe; records every event."""
+
+    def __init__(self, chromium: str, profile: Path):
+        to_browser_r, self._out = os.pipe()
+        self._in, from_browser_w = os.pipe()
+        # The browser reads commands on fd 3 and writes replies on fd 4; bash's exec places them there.
+        shell = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w} {to_browser_r}<&- {from_browser_w}>&-'
+        self.process = subprocess.Popen(
+            ["bash", "-c", shell, chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            pass_fds=(to_browser_r, from_browser_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict] = []
+        self.session: str | None = None
+
+    def _read_message(self, deadline: float) -> dict:
+        while b"\0" not in self._buffer:
+            ready, _, _ = select.select([self._in], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError("no message from chromium in time")
+            chunk = os.read(self._in, 1 << 20)
+            if not chunk:
+                raise ConnectionError("chromium closed the debugging pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, params: dict | None = None, timeout: float = 30) -> dict:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params or {}}
+        if self.session and not method.startswith(("Target.", "Browser.")):
+            message["sessionId"] = self.session
+        os.write(self._out, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_for(self, method: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        seen = next((e for e in self.events if e.get("method") == method), None)
+        while seen is None:
+            event = self._read_message(deadline)
+            self.events.append(event)
+            seen = event if event.get("method") == method else None
+        return seen
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=10)
+        except (OSError, RuntimeError, TimeoutError, ConnectionError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._out)
+        os.close(self._in)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("browser")
+    sweep = make_fake_sweep(root)
+    assert main(sweep.aggregate_args()) == 0
+    out = root / "report.html"
+    assert main(["report", "--results", str(sweep.results), "--dataset", sweep.dataset,
+                 "--config-json", json.dumps(sweep.config()), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    chromium = find_chromium()
+    tools = DevTools(chromium, tmp_path_factory.mktemp("chromium-profile"))
+    yield tools
+    tools.close()
+
+
+def problems(events: list[dict]) -> list[str]:
+    """Console errors, uncaught exceptions, browser log errors, and requests for anything but the file."""
+    found = []
+    for event in events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+            found.append(f"console {params['type']}: {params['args']}")
+        elif method == "Runtime.exceptionThrown":
+            found.append(f"exception: {params['exceptionDetails']}")
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            found.append(f"log: {params['entry']['text']}")
+        elif method == "Network.requestWillBeSent" and not params["request"]["url"].startswith(("file:", "data:")):
+            found.append(f"request: {params['request']['url']}")
+    return found
+
+
+def test_report_renders_in_chromium(report, browser, tmp_path):
+    target = browser.send("Target.createTarget", {"url": "about:blank"})
+    browser.session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        browser.send(f"{domain}.enable")
+    browser.send("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    browser.send("Page.navigate", {"url": report.as_uri()})
+    browser.wait_for("Page.loadEventFired")
+
+    images = browser.send("Runtime.evaluate", {
+        "expression": "Array.from(document.images, i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))",
+        "returnByValue": True,
+    })["result"]["value"]
+    assert len(images) == 4 + 2 * 3  # four plots; best/worst/differ grids for two augmentations
+    assert all(i["complete"] and i["width"] > 0 for i in images), images
+
+    height = browser.send("Page.getLayoutMetrics")["cssContentSize"]["height"]
+    shot = browser.send("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1},
+    })
+    png = base64.b64decode(shot["data"])
+    (tmp_path / "report.png").write_bytes(png)
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    assert pixels.shape[1] == WIDTH and pixels.shape[0] > 2000  # the whole long page
+    assert pixels.std() > 20  # text and figures, not a blank page
+
+    assert problems(browser.events) == []
