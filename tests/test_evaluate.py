@@ -96,7 +96,8 @@ def sweep(tmp_path_factory) -> Path:
     save_model(unet, root / "runs/unet/model.keras", {"head": 10.0})
     save_model(unetpp, root / "runs/unetpp/model.keras", {"head_1": -10.0, "head_2": 10.0, "head_3": 10.0,
                                                           "head_4": 10.0})
-    (root / "runs/unetpp/run.json").write_text(json.dumps({"seed": 3}))
+    run = {"dataset": "tiny", "model": "unetpp", "augmentation": "none", "seed": 3}
+    (root / "runs/unetpp/run.json").write_text(json.dumps(run))
     common = ["--manifest", "split.csv", "--threads", "1"]
     runs = [
         evaluate(root, "--settings", json.dumps(unet), "--model-file", "runs/unet/model.keras",
@@ -205,6 +206,14 @@ def test_a_bad_test_image_stops_the_job_naming_it_and_leaves_no_outputs(sweep, t
     assert str(broken) in result.stderr
     assert "Traceback" not in result.stderr
     assert list((tmp_path / "eval").iterdir()) == []  # not even a hidden partial
+
+
+def test_a_model_file_from_another_run_is_refused(sweep, tmp_path):
+    result = evaluate(sweep, "--config", "config.yaml", "--model", "unet", "--aug", "none", "--manifest", "split.csv",
+                      "--model-file", "runs/unetpp/model.keras", "--threads", "1", "--out-dir", str(tmp_path / "eval"))
+    assert result.returncode == 2
+    assert "runs/unetpp/run.json: the model was trained with model 'unetpp'" in result.stderr
+    assert not (tmp_path / "eval").exists()
 
 
 def test_help_describes_the_command():

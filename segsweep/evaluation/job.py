@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from segsweep.evaluation.predict import mode_models
     from segsweep.evaluation.scoring import score_samples
 
+    seed = _run_seed(args.model_file, settings)
     samples = manifest_samples(read_manifest(args.manifest), TEST_SPLIT)
     if not samples:
         raise DataError(f"{args.manifest}: no images in the {TEST_SPLIT!r} split; nothing to evaluate")
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         )
         speeds = _speeds(models, samples, settings)
         _per_image_table([s.stem for s in samples], counts).to_csv(per_image_path, index=False)
-        summary = _metrics(settings, _run_seed(args.model_file), models, counts, speeds)
+        summary = _metrics(settings, seed, models, counts, speeds)
         metrics_path.write_text(json.dumps(summary, indent=2) + "\n")
     print(
         f"{len(samples)} test images, mode {summary['mode']}: pooled IoU {summary['pooled']['iou']:.4f}, "
@@ -121,15 +122,26 @@ def _load_model(path: Path, input_size: list[int]):
     return model
 
 
-def _run_seed(model_file: Path) -> int | None:
-    """The training seed from run.json beside the model, None for a model without one."""
+def _run_seed(model_file: Path, settings: dict) -> int | None:
+    """The training seed from run.json beside the model (None without one), once that run is
+    known to be the dataset, model and augmentation the settings describe: results are filed
+    under those names, so a model file from another run must not be scored as this one."""
     run_json = model_file.parent / "run.json"
     if not run_json.is_file():
         return None
     try:
-        return json.loads(run_json.read_text())["seed"]
+        run = json.loads(run_json.read_text())
+        seed = run["seed"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(f"{run_json}: cannot read the run's seed: {error}") from None
+    expected = {key: settings[key]["name"] for key in ("dataset", "model", "augmentation")}
+    wrong = [f"{key} {run[key]!r}" for key, name in expected.items() if key in run and run[key] != name]
+    if wrong:
+        raise DataError(
+            f"{run_json}: the model was trained with {', '.join(wrong)}, but the settings are for "
+            + ", ".join(f"{key} {name!r}" for key, name in expected.items())
+        )
+    return seed
 
 
 def _remove_outputs(out: Path) -> None:
