@@ -36,8 +36,8 @@ _MATERIAL_IDS = {
 }  # fmt: skip
 M = {name: index for index, name in enumerate(_MATERIAL_IDS)}
 _LABEL_OF = np.array(list(_MATERIAL_IDS.values()), np.uint8)
-_GROUND = [M[n] for n in ("terrain", "sidewalk", "curb", "road", "marking", "parking", "parking_line")]
-_FACADE = [M[n] for n in ("building", "window", "vegetation")]
+_IS_GROUND = np.isin(np.arange(len(M)), [M[n] for n in ("terrain", "sidewalk", "curb", "road", "marking", "parking", "parking_line")])
+_IS_FACADE = np.isin(np.arange(len(M)), [M[n] for n in ("building", "window", "vegetation")])
 _CARS = ("car_a", "car_b", "car_c")
 # Texture amplitude per material: coarse (stains, patches, clouds) and fine (grain, leaves).
 _COARSE = np.full(len(M), 0.04, np.float32)
@@ -292,25 +292,25 @@ def _palette(rng: np.random.Generator, sunny: bool) -> tuple[np.ndarray, np.ndar
 
 
 def _paint(rng: np.random.Generator, g: _Geometry, material: np.ndarray, shade: np.ndarray, sunny: bool) -> np.ndarray:
-    """Colour, texture, light and sensor noise for a material map."""
+    """Colour, texture, light and sensor noise for a material map.
+
+    Every brightness change is gathered into one factor per pixel, so that the colour image is
+    multiplied once.
+    """
     H, W = g.height, g.width
     palette, zenith, horizon_sky = _palette(rng, sunny)
     image = palette[material]
+    sky = material == M["sky"]
     sky_blend = np.clip(g.rows / g.horizon, 0, 1)[..., None]
-    image = np.where((material == M["sky"])[..., None], zenith * (1 - sky_blend) + horizon_sky * sky_blend, image)
-    coarse = _smooth_noise(rng, H, W, W / 30)
-    fine = _smooth_noise(rng, H, W, 2.5)
-    image *= (1 + _COARSE[material] * coarse + _FINE[material] * fine)[..., None]
-    joints = (material == M["sidewalk"]) & (_frac(1 / g.t * 4) < 0.06)
-    image[joints] *= 0.82
+    image[sky] = np.broadcast_to(zenith * (1 - sky_blend) + horizon_sky * sky_blend, image.shape)[sky]
+    factor = 1 + _COARSE[material] * _smooth_noise(rng, H, W, W / 30) + _FINE[material] * _smooth_noise(rng, H, W, 2.5)
+    factor[(material == M["sidewalk"]) & (_frac(1 / g.t * 4) < 0.06)] *= 0.82  # paving joints
     side_light = np.where(g.cols < g.far_x, *rng.uniform(0.7, 1.15, 2)).astype(np.float32)
-    light = np.where(np.isin(material, _FACADE), side_light, 1.0)
-    light = np.where(np.isin(material, _GROUND), shade, light)
-    image *= light[..., None]
+    factor *= np.where(_IS_FACADE[material], side_light, np.where(_IS_GROUND[material], shade, np.float32(1)))
     radius = np.hypot((g.cols - W / 2) / W, (g.rows - H / 2) / H)
-    image *= ((1 - rng.uniform(0, 0.5) * radius**2) * rng.uniform(0.65, 1.25))[..., None]
-    image *= 1 + rng.normal(0, 0.04, 3).astype(np.float32)
-    image += rng.normal(0, rng.uniform(2, 6), image.shape).astype(np.float32)
+    factor *= (1 - rng.uniform(0, 0.5) * radius**2) * rng.uniform(0.65, 1.25)  # vignette, exposure
+    image *= factor[..., None] * (1 + rng.normal(0, 0.04, 3)).astype(np.float32)  # white balance
+    image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(rng.uniform(2, 6))
     gamma = np.round(255 * (np.arange(256) / 255) ** rng.uniform(0.85, 1.2)).astype(np.uint8)
     pil = Image.fromarray(gamma[np.clip(image, 0, 255).astype(np.uint8)])
     return np.asarray(pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0))))
