@@ -1,0 +1,126 @@
+"""The split manifest: random and format splits, the checks before it, reading it back."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from test_data_formats import camvid, kitti_semantics
+
+from segsweep import cli
+from segsweep.data.formats import find_samples, load_pair
+from segsweep.data.split import SPLITS, format_split, make_split, manifest_samples, random_split, read_manifest
+from segsweep.errors import DataError, UserError
+
+STEMS = [f"{i:06d}_10" for i in range(150)]
+FRACTIONS = (0.7, 0.15, 0.15)
+
+
+def split_args(root: Path | str, out: Path | str, *, source: str = "random", ids: tuple[str, ...] = ()) -> list[str]:
+    """The command line of workflow/rules/data.smk (an empty --positive-ids when the config has none)."""
+    return ["split", "--format", "kitti_semantics", "--root", str(root), "--positive-ids", *ids,
+            "--source", source, "--seed", "0", "--fractions", "0.5", "0.25", "0.25", "--out", str(out)]  # fmt: skip
+
+
+def test_random_split_depends_only_on_seed_and_stems() -> None:
+    splits = random_split(STEMS, 3, FRACTIONS)
+    assert set(splits) == set(STEMS)
+    shuffled = random.Random(1).sample(STEMS, len(STEMS))
+    assert random_split(shuffled, 3, FRACTIONS) == splits, "listing order must not matter"
+    assert random_split(STEMS, 4, FRACTIONS) != splits
+    counts = pd.Series(splits).value_counts()
+    for name, fraction in zip(SPLITS, FRACTIONS):
+        assert abs(counts[name] - fraction * len(STEMS)) <= 1
+    assert [splits[s] for s in STEMS] != sorted((splits[s] for s in STEMS), key=SPLITS.index), "shuffled"
+
+
+def test_every_split_gets_an_image_or_the_split_is_refused() -> None:
+    assert sorted(random_split(["a", "b", "c"], 0, (0.9, 0.05, 0.05)).values()) == ["test", "train", "val"]
+    with pytest.raises(DataError, match="cannot split 2 images"):
+        random_split(["a", "b"], 0, FRACTIONS)
+    with pytest.raises(UserError, match="summing to 1"):
+        random_split(STEMS, 0, (0.5, 0.3, 0.3))
+
+
+def test_cli_checks_the_data_and_writes_the_manifest(
+    synthetic_dataset: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(synthetic_dataset.parent)
+    out = tmp_path / "splits" / "tiny.csv"
+    assert cli.main(split_args(synthetic_dataset.name, out)) == 0
+    manifest = read_manifest(out)
+    assert list(manifest.columns) == ["stem", "split", "image", "label"]
+    samples = find_samples("kitti_semantics", Path(synthetic_dataset.name))
+    assert manifest["stem"].tolist() == [s.stem for s in samples]  # stem order, as strings
+    assert manifest["image"].tolist() == [str(s.image) for s in samples]  # relative, as found
+    assert not Path(manifest["image"][0]).is_absolute()
+    assert manifest.set_index("stem")["split"].to_dict() == random_split(manifest["stem"].tolist(), 0, (0.5, 0.25, 0.25))
+    for name in SPLITS:
+        (first, *_) = manifest_samples(manifest, name)
+        image, road, _ = load_pair("kitti_semantics", first, None)
+        assert image.shape[:2] == road.shape
+    with pytest.raises(ValueError, match="split must be one of"):
+        manifest_samples(manifest, "validation")
+
+
+def test_a_bad_pair_stops_the_split_with_the_file_named(
+    synthetic_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root = shutil.copytree(synthetic_dataset, tmp_path / "data")
+    broken = root / "training" / "semantic" / "000005_10.png"
+    broken.write_bytes(broken.read_bytes()[:200])
+    out = tmp_path / "split.csv"
+    assert cli.main(split_args(root, out)) == 2
+    err = capsys.readouterr().err
+    assert str(broken) in err and err.count("\n") == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == [root]
+
+
+def test_a_dataset_without_road_is_refused(tmp_path: Path) -> None:
+    root = kitti_semantics(tmp_path / "data", ["a", "b", "c"])
+    for label in (root / "training" / "semantic").iterdir():
+        Image.fromarray(np.full((16, 24), 8, np.uint8)).save(label)
+    with pytest.raises(DataError, match=r"no road pixels in any of the 3 labels .* label IDs \[7\]"):
+        make_split("kitti_semantics", root, None, "random", 0, FRACTIONS, tmp_path / "split.csv")
+    with pytest.raises(DataError, match=r"label IDs \[6, 7\]"):
+        make_split("kitti_semantics", root, [7, 6], "random", 0, FRACTIONS, tmp_path / "split.csv")
+    make_split("kitti_semantics", root, [8], "random", 0, (0.4, 0.3, 0.3), tmp_path / "split.csv")
+    assert len(read_manifest(tmp_path / "split.csv")) == 3
+
+
+def test_format_split_keeps_camvid_folders_when_all_three_exist(tmp_path: Path) -> None:
+    root = camvid(tmp_path, {"train": ["t1", "t2"], "val": ["v1"], "test": ["s1", "s2"]})
+    manifest = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "split.csv")
+    assert manifest.set_index("stem")["split"].to_dict() == {
+        "s1": "test", "s2": "test", "t1": "train", "t2": "train", "v1": "val"
+    }  # fmt: skip
+    with pytest.raises(UserError, match="no split folders of its own"):
+        make_split("kitti_semantics", kitti_semantics(tmp_path / "k", ["a"]), None, "format", 0, FRACTIONS, tmp_path / "k.csv")
+
+
+def test_format_split_halves_val_when_there_is_no_test_folder(tmp_path: Path) -> None:
+    root = camvid(tmp_path, {"train": ["t1"], "val": ["v1", "v2", "v3", "v4", "v5"]})
+    samples = find_samples("camvid", root)
+    splits = format_split(samples, 0, "camvid")
+    assert splits["t1"] == "train"
+    held_out = [splits[f"v{i}"] for i in range(1, 6)]
+    assert sorted(held_out) == ["test", "test", "val", "val", "val"]
+    others = [format_split(samples, seed, "camvid") for seed in range(1, 8)]
+    assert any(other != splits for other in others), "the halves depend on the seed"
+    assert format_split(samples[::-1], 0, "camvid") == splits
+
+
+def test_format_split_of_the_real_camvid_sample(camvid_sample: Path, tmp_path: Path) -> None:
+    manifest = make_split("camvid", camvid_sample, None, "format", 0, FRACTIONS, tmp_path / "camvid.csv")
+    by_split = {name: set(manifest_samples(manifest, name)) for name in SPLITS}
+    train_files = {p.stem for p in (camvid_sample / "train").glob("*.png")}
+    val_files = {p.stem for p in (camvid_sample / "val").glob("*.png")}
+    assert {s.stem for s in by_split["train"]} == train_files
+    val, test = ({s.stem for s in by_split[name]} for name in ("val", "test"))
+    assert val | test == val_files and not val & test
+    assert len(val) - len(test) == len(val_files) % 2
