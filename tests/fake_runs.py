@@ -1,9 +1,10 @@
 """A fabricated sweep on disk, laid out as docs/formats.md says, so reporting tests need no training.
 
-The dataset is a small KITTI-semantics folder (road = label 7) of drawn street scenes; each run's
-"prediction" is the true road shifted sideways and cut at a lower horizon by a random number of
-pixels, whose mean is set per model (`error_px`). Per-image and pooled metrics are then counted
-from those masks, so every file agrees with every other, as real evaluation output would.
+The dataset is the project's own procedural kitti_semantics scenes with a real split manifest;
+each run's "prediction" is the true road shifted sideways and cut below its top edge by a random
+number of pixels, whose mean is set per model (`error_px`). Per-image and pooled metrics are then
+counted from those masks with segsweep.evaluation.metrics, so every file agrees with every other,
+as real evaluation output would.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from segsweep.data.formats import load_pair
+from segsweep.data.split import make_split, manifest_samples
+from segsweep.data.synthetic import generate
 from segsweep.evaluation.metrics import Counts, confusion_counts, scores
 
-ROAD, SIDEWALK, VEGETATION, SKY = 7, 8, 21, 23
-
+FORMAT = "kitti_semantics"
 
 @dataclass
 class FakeSweep:
@@ -31,9 +34,10 @@ class FakeSweep:
     augmentations: tuple[str, ...] = ("none", "flip_crop")
     seeds: tuple[int, ...] = (0, 1, 2)
     error_px: dict[str, float] = field(default_factory=lambda: {"unet": 7.0, "unetpp": 2.0})
-    n_images: int = 14
-    n_test: int = 8
-    size: tuple[int, int] = (40, 128)
+    n_images: int = 16
+    fractions: tuple[float, float, float] = (0.25, 0.25, 0.5)  # train, val, test: 8 test images
+    size: tuple[int, int] = (48, 160)
+    deep_supervision: bool = True  # of the candidate (the last model): it then reports pruned modes
 
     @property
     def results(self) -> Path:
@@ -60,31 +64,12 @@ class FakeSweep:
     def config(self) -> dict:
         """The slice of a workflow config that the report shows as provenance."""
         return {
-            "dataset": {"name": self.dataset, "format": "kitti_semantics", "root": str(self.root / "data")},
+            "dataset": {"name": self.dataset, "format": FORMAT, "root": str(self.root / "data")},
             "models": list(self.models),
             "augmentations": list(self.augmentations),
             "seeds": list(self.seeds),
             "report": {"baseline": self.models[0], "candidate": self.models[-1], "grid_images": 2},
         }
-
-
-def _scene(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """A road trapezoid under a horizon, sidewalks beside it: (RGB image, Cityscapes label ids)."""
-    h, w = size
-    horizon = int(rng.integers(h // 4, h // 2))
-    centre = w / 2 + rng.normal(0, w / 10)
-    rows, cols = np.mgrid[0:h, 0:w]
-    depth = np.clip((rows - horizon) / (h - horizon), 0, None)
-    half = 2 + depth * w * 0.45
-    label = np.where(rows < horizon, SKY, VEGETATION).astype(np.uint8)
-    label[(rows >= horizon) & (np.abs(cols - centre) < half * 1.3)] = SIDEWALK
-    label[(rows >= horizon) & (np.abs(cols - centre) < half)] = ROAD
-    palette = {SKY: (110, 160, 215), VEGETATION: (70, 120, 50), SIDEWALK: (170, 160, 150), ROAD: (90, 90, 95)}
-    image = np.zeros((h, w, 3), dtype=float)
-    for label_id, colour in palette.items():
-        image[label == label_id] = colour
-    image += rng.normal(0, 8, image.shape)
-    return np.clip(image, 0, 255).astype(np.uint8), label
 
 
 def _prediction(truth: np.ndarray, error: float, rng: np.random.Generator) -> np.ndarray:
@@ -116,26 +101,14 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-def _write_dataset(sweep: FakeSweep) -> dict[str, np.ndarray]:
-    """Images, labels and the split manifest; returns the test stems' road masks."""
-    data = sweep.root / "data" / "training"
-    (data / "image_2").mkdir(parents=True, exist_ok=True)
-    (data / "semantic").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1234)
-    n_train = (sweep.n_images - sweep.n_test) * 2 // 3
-    rows, test_truth = [], {}
-    for index in range(sweep.n_images):
-        stem = f"{index:06d}_10"
-        image, label = _scene(rng, sweep.size)
-        Image.fromarray(image).save(data / "image_2" / f"{stem}.png")
-        Image.fromarray(label).save(data / "semantic" / f"{stem}.png")
-        split = "train" if index < n_train else "val" if index < sweep.n_images - sweep.n_test else "test"
-        if split == "test":
-            test_truth[stem] = label == ROAD
-        rows.append({"stem": stem, "split": split, "image": str(data / "image_2" / f"{stem}.png"),
-                     "label": str(data / "semantic" / f"{stem}.png")})
-    _write_csv(sweep.results / "splits" / f"{sweep.dataset}.csv", rows)
-    return test_truth
+def _write_dataset(sweep: FakeSweep) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Scenes and the split manifest; returns each test stem's (road, valid) masks."""
+    root = sweep.root / "data"
+    generate(root, sweep.n_images, seed=0, height=sweep.size[0], width=sweep.size[1])
+    manifest = make_split(FORMAT, root, None, "random", 0, sweep.fractions,
+                          sweep.results / "splits" / f"{sweep.dataset}.csv")
+    pairs = {s.stem: load_pair(FORMAT, s)[1:] for s in manifest_samples(manifest, "test")}
+    return {stem: (road.astype(bool), valid) for stem, (road, valid) in pairs.items()}
 
 
 def _modes(pooled_iou: float, per_image_iou: float, speed: float, parameters: int, rng) -> list[dict]:
@@ -150,21 +123,22 @@ def _modes(pooled_iou: float, per_image_iou: float, speed: float, parameters: in
     return modes
 
 
-def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[str, np.ndarray]) -> None:
+def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """One run's training and evaluation files, with predictions made from the truth."""
     key = [sweep.models.index(model), sweep.augmentations.index(aug), seed]
     rng = np.random.default_rng(key)
-    deep = model != sweep.models[0]
-    parameters = 1_900_000 if deep else 1_200_000
-    speed = float(80.0 / (1.6 if deep else 1.0) + rng.normal(0, 2))
+    candidate = model == sweep.models[-1]
+    deep = candidate and sweep.deep_supervision
+    parameters = 1_900_000 if candidate else 1_200_000
+    speed = float(80.0 / (1.6 if candidate else 1.0) + rng.normal(0, 2))
     masks_dir = sweep.eval_dir(model, aug, seed) / "masks"
     masks_dir.mkdir(parents=True, exist_ok=True)
     rows, per_image_counts = [], []
     run_error = abs(rng.normal(sweep.error_px[model], 0.5))
-    for stem, road in truth.items():
+    for stem, (road, valid) in truth.items():
         pred = _prediction(road, abs(rng.normal(run_error, 1.5)), rng)
         Image.fromarray(pred.astype(np.uint8) * 255).save(masks_dir / f"{stem}.png")
-        counts = confusion_counts(pred, road)
+        counts = confusion_counts(pred, road, valid)
         per_image_counts.append(counts)
         rows.append({"stem": stem, **_floats(scores(counts)), **_floats(counts._asdict(), int)})
     _write_csv(sweep.eval_dir(model, aug, seed) / "per_image.csv", rows)
@@ -190,7 +164,7 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[st
     best = max(history, key=lambda row: row["val_road_iou"])
     train_seconds = sum(row["epoch_seconds"] for row in history)
     _write_json(sweep.run_dir(model, aug, seed) / "run.json", {
-        "dataset": sweep.dataset, "model": model, "architecture": "unetpp" if deep else "unet",
+        "dataset": sweep.dataset, "model": model, "architecture": "unetpp" if candidate else "unet",
         "deep_supervision": deep, "augmentation": aug, "seed": seed, "settings": {},
         "parameters": parameters, "epochs_run": epochs_run, "best_epoch": best["epoch"],
         "best_val_road_iou": best["val_road_iou"], "train_seconds": train_seconds, "resumed": False,
@@ -204,7 +178,7 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[st
     bench.parent.mkdir(parents=True, exist_ok=True)
     bench.write_text(
         "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-        f"{train_seconds + 5:.4f}\t0:00:{int(train_seconds) + 5:02d}\t{900 + 100 * deep:.2f}\t2000.00\t"
+        f"{train_seconds + 5:.4f}\t0:00:{int(train_seconds) + 5:02d}\t{900 + 100 * candidate:.2f}\t2000.00\t"
         "850.00\t860.00\t1.00\t2.00\t150.00\t40.00\n"
     )
 

@@ -101,9 +101,9 @@ def read_json(path: Path) -> dict:
         raise UserError(f"{path}: cannot read JSON: {error}") from None
 
 
-def read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+def read_csv(path: Path, columns: tuple[str, ...], dtype: dict | None = None) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, dtype=dtype)
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: cannot read CSV: {error}") from None
     absent = [c for c in columns if c not in table.columns]
@@ -182,7 +182,8 @@ def load_runs(runs: list[Run]) -> Tables:
         info, metrics = read_json(files["run.json"]), read_json(files["metrics.json"])
         rows.append(_run_row(run, info, metrics))
         histories.append(_with_keys(read_csv(files["history.csv"], HISTORY_COLUMNS), run))
-        per_image.append(_with_keys(read_csv(files["per_image.csv"], PER_IMAGE_COLUMNS), run))
+        # Stems stay text: 000123 must not become the number 123.
+        per_image.append(_with_keys(read_csv(files["per_image.csv"], PER_IMAGE_COLUMNS, {"stem": str}), run))
         for mode in metrics.get("modes") or []:
             modes.append({**run.keys, **{key: _field(mode, files["metrics.json"], key) for key in MODE_KEYS}})
     return Tables(

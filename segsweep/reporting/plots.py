@@ -6,6 +6,7 @@ name with a dollar sign cannot break a figure. Colours are seaborn's colour-blin
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -55,7 +56,9 @@ def iou_by_model(runs: pd.DataFrame, path: Path) -> None:
     n_aug = runs["augmentation"].nunique()
     fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * n_aug + 2), 4))
     common = {"data": runs, "x": "augmentation", "y": "pooled_iou", "hue": "model", "ax": ax}
-    sns.boxplot(**common, showfliers=False, boxprops={"alpha": 0.45}, width=0.6)
+    with warnings.catch_warnings():  # seaborn 0.13.2 still passes matplotlib 3.11 the deprecated `vert`
+        warnings.filterwarnings("ignore", message="vert: bool was deprecated")
+        sns.boxplot(**common, showfliers=False, boxprops={"alpha": 0.45}, width=0.6)
     sns.stripplot(**common, dodge=True, size=7, edgecolor="black", linewidth=0.6, legend=False)
     ax.set(xlabel="augmentation preset", ylabel="test IoU (pooled)", title="Test IoU per run (one point per seed)")
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model")
