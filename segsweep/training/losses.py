@@ -1,0 +1,46 @@
+"""The U-Net++ paper's loss: half binary cross-entropy plus Dice loss, with void pixels left out.
+
+Zhou et al. (2018) train every deep-supervision head with
+``L = -1/N sum_b (1/2 Y_b log P_b + 2 Y_b P_b / (Y_b + P_b))``: per image b, half the mean
+cross-entropy minus the Dice coefficient. Here the Dice term is written ``1 - Dice``, which has
+the same gradient and keeps the loss non-negative (0 for a perfect prediction). The Dice
+coefficient is smoothed by 1, as in the paper's code, so an image without road that is predicted
+without road has Dice 1 rather than 0/0.
+
+Void pixels (``valid`` False, e.g. CamVid's class 11) must not pull the prediction either way.
+A per-pixel Keras ``sample_weight`` cannot express that for Dice, which is a ratio over the whole
+image, so the target carries the mask: ``y_true[..., 0]`` is road (0/1) and ``y_true[..., 1]``
+is valid (0/1). The same loss is given to every head; Keras sums the heads' losses.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+# The paper's code smooths Dice by 1 (pixels), numerator and denominator alike.
+DICE_SMOOTHING = 1.0
+
+
+@keras.saving.register_keras_serializable(package="segsweep")
+class BceDiceLoss(keras.losses.Loss):
+    """``0.5 * BCE + (1 - Dice)`` per image over valid pixels; `y_true` stacks road and valid."""
+
+    def __init__(self, name: str = "bce_dice", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        road = ops.cast(y_true[..., 0], "float32")
+        valid = ops.cast(y_true[..., 1], "float32")
+        epsilon = keras.config.epsilon()
+        p = ops.clip(ops.cast(y_pred[..., 0], "float32"), epsilon, 1.0 - epsilon)
+        pixel_bce = -(road * ops.log(p) + (1.0 - road) * ops.log(1.0 - p))
+        axes = (1, 2)
+        n_valid = ops.sum(valid, axis=axes)
+        # An image with no valid pixel has no cross-entropy to average: 0, not 0/0.
+        bce = ops.sum(valid * pixel_bce, axis=axes) / ops.maximum(n_valid, 1.0)
+        p_valid = valid * p
+        dice = (2.0 * ops.sum(road * p_valid, axis=axes) + DICE_SMOOTHING) / (
+            ops.sum(valid * road, axis=axes) + ops.sum(p_valid, axis=axes) + DICE_SMOOTHING
+        )
+        return 0.5 * bce + (1.0 - dice)

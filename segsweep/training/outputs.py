@@ -1,0 +1,72 @@
+"""The run's outputs (docs/formats.md): model.keras, history.csv and run.json, each renamed into place.
+
+run.json is written last: a run folder with run.json holds a finished run. A killed job leaves
+only hidden partial files beside the outputs, never an output that looks complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from segsweep.data.staging import staged_file
+from segsweep.training import runtime
+from segsweep.training.state import RunState
+
+OUTPUTS = ("model.keras", "history.csv", "run.json")
+HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_road_iou", "epoch_seconds", "images_per_second", "learning_rate")
+
+
+def remove_outputs(run_dir: Path) -> None:
+    """Outputs of an earlier run must not outlive a new attempt that fails."""
+    for name in OUTPUTS:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def history_table(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """CSVLogger rows (0-based epoch, every logged value) -> the documented columns, 1-based epoch."""
+    return [{**{key: row[key] for key in HISTORY_COLUMNS}, "epoch": int(row["epoch"]) + 1} for row in rows]
+
+
+def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, parameters: int) -> dict:
+    """Copy the best checkpoint, write the history and run.json; returns run.json's content."""
+    history = history_table(state.committed_rows())
+    best_epoch, best_path = state.best_checkpoint()
+    best = history[best_epoch - 1]
+    with staged_file(run_dir / "model.keras") as staging:
+        shutil.copyfile(best_path, staging)
+    with staged_file(run_dir / "history.csv") as staging, staging.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(history)
+    model = settings["model"]
+    record = {
+        "dataset": settings["dataset"]["name"],
+        "model": model["name"],
+        "architecture": model["architecture"],
+        "deep_supervision": bool(model["architecture"] == "unetpp" and model.get("deep_supervision", True)),
+        "augmentation": settings["augmentation"]["name"],
+        "seed": seed,
+        "settings": settings,
+        "parameters": parameters,
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "best_val_road_iou": best["val_road_iou"],
+        "train_seconds": state.seconds,
+        "resumed": state.resumed_from_epoch is not None,
+        "resumed_from_epoch": state.resumed_from_epoch,
+        "attempts": state.attempts,
+        "precision": settings["train"]["precision"],
+        "device": runtime.device(),
+        "host": runtime.host(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "versions": runtime.versions(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    with staged_file(run_dir / "run.json") as staging:
+        staging.write_text(json.dumps(record, indent=2) + "\n")
+    return record

@@ -1,0 +1,72 @@
+"""Process-wide TensorFlow/Keras settings of a training job, and what run.json records about the machine.
+
+`configure` must run before TensorFlow executes its first operation: thread pools are fixed then.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import socket
+
+import segsweep
+
+
+def configure(threads: int, seed: int, deterministic: bool, precision: str, log=print) -> None:
+    """Threads, seeds, op determinism and the global dtype policy for the model about to be built.
+
+    TensorFlow would otherwise size its pools by the node's cores: under SLURM a job gets fewer
+    CPUs than the node has, and oversubscribed threads slow every job on the node.
+    """
+    import cv2
+    import keras
+    import tensorflow as tf
+
+    for name in ("intra_op", "inter_op"):
+        getter = getattr(tf.config.threading, f"get_{name}_parallelism_threads")
+        setter = getattr(tf.config.threading, f"set_{name}_parallelism_threads")
+        if getter() != threads:
+            try:
+                setter(threads)
+            except RuntimeError:  # TensorFlow already running in this process (several runs in one test)
+                log(f"warning: TensorFlow already started with {name} threads {getter()}; --threads {threads} not applied")
+    # Augmentation parallelism comes from tf.data's workers; OpenCV's own pool would multiply it.
+    cv2.setNumThreads(1)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf.config.experimental.disable_op_determinism()
+    keras.config.set_dtype_policy(precision)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device() -> dict[str, str]:
+    """{"type": "GPU", "name": ...} for the first GPU TensorFlow uses, else the CPU model."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return {"type": "GPU", "name": details.get("device_name", gpus[0].name)}
+    return {"type": "CPU", "name": _cpu_name()}
+
+
+def versions() -> dict[str, str]:
+    packages = {name: importlib.metadata.version(name) for name in ("tensorflow", "keras", "albumentations", "numpy")}
+    return {**packages, "python": platform.python_version(), "segsweep": segsweep.__version__}
+
+
+def host() -> str:
+    return socket.gethostname()

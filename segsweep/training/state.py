@@ -1,0 +1,201 @@
+"""The resumable state of one run, in ``RUN_DIR/state/``: kept between attempts, removed when the run is done.
+
+Files (all written by Keras callbacks except ``record.json``):
+
+``backup/``
+    `keras.callbacks.BackupAndRestore`: weights, optimizer state and the number of completed
+    epochs. Its epoch counter is the commit point of an epoch.
+``history.csv``
+    `keras.callbacks.CSVLogger`: one row per epoch (0-based ``epoch``, every logged value). The
+    early-stopping counters and the best IoU so far are rebuilt from these rows.
+``best-epoch{NNN}.keras``
+    `keras.callbacks.ModelCheckpoint`: the best model so far, a new file for each improvement so
+    that a kill while one is written never damages the one the state points to.
+``record.json``
+    What the callbacks do not keep: the fingerprint of the run's inputs, attempts, seconds spent,
+    the epoch the latest resume started from, and whether training finished.
+
+At an epoch's end the callbacks write the history row and any better checkpoint first, then the
+backup, then the record. So a kill leaves rows and checkpoints ahead of the backup, never behind
+it, and `RunState.open` drops whatever is ahead.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from segsweep.data.staging import staged_file
+
+BACKUP = "backup"
+HISTORY = "history.csv"
+RECORD = "record.json"
+BEST_PATTERN = "best-epoch{epoch:03d}.keras"  # ModelCheckpoint fills in the 1-based epoch
+_BEST_NAME = re.compile(r"best-epoch(\d+)\.keras$")
+# BackupAndRestore's own files (keras/src/callbacks/backup_and_restore.py): the data stream must
+# start at the epoch it restores, and it only says which one once fit() has already begun.
+_BACKUP_WEIGHTS = "latest.weights.h5"
+_BACKUP_METADATA = "training_metadata.json"
+
+
+def fingerprint(settings: dict, seed: int, manifest: Path) -> str:
+    """Hash of everything a run's result depends on: its settings, its seed and its split manifest."""
+    content = {
+        "settings": settings,
+        "seed": seed,
+        "manifest_sha256": hashlib.sha256(Path(manifest).read_bytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _write_json(path: Path, content: dict) -> None:
+    with staged_file(path) as staging:
+        staging.write_text(json.dumps(content, indent=2) + "\n")
+
+
+def saved_epochs(run_dir: Path) -> int:
+    """Epochs completed and saved in the state of `run_dir` (0 when there is none)."""
+    backup = Path(run_dir) / "state" / BACKUP
+    metadata = backup / _BACKUP_METADATA
+    if not metadata.exists():
+        return 0
+    if not (backup / _BACKUP_WEIGHTS).exists():
+        raise ValueError(f"{metadata} has no weights beside it")
+    return int(json.loads(metadata.read_text())["epoch"])
+
+
+def _history_rows(path: Path, epochs: int) -> list[dict[str, float]]:
+    """The first `epochs` rows, which must be epochs 0..epochs-1 (rows after them are uncommitted)."""
+    if epochs == 0:
+        return []
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:epochs]
+    numbers = [{key: float(value) for key, value in row.items()} for row in rows]
+    if [int(row["epoch"]) for row in numbers] != list(range(epochs)):
+        raise ValueError(f"{path} does not hold epochs 1..{epochs}")
+    return numbers
+
+
+def _write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    with staged_file(path) as staging, staging.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@dataclass
+class RunState:
+    """One attempt's view of the state: what earlier attempts completed, and this attempt's record."""
+
+    directory: Path
+    fingerprint: str
+    completed_epochs: int = 0
+    rows: list[dict[str, float]] = field(default_factory=list)
+    attempts: int = 0
+    seconds_before: float = 0.0
+    resumed_from_epoch: int | None = None
+    finished: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def open(cls, run_dir: Path, fingerprint: str, log: Callable[[str], None] = print) -> RunState:
+        """Start an attempt: reuse a consistent state made with the same fingerprint, else start over."""
+        directory = Path(run_dir) / "state"
+        state = cls(directory, fingerprint)
+        try:
+            record = json.loads((directory / RECORD).read_text()) if (directory / RECORD).exists() else None
+            if record is not None and record["fingerprint"] != fingerprint:
+                log(f"state in {directory} was made with other settings, seed or split manifest: starting over")
+            elif record is not None:
+                state._resume(record)
+        except (OSError, ValueError, KeyError) as error:
+            log(f"state in {directory} is unreadable ({error}): starting over")
+            state = cls(directory, fingerprint)
+        if state.attempts == 0:
+            shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        state.attempts += 1
+        if state.completed_epochs and not state.finished:
+            state.resumed_from_epoch = state.completed_epochs
+        state.save()
+        return state
+
+    def _resume(self, record: dict) -> None:
+        completed = saved_epochs(self.directory.parent)
+        rows = _history_rows(self.directory / HISTORY, completed)
+        _write_history(self.directory / HISTORY, rows)
+        for epoch, path in self._best_files():
+            if epoch > completed:
+                path.unlink()
+        self.completed_epochs, self.rows = completed, rows
+        self.attempts = int(record["attempts"])
+        self.seconds_before = float(record["seconds"])
+        self.resumed_from_epoch = record["resumed_from_epoch"]
+        self.finished = bool(record["finished"])
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.directory / BACKUP
+
+    @property
+    def history_path(self) -> Path:
+        return self.directory / HISTORY
+
+    @property
+    def best_pattern(self) -> str:
+        return str(self.directory / BEST_PATTERN)
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of every attempt: earlier ones up to their last saved epoch, this one until now."""
+        return self.seconds_before + time.monotonic() - self.started
+
+    def _best_files(self) -> list[tuple[int, Path]]:
+        found = ((_BEST_NAME.match(path.name), path) for path in self.directory.glob("best-epoch*.keras"))
+        return sorted((int(match.group(1)), path) for match, path in found if match)
+
+    def best_checkpoint(self) -> tuple[int, Path]:
+        """(1-based epoch, path) of the best model saved so far."""
+        files = self._best_files()
+        if not files:
+            raise FileNotFoundError(f"no best-model checkpoint in {self.directory}")
+        return files[-1]
+
+    def save(self) -> None:
+        _write_json(
+            self.directory / RECORD,
+            {
+                "fingerprint": self.fingerprint,
+                "attempts": self.attempts,
+                "seconds": self.seconds,
+                "resumed_from_epoch": self.resumed_from_epoch,
+                "finished": self.finished,
+            },
+        )
+
+    def commit_epoch(self) -> None:
+        """After the backup of an epoch: record the time spent and drop superseded checkpoints."""
+        for _, path in self._best_files()[:-1]:
+            path.unlink()
+        self.save()
+
+    def finish(self) -> None:
+        self.finished = True
+        self.save()
+
+    def committed_rows(self) -> list[dict[str, float]]:
+        """Every epoch's history row, re-read after training (this attempt's rows included)."""
+        return _history_rows(self.history_path, saved_epochs(self.directory.parent))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory)

@@ -1,0 +1,143 @@
+"""One training run, from job settings to the run's outputs: what `segsweep train` does, in order.
+
+Checks that need no TensorFlow come first, so a bad preset, input size or batch size fails in
+a second. Then: threads/seeds/precision, the run's state (resume or start over), decoding,
+fitting with the callbacks that keep the state resumable, and the outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from segsweep.data.formats import Sample
+from segsweep.training import runtime
+from segsweep.training.augment import Augmenter
+from segsweep.training.checks import check_input_size, check_splits
+from segsweep.training.outputs import remove_outputs, write_outputs
+from segsweep.training.state import RunState, fingerprint, saved_epochs
+
+# Exit status after SIGTERM: 128 + 15, what a shell reports for a process SIGTERM ended.
+EXIT_PREEMPTED = 143
+
+
+def train_run(
+    settings: dict, manifest: Path, seed: int, threads: int, run_dir: Path, log: Callable[[str], None] = print
+) -> int:
+    """Train (or resume) the run in `run_dir`; 0 when its outputs are written, EXIT_PREEMPTED on SIGTERM."""
+    from segsweep.data.split import manifest_samples, read_manifest
+
+    train, model_settings, augmentation = settings["train"], settings["model"], settings["augmentation"]
+    input_size = (int(train["input_size"][0]), int(train["input_size"][1]))
+    check_input_size(model_settings["filters"], input_size)
+    augmenter = Augmenter(augmentation["steps"], augmentation["name"], input_size, seed)
+    table = read_manifest(manifest)
+    samples = {split: manifest_samples(table, split) for split in ("train", "val")}
+    check_splits(len(samples["train"]), len(samples["val"]), train["batch_size"], manifest)
+
+    runtime.configure(threads, seed, train["deterministic"], train["precision"], log)
+    from segsweep.models import build_model, parameter_count
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = RunState.open(run_dir, fingerprint(settings, seed, manifest), log)
+    remove_outputs(run_dir)
+    model = build_model(model_settings, (*input_size, 3))
+    log(
+        f"run {run_dir}: model {model_settings['name']}, augmentation {augmentation['name']}, seed {seed}; "
+        f"{len(samples['train'])} training and {len(samples['val'])} validation images at {input_size[0]}x{input_size[1]}; "
+        f"{threads} threads, precision {train['precision']}; attempt {state.attempts}"
+    )
+    if state.finished:
+        log("training finished in an earlier attempt: writing the outputs")
+    else:
+        if state.completed_epochs:
+            log(f"resuming after epoch {state.completed_epochs} from {state.directory}")
+        from segsweep.training.callbacks import Preempted
+
+        try:
+            _fit(model, state, settings, seed, threads, augmenter, samples, run_dir, log)
+        except Preempted:
+            log(
+                f"run {run_dir}: stopped by SIGTERM; the state in {state.directory} holds epoch {saved_epochs(run_dir)}: "
+                "run the same command again to resume"
+            )
+            return EXIT_PREEMPTED
+    record = write_outputs(run_dir, state, settings, seed, parameter_count(model))
+    state.remove()
+    log(
+        f"run {run_dir}: done, best epoch {record['best_epoch']} (val_road_iou {record['best_val_road_iou']:.4f}) "
+        f"of {record['epochs_run']}, {record['train_seconds']:.0f} s over {record['attempts']} attempt(s)"
+    )
+    return 0
+
+
+def _fit(
+    model,
+    state: RunState,
+    settings: dict,
+    seed: int,
+    threads: int,
+    augmenter: Augmenter,
+    samples: dict[str, list[Sample]],
+    run_dir: Path,
+    log: Callable[[str], None],
+) -> None:
+    import keras
+
+    from segsweep.models import inference_model
+    from segsweep.training.callbacks import (
+        CommitState,
+        EpochReport,
+        FailOnNonFiniteLoss,
+        ResumedEarlyStopping,
+        StopOnSigterm,
+        ValidationRoadIoU,
+    )
+    from segsweep.training.losses import BceDiceLoss
+    from segsweep.training.pipeline import decode_samples, resize_split, train_dataset, validation_dataset
+
+    train, dataset = settings["train"], settings["dataset"]
+    batch_size, epochs = train["batch_size"], train["epochs"]
+    heads = len(model.output_names)
+    decoded = {
+        split: decode_samples(dataset["format"], split_samples, dataset.get("positive_ids"), threads)
+        for split, split_samples in samples.items()
+    }
+    train_data, steps = train_dataset(
+        decoded["train"], augmenter, batch_size, seed, start_epoch=state.completed_epochs, heads=heads, threads=threads
+    )
+    val_images, val_targets = resize_split(decoded["val"], augmenter.input_size)
+    val_data = validation_dataset(val_images, val_targets, batch_size, heads=heads, threads=threads)
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(train["learning_rate"]),
+        loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
+        jit_compile=train["jit_compile"],
+    )
+    scores = [row["val_road_iou"] for row in state.rows]
+    patience = train["early_stopping_patience"]
+    monitor = {"monitor": "val_road_iou", "mode": "max"}
+    callbacks = [
+        FailOnNonFiniteLoss(str(run_dir)),  # first: nothing may save a NaN epoch
+        ValidationRoadIoU(inference_model(model, "accurate"), val_data, val_targets, settings["evaluate"]["threshold"]),
+        EpochReport(steps * batch_size, epochs, log),
+        keras.callbacks.CSVLogger(str(state.history_path), append=True),
+        keras.callbacks.ModelCheckpoint(
+            state.best_pattern, save_best_only=True, initial_value_threshold=max(scores, default=None), **monitor
+        ),
+        *([ResumedEarlyStopping(scores, patience=patience, **monitor)] if patience else []),
+        keras.callbacks.BackupAndRestore(str(state.backup_dir), delete_checkpoint=False),
+        CommitState(state),  # after the backup: the epoch is committed
+    ]
+    log(f"training {epochs} epochs of {steps} steps of {batch_size} images")
+    with StopOnSigterm() as sigterm:
+        model.fit(
+            train_data,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            validation_data=val_data,
+            callbacks=[*callbacks, sigterm],
+            shuffle=False,  # the dataset shuffles, by seed and epoch
+            verbose=0,
+        )

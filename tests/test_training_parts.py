@@ -1,0 +1,252 @@
+"""Training building blocks without a training run: loss, augmentation, input pipeline, resumable state."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from segsweep.errors import ConfigError
+from segsweep.training.augment import Augmenter, build_transform
+from segsweep.training.presets import BUILTIN_PRESETS
+from segsweep.training.state import RunState, fingerprint
+
+KITTI = (375, 1242)
+INPUT = (32, 96)
+EPS = 1e-7  # keras.config.epsilon(), the loss's probability clip
+
+
+# --- loss -----------------------------------------------------------------------------------
+
+
+def bce_dice(road, probability, valid=None) -> np.ndarray:
+    """The loss of a batch of images, through Keras (per-image values, not reduced)."""
+    from segsweep.training.losses import BceDiceLoss
+
+    road = np.asarray(road, "float32")
+    valid = np.ones_like(road) if valid is None else np.asarray(valid, "float32")
+    y_true = np.stack([road, valid], axis=-1)
+    y_pred = np.asarray(probability, "float32")[..., None]
+    return np.asarray(BceDiceLoss().call(y_true, y_pred))
+
+
+def test_loss_of_an_all_background_mask():
+    # BCE = ln 2 per pixel; Dice = (0 + 1) / (0 + 4 * 0.5 + 1) = 1/3.
+    loss = bce_dice(np.zeros((1, 2, 2)), np.full((1, 2, 2), 0.5))
+    np.testing.assert_allclose(loss, [0.5 * math.log(2) + 2 / 3], rtol=1e-6)
+
+
+def test_loss_of_an_all_road_mask():
+    # p = 0.5: Dice = (2 * 2 + 1) / (4 + 2 + 1) = 5/7. A perfect prediction costs (almost) nothing.
+    half = bce_dice(np.ones((1, 2, 2)), np.full((1, 2, 2), 0.5))
+    np.testing.assert_allclose(half, [0.5 * math.log(2) + 2 / 7], rtol=1e-6)
+    perfect = bce_dice(np.ones((1, 2, 2)), np.ones((1, 2, 2)))
+    np.testing.assert_allclose(perfect, [0.0], atol=1e-5)
+
+
+def test_loss_leaves_void_pixels_out():
+    road = [[[1, 0], [0, 0]]]
+    valid = [[[1, 1], [0, 1]]]
+    # Valid pixels: road p=0.8, background p=0.3 and p=0.1; the void pixel's p must not matter.
+    bce = -(math.log(0.8) + math.log(0.7) + math.log(0.9)) / 3
+    dice = (2 * 0.8 + 1) / (1 + (0.8 + 0.3 + 0.1) + 1)
+    for void_p in (0.9, 0.01):
+        loss = bce_dice(road, [[[0.8, 0.3], [void_p, 0.1]]], valid)
+        np.testing.assert_allclose(loss, [0.5 * bce + 1 - dice], rtol=1e-5)
+
+
+def test_loss_is_per_image_and_keras_averages_the_batch():
+    from segsweep.training.losses import BceDiceLoss
+
+    road = np.stack([np.zeros((2, 2)), np.ones((2, 2))])
+    probability = np.full((2, 2, 2), 0.5)
+    per_image = bce_dice(road, probability)
+    np.testing.assert_allclose(per_image, [0.5 * math.log(2) + 2 / 3, 0.5 * math.log(2) + 2 / 7], rtol=1e-6)
+    y_true = np.stack([road, np.ones_like(road)], axis=-1).astype("float32")
+    reduced = float(BceDiceLoss()(y_true, probability[..., None].astype("float32")))
+    assert reduced == pytest.approx(per_image.mean(), rel=1e-6)
+
+
+# --- augmentation ---------------------------------------------------------------------------
+
+
+def blocks(seed: int, shape: tuple[int, int] = KITTI, grid: tuple[int, int] = (5, 9)) -> np.ndarray:
+    """A random on/off pattern of large blocks: left-right asymmetric, so a flip shows."""
+    cells = np.random.default_rng(seed).integers(0, 2, grid, dtype=np.uint8)
+    rows = np.arange(shape[0]) * grid[0] // shape[0]
+    cols = np.arange(shape[1]) * grid[1] // shape[1]
+    return cells[rows][:, cols]
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b))
+
+
+def follows(image_channel: np.ndarray, mask: np.ndarray) -> bool:
+    """The mask equals the thresholded image except next to an edge of the mask.
+
+    Images are resampled bilinearly and masks by nearest neighbour, so they may differ by a pixel
+    at an edge; a transform applied to one and not the other moves whole blocks.
+    """
+    padded = np.pad(mask, 1, mode="edge")
+    neighbours = [padded[1 + dy : 1 + dy + mask.shape[0], 1 + dx : 1 + dx + mask.shape[1]] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    edge = np.max(neighbours, axis=0) != np.min(neighbours, axis=0)
+    return bool(np.all(((image_channel > 127) == (mask == 1)) | edge)) and edge.mean() < 0.5
+
+
+def test_augmentation_moves_image_road_and_valid_together():
+    road, valid = blocks(1), blocks(2).astype(bool)
+    # The image is drawn from the masks: red = road, green = valid. After any geometric transform
+    # the masks must still be what the image shows (up to interpolation at block edges).
+    image = np.stack([road * 255, valid * 255, np.zeros_like(road)], axis=-1).astype(np.uint8)
+    augment = Augmenter(BUILTIN_PRESETS["flip_crop"], "flip_crop", INPUT, seed=0)
+    resized = build_transform([], "none", INPUT)(image=image, mask=road, valid=valid.view(np.uint8))["mask"]
+    changed = 0
+    for index in range(12):
+        out_image, out_road, out_valid = augment(image, road, valid, epoch=0, index=index)
+        assert out_image.shape == (*INPUT, 3) and out_road.shape == out_valid.shape == INPUT
+        assert set(np.unique(out_road)) <= {0, 1} and set(np.unique(out_valid)) <= {0, 1}
+        assert follows(out_image[..., 0], out_road) and follows(out_image[..., 1], out_valid)
+        changed += agreement(out_road, resized) < 0.9
+    assert changed >= 3, "flip_crop changed the geometry of too few of 12 samples"
+
+
+def test_augmentation_depends_only_on_seed_epoch_and_index():
+    image = np.random.default_rng(0).integers(0, 256, (*KITTI, 3), dtype=np.uint8)
+    road, valid = blocks(3), np.ones(KITTI, bool)
+    augment = Augmenter(BUILTIN_PRESETS["flip_crop"], "flip_crop", INPUT, seed=5)
+    again = Augmenter(BUILTIN_PRESETS["flip_crop"], "flip_crop", INPUT, seed=5)
+    other_seed = Augmenter(BUILTIN_PRESETS["flip_crop"], "flip_crop", INPUT, seed=6)
+    calls = [(epoch, index) for epoch in range(3) for index in range(4)]
+    first = [augment(image, road, valid, *call)[0] for call in calls]
+    assert all(np.array_equal(a, again(image, road, valid, *call)[0]) for a, call in zip(first, calls))
+    distinct = {a.tobytes() for a in first}
+    assert len(distinct) > 3, "different epochs and samples should get different random transforms"
+    assert any(not np.array_equal(a, other_seed(image, road, valid, *call)[0]) for a, call in zip(first, calls))
+
+
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        ({"transform": "NoSuchFlip"}, "'NoSuchFlip'"),
+        ({"transform": "Compose"}, "'Compose'"),
+        ({"transform": "HorizontalFlip", "probability": 0.5}, "probability"),
+        ({"transform": "RandomSizedCrop", "min_max_height": "tall"}, "min_max_height"),
+    ],
+)
+def test_bad_preset_steps_are_refused_naming_preset_and_transform(step, message):
+    with pytest.raises(ConfigError) as error:
+        Augmenter([{"transform": "VerticalFlip"}, step], "my_preset", INPUT, seed=0)
+    text = str(error.value)
+    assert "'my_preset'" in text and "step 2" in text and step["transform"] in text and message in text
+    assert "\n" not in text
+
+
+# --- input pipeline -------------------------------------------------------------------------
+
+
+def constant_split(n: int, shape: tuple[int, int] = (40, 128)):
+    """Images whose pixels all equal 10 * (index + 1): a batch says which samples it holds."""
+    from segsweep.training.pipeline import DecodedSplit
+
+    return DecodedSplit(
+        stems=[f"s{i}" for i in range(n)],
+        images=[np.full((*shape, 3), 10 * (i + 1), np.uint8) for i in range(n)],
+        roads=[np.full(shape, i % 2, np.uint8) for i in range(n)],
+        valids=[np.ones(shape, bool) for i in range(n)],
+    )
+
+
+def sample_ids(x) -> list[int]:
+    return [round(v * 255 / 10) - 1 for v in np.asarray(x)[:, 0, 0, 0]]
+
+
+def test_training_stream_reshuffles_each_epoch_and_can_start_at_any_epoch():
+    from segsweep.training.pipeline import train_dataset
+
+    data = constant_split(7)
+    augment = Augmenter([{"transform": "HorizontalFlip", "p": 0.5}], "flip", INPUT, seed=0)
+    stream, steps = train_dataset(data, augment, batch_size=2, seed=3, heads=2, threads=1)
+    assert steps == 3
+    batches = list(stream.take(3 * steps).as_numpy_iterator())
+    x, targets = batches[0]
+    assert x.dtype == np.float32 and x.shape == (2, *INPUT, 3) and 0 <= x.min() and x.max() <= 1
+    assert len(targets) == 2 and targets[0].shape == (2, *INPUT, 2)
+    epochs = [sum((sample_ids(b[0]) for b in batches[e * steps : (e + 1) * steps]), []) for e in range(3)]
+    for ids in epochs:
+        assert len(set(ids)) == 6 and set(ids) <= set(range(7))  # 6 distinct of 7: the remainder is left out
+    assert epochs[0] != epochs[1]
+    for ids, x_road in ((sample_ids(b[0]), b[1][0][..., 0]) for b in batches):
+        assert [int(r.max()) for r in x_road] == [i % 2 for i in ids]  # targets travel with their image
+
+    resumed, _ = train_dataset(data, augment, batch_size=2, seed=3, start_epoch=2, heads=2, threads=1)
+    for expected, got in zip(batches[2 * steps :], resumed.take(steps).as_numpy_iterator()):
+        np.testing.assert_array_equal(expected[0], got[0])
+        np.testing.assert_array_equal(expected[1][0], got[1][0])
+    other, _ = train_dataset(data, augment, batch_size=2, seed=4, heads=2, threads=1)
+    other_ids = [sample_ids(b[0]) for b in other.take(3 * steps).as_numpy_iterator()]
+    assert sum(other_ids, []) != sum(epochs, [])
+
+
+def test_validation_data_is_resized_only():
+    from segsweep.training.pipeline import resize_split, validation_dataset
+
+    data = constant_split(3)
+    images, targets = resize_split(data, INPUT)
+    assert images.shape == (3, *INPUT, 3) and targets.shape == (3, *INPUT, 2)
+    assert [int(v) for v in images[:, 0, 0, 0]] == [10, 20, 30]
+    np.testing.assert_array_equal(targets[..., 0].max(axis=(1, 2)), [0, 1, 0])
+    batches = list(validation_dataset(images, targets, batch_size=2).as_numpy_iterator())
+    assert [b[0].shape[0] for b in batches] == [2, 1]
+    np.testing.assert_allclose(batches[0][0], images[:2] / 255, rtol=1e-6)
+
+
+# --- resumable state ------------------------------------------------------------------------
+
+
+def fake_state(run_dir, print_key: str, backup_epoch: int, history_rows: int, best_epochs: list[int]) -> None:
+    """A state as a killed run leaves it: rows and checkpoints may be ahead of the backup."""
+    state = run_dir / "state"
+    (state / "backup").mkdir(parents=True)
+    (state / "backup" / "training_metadata.json").write_text(json.dumps({"epoch": backup_epoch, "batch": 0}))
+    (state / "backup" / "latest.weights.h5").write_bytes(b"weights")
+    rows = "".join(f"{e},0.5,{0.1 * e}\n" for e in range(history_rows))
+    (state / "history.csv").write_text("epoch,loss,val_road_iou\n" + rows)
+    for epoch in best_epochs:
+        (state / f"best-epoch{epoch:03d}.keras").write_bytes(b"model")
+    record = {"fingerprint": print_key, "attempts": 2, "seconds": 7.0, "resumed_from_epoch": 1, "finished": False}
+    (state / "record.json").write_text(json.dumps(record))
+
+
+def test_state_resumes_at_the_backup_and_drops_what_is_ahead_of_it(tmp_path):
+    fake_state(tmp_path, "abc", backup_epoch=2, history_rows=3, best_epochs=[1, 3])
+    logged = []
+    state = RunState.open(tmp_path, "abc", logged.append)
+    assert (state.completed_epochs, state.attempts, state.resumed_from_epoch) == (2, 3, 2)
+    assert [row["val_road_iou"] for row in state.rows] == [0.0, 0.1]
+    assert state.best_checkpoint() == (1, tmp_path / "state" / "best-epoch001.keras")
+    assert not (tmp_path / "state" / "best-epoch003.keras").exists()
+    assert state.seconds >= 7.0 and logged == []
+    assert len((tmp_path / "state" / "history.csv").read_text().splitlines()) == 3  # header + 2 rows
+
+
+def test_state_of_other_settings_is_not_reused(tmp_path):
+    fake_state(tmp_path, "abc", backup_epoch=2, history_rows=2, best_epochs=[2])
+    logged = []
+    state = RunState.open(tmp_path, "other", logged.append)
+    assert (state.completed_epochs, state.attempts, state.resumed_from_epoch) == (0, 1, None)
+    assert not (tmp_path / "state" / "backup").exists()
+    assert len(logged) == 1 and "starting over" in logged[0] and "other settings" in logged[0]
+
+
+def test_fingerprint_covers_settings_seed_and_manifest(tmp_path):
+    manifest = tmp_path / "split.csv"
+    manifest.write_text("stem,split,image,label\n")
+    base = fingerprint({"train": {"epochs": 2}}, 0, manifest)
+    assert fingerprint({"train": {"epochs": 2}}, 0, manifest) == base
+    assert fingerprint({"train": {"epochs": 3}}, 0, manifest) != base
+    assert fingerprint({"train": {"epochs": 2}}, 1, manifest) != base
+    manifest.write_text("stem,split,image,label\na,train,x,y\n")
+    assert fingerprint({"train": {"epochs": 2}}, 0, manifest) != base
