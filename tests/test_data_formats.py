@@ -41,7 +41,8 @@ def raw_png(path: Path, array: np.ndarray, colour_type: int) -> Path:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunks)
     return path
 
 
@@ -307,7 +308,9 @@ def test_positive_ids_choose_the_road_and_are_checked(tmp_path: Path) -> None:
         find_samples("cityscapes", root)
 
 
-@pytest.mark.parametrize(("fmt", "road", "void"), [("kitti_semantics", [7], [0]), ("kitti_road", [1], [2]), ("camvid", [3], [11])])
+@pytest.mark.parametrize(
+    ("fmt", "road", "void"), [("kitti_semantics", [7], [0]), ("kitti_road", [1], [2]), ("camvid", [3], [11])]
+)
 def test_format_ids(fmt: str, road: list[int], void: list[int]) -> None:
     assert default_positive_ids(fmt) == road
     assert ignore_ids(fmt) == void

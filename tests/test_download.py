@@ -54,7 +54,11 @@ def symlink(name: str, target: str) -> zipfile.ZipInfo:
     return info
 
 
-GOOD = [("kitti/training/image_2/a.png", b"image"), ("kitti/training/semantic/a.png", b"label"), ("kitti/README", b"hi")]
+GOOD = [
+    ("kitti/training/image_2/a.png", b"image"),
+    ("kitti/training/semantic/a.png", b"label"),
+    ("kitti/README", b"hi"),
+]
 
 
 def everything_under(folder: Path) -> set[str]:
@@ -126,7 +130,9 @@ def test_unsafe_members_are_refused_and_nothing_is_written(
     ],
     ids=["http-404", "bad-checksum-syntax", "not-a-zip", "nothing-left-after-strip"],
 )  # fmt: skip
-def test_other_failures_are_reported(served: tuple[Path, str], tmp_path: Path, fetch: Callable, error: type, message: str) -> None:
+def test_other_failures_are_reported(
+    served: tuple[Path, str], tmp_path: Path, fetch: Callable, error: type, message: str
+) -> None:
     root, base = served
     (root / "notzip.zip").write_bytes(b"plain text")
     url, digest = fetch(base, root)
@@ -136,7 +142,9 @@ def test_other_failures_are_reported(served: tuple[Path, str], tmp_path: Path, f
     assert not out.exists()
 
 
-def test_cli_refuses_a_non_empty_output_folder(served: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_cli_refuses_a_non_empty_output_folder(
+    served: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     root, base = served
     digest = make_zip(root / "data.zip", GOOD)
     out = tmp_path / "data with spaces é"

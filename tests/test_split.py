@@ -59,7 +59,8 @@ def test_cli_checks_the_data_and_writes_the_manifest(
     assert manifest["stem"].tolist() == [s.stem for s in samples]  # stem order, as strings
     assert manifest["image"].tolist() == [str(s.image) for s in samples]  # relative, as found
     assert not Path(manifest["image"][0]).is_absolute()
-    assert manifest.set_index("stem")["split"].to_dict() == random_split(manifest["stem"].tolist(), 0, (0.5, 0.25, 0.25))
+    expected = random_split(manifest["stem"].tolist(), 0, (0.5, 0.25, 0.25))
+    assert manifest.set_index("stem")["split"].to_dict() == expected
     for name in SPLITS:
         (first, *_) = manifest_samples(manifest, name)
         image, road, _ = load_pair("kitti_semantics", first, None)
@@ -100,7 +101,8 @@ def test_format_split_keeps_camvid_folders_when_all_three_exist(tmp_path: Path) 
         "s1": "test", "s2": "test", "t1": "train", "t2": "train", "v1": "val"
     }  # fmt: skip
     with pytest.raises(UserError, match="no split folders of its own"):
-        make_split("kitti_semantics", kitti_semantics(tmp_path / "k", ["a"]), None, "format", 0, FRACTIONS, tmp_path / "k.csv")
+        root = kitti_semantics(tmp_path / "k", ["a"])
+        make_split("kitti_semantics", root, None, "format", 0, FRACTIONS, tmp_path / "k.csv")
 
 
 def test_format_split_halves_val_when_there_is_no_test_folder(tmp_path: Path) -> None:

@@ -59,7 +59,10 @@ def test_road_coloured_non_road_exists(synthetic_dataset: Path) -> None:
 
 
 def test_same_seed_gives_the_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
-    make = lambda name, count, seed: synthetic.generate(tmp_path / name, count, seed, 48, 160) or files(tmp_path / name)  # noqa: E731
+    def make(name: str, count: int, seed: int) -> dict[str, bytes]:
+        synthetic.generate(tmp_path / name, count, seed, 48, 160)
+        return files(tmp_path / name)
+
     first, again, other, more = make("a", 2, 5), make("b", 2, 5), make("c", 2, 6), make("d", 3, 5)
     assert first == again
     assert all(first[name] != other[name] for name in first)

@@ -276,7 +276,9 @@ def _id_lookup(ids: list[int] | tuple[int, ...]) -> np.ndarray:
     return table
 
 
-def load_pair(fmt: str, sample: Sample, positive_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_pair(
+    fmt: str, sample: Sample, positive_ids: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode and check one pair: ``(image uint8 HxWx3, road uint8 HxW in {0,1}, valid bool HxW)``.
 
     `valid` is False on void pixels (`ignore_ids`), where `road` is 0.

@@ -36,8 +36,9 @@ _MATERIAL_IDS = {
 }  # fmt: skip
 M = {name: index for index, name in enumerate(_MATERIAL_IDS)}
 _LABEL_OF = np.array(list(_MATERIAL_IDS.values()), np.uint8)
-_IS_GROUND = np.isin(np.arange(len(M)), [M[n] for n in ("terrain", "sidewalk", "curb", "road", "marking", "parking", "parking_line")])
-_IS_FACADE = np.isin(np.arange(len(M)), [M[n] for n in ("building", "window", "vegetation")])
+_GROUND = ("terrain", "sidewalk", "curb", "road", "marking", "parking", "parking_line")
+_IS_GROUND = np.isin(np.arange(len(M)), [M[n] for n in _GROUND])  # shadows fall on these
+_IS_FACADE = np.isin(np.arange(len(M)), [M[n] for n in ("building", "window", "vegetation")])  # lit from one side
 _CARS = ("car_a", "car_b", "car_c")
 # Texture amplitude per material: coarse (stains, patches, clouds) and fine (grain, leaves).
 _COARSE = np.full(len(M), 0.04, np.float32)
@@ -227,7 +228,9 @@ def _box(top: float, bottom: float, left: float, right: float) -> tuple[slice, s
     return slice(clip(top), clip(bottom)), slice(clip(left), clip(right))
 
 
-def _objects(rng: np.random.Generator, g: _Geometry, sides: list[_Side], material: np.ndarray, shade: np.ndarray) -> None:
+def _objects(
+    rng: np.random.Generator, g: _Geometry, sides: list[_Side], material: np.ndarray, shade: np.ndarray
+) -> None:
     """Poles on the sidewalks and cars in lanes and parking strips, drawn far to near."""
     lanes = [-0.5, 0.5] + [sign * (1 + s.parking / 2) for sign, s in zip((-1, 1), sides) if s.parking]
     items = [("pole", rng.uniform(0.15, 0.9), rng.choice([-1, 1])) for _ in range(rng.poisson(1.2))]
@@ -261,8 +264,10 @@ def _palette(rng: np.random.Generator, sunny: bool) -> tuple[np.ndarray, np.ndar
         return np.clip(np.asarray(rgb, np.float32) + rng.uniform(-spread, spread, 3), 0, 255)
 
     asphalt = near(np.array([-2, 0, 3]) + rng.uniform(70, 125), 4)
-    road_like_walk = rng.random() < 0.5
-    sidewalk = near(asphalt + rng.uniform(-12, 12), 3) if road_like_walk else near(np.array([6, 3, -4]) + rng.uniform(135, 180), 6)
+    if rng.random() < 0.5:  # as grey as the road: only the curb and the context tell them apart
+        sidewalk = near(asphalt + rng.uniform(-12, 12), 3)
+    else:
+        sidewalk = near(np.array([6, 3, -4]) + rng.uniform(135, 180), 6)
     facades = [(185, 165, 135), (150, 85, 65), (165, 165, 160), (210, 205, 195), (120, 110, 100), (asphalt + 15)]
     cars = [(225, 225, 225), (30, 30, 35), (160, 162, 168), (150, 25, 25), (35, 60, 130), (80, 80, 85)]
     grass, dry = (95, 120, 60), (140, 125, 90)
