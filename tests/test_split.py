@@ -15,6 +15,7 @@ from test_data_formats import camvid, kitti_semantics
 from segsweep import cli
 from segsweep.data.formats import find_samples, load_pair
 from segsweep.data.split import SPLITS, format_split, make_split, manifest_samples, random_split, read_manifest
+from segsweep.data.staging import staged_file
 from segsweep.errors import DataError, UserError
 
 STEMS = [f"{i:06d}_10" for i in range(150)]
@@ -126,3 +127,14 @@ def test_format_split_of_the_real_camvid_sample(camvid_sample: Path, tmp_path: P
     val, test = ({s.stem for s in by_split[name]} for name in ("val", "test"))
     assert val | test == val_files and not val & test
     assert len(val) - len(test) == len(val_files) % 2
+
+
+def test_the_manifest_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    out = tmp_path / "split.csv"
+    with staged_file(out) as staging:
+        assert staging.parent == tmp_path and staging.suffix == ".csv" and staging.name.startswith(".")
+        staging.write_text("first")
+    with pytest.raises(RuntimeError), staged_file(out) as staging:
+        staging.write_text("half")
+        raise RuntimeError("killed")
+    assert out.read_text() == "first" and list(tmp_path.iterdir()) == [out]

@@ -19,8 +19,10 @@ from segsweep.errors import UserError
 
 
 def _sibling(out: Path) -> Path:
+    """A hidden unique name beside `out` that keeps its suffix: writers that go by the extension
+    (Keras' ``.keras``, pandas' ``.gz``) treat the staging file as they would treat `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
+    return out.parent / f".{out.stem}.partial-{uuid.uuid4().hex[:12]}{out.suffix}"
 
 
 def require_new_dir(out: Path) -> None:
