@@ -138,3 +138,16 @@ def test_the_manifest_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
         staging.write_text("half")
         raise RuntimeError("killed")
     assert out.read_text() == "first" and list(tmp_path.iterdir()) == [out]
+
+
+def test_read_manifest_keeps_stems_as_text_and_checks_columns(tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("stem,split,image,label\n000123,test,i/000123.png,l/000123.png\nNA,train,i/NA.png,l/NA.png\n")
+    assert read_manifest(good)["stem"].tolist() == ["000123", "NA"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("stem,split,image\n000123,test,i/000123.png\n")
+    with pytest.raises(DataError, match=r"bad\.csv lacks columns \['label'\]"):
+        read_manifest(bad)
+    bad.write_text("stem,split,image,label\na,training,i,l\n")
+    with pytest.raises(DataError, match=r"unknown split names \['training'\]"):
+        read_manifest(bad)
