@@ -7,6 +7,7 @@ separated by NUL bytes on file descriptors 3 and 4), so no websocket client is n
 from __future__ import annotations
 
 import base64
+import fcntl
 import io
 import json
 import os
@@ -44,12 +45,21 @@ def find_chromium() -> str:
     return shutil.which("chromium") or pytest.skip("apt-get installed chromium but it is not on PATH")
 
 
+def _pipe() -> tuple[int, int]:
+    """A pipe whose ends are numbered 10 or more, so that placing them on fds 3 and 4 clobbers neither."""
+    ends = os.pipe()
+    high = tuple(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in ends)
+    for fd in ends:
+        os.close(fd)
+    return high
+
+
 class DevTools:
     """A minimal DevTools-protocol client over Chromium's debugging pipe; records every event."""
 
     def __init__(self, chromium: str, profile: Path):
-        to_browser_r, self._out = os.pipe()
-        self._in, from_browser_w = os.pipe()
+        to_browser_r, self._out = _pipe()
+        self._in, from_browser_w = _pipe()
         # The browser reads commands on fd 3 and writes replies on fd 4; bash's exec places them there.
         shell = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w} {to_browser_r}<&- {from_browser_w}>&-'
         self.process = subprocess.Popen(

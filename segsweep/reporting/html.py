@@ -115,8 +115,8 @@ def iou_table(summary: pd.DataFrame) -> dict:
     for row in pooled.itertuples():
         cells.setdefault(row.model, {})[row.augmentation] = {
             "mean": fmt(row.mean),
-            "std": fmt(row.std),
-            "ci": f"{fmt(row.ci_low)}-{fmt(row.ci_high)}" if not math.isnan(row.ci_low) else "no CI (n=1)",
+            "std": f"± {fmt(row.std)}" if not math.isnan(row.std) else "",
+            "ci": f"95% CI {fmt(row.ci_low)} to {fmt(row.ci_high)}" if not math.isnan(row.ci_low) else "no CI",
             "n": row.n,
         }
     return {"augmentations": augmentations, "rows": cells}

@@ -1,0 +1,107 @@
+"""`segsweep report`: escaping, self-containment, missing-run warning, benchmarks, provenance."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from fake_runs import make_fake_sweep
+from segsweep.cli import main
+from segsweep.reporting.html import read_benchmark
+
+HOSTILE_MODEL = '<img src=x onerror="alert(1)">'
+HOSTILE_AUG = "it's \"quoted\" & <b>bold"  # no slash: names become folder names
+SCRIPT = "<script>alert(1)</script>"
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    """A report of hostile names, with one run missing (aggregated with --allow-missing)."""
+    root = tmp_path_factory.mktemp("report")
+    sweep = make_fake_sweep(root, dataset="ds&<i>", models=("unet", HOSTILE_MODEL), augmentations=("none", HOSTILE_AUG),
+                            seeds=(0, 1), error_px={"unet": 7.0, HOSTILE_MODEL: 2.0}, n_images=8)
+    (sweep.run_dir("unet", HOSTILE_AUG, 1) / "history.csv").unlink()
+    (sweep.results / "benchmarks" / "train" / sweep.dataset / "unet" / "none" / "seed1.tsv").unlink()
+    assert main([*sweep.aggregate_args(grid_images=1), "--allow-missing"]) == 0
+    config = {**sweep.config(), "note": SCRIPT}
+    out = root / "out" / "report.html"
+    assert main(["report", "--results", str(sweep.results), "--dataset", sweep.dataset,
+                 "--config-json", json.dumps(config), "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    parser = Tags()
+    parser.feed(html)
+    return {"html": html, "tags": parser.tags, "sweep": sweep}
+
+
+def test_names_and_config_strings_are_escaped(report):
+    html = report["html"]
+    for raw in (HOSTILE_MODEL, SCRIPT, "<b>bold", "<i>"):
+        assert raw not in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "it&#39;s &#34;quoted&#34; &amp; &lt;b&gt;bold" in html
+    assert "ds&amp;&lt;i&gt;" in html
+    assert [tag for tag, _ in report["tags"] if tag in ("script", "b", "i", "iframe", "object")] == []
+
+
+def test_report_is_self_contained(report):
+    html, tags = report["html"], report["tags"]
+    images = [attrs for tag, attrs in tags if tag == "img"]
+    assert len(images) == 4 + 2 * 3  # four plots; three grids for each of two augmentations
+    assert all(attrs["src"].startswith("data:image/png;base64,") for attrs in images)
+    assert not [t for t, a in tags if t in ("link", "script") or (t != "img" and "src" in a)]
+    assert not [a["href"] for t, a in tags if t == "a" and not a["href"].startswith("#")]
+    assert 'src="http' not in html and "url(" not in html
+    csp = next(a["content"] for t, a in tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    assert "default-src 'none'" in csp and "img-src data:" in csp
+
+
+def test_missing_runs_are_shown_in_a_warning(report):
+    html = report["html"]
+    warning = html.split('<section class="warning" role="alert">')[1].split("</section>")[0]
+    assert "1 of 8 expected runs are missing" in warning
+    assert "unet / it&#39;s &#34;quoted&#34; &amp; &lt;b&gt;bold / seed 1" in warning
+    assert "history.csv" in warning
+
+
+def test_runs_show_precision_benchmarks_and_provenance(report):
+    html = report["html"]
+    runs = html.split('<section id="runs">')[1].split("</section>")[0]
+    assert runs.count("<code>float32</code>") == 7  # one per complete run
+    assert runs.count("<td class=\"num\">900</td>") == 2  # unet's peak MB where its benchmark exists
+    provenance = html.split('<section id="provenance">')[1].split("</section>")[0]
+    assert "fakehost: CPU Fake CPU @ 2.0GHz" in provenance
+    assert "tensorflow 2.21.0" in provenance and "pandas " in provenance
+    assert "git commit" in provenance and "logical cores" in provenance
+
+
+def test_read_benchmark(tmp_path):
+    path = tmp_path / "bench.tsv"
+    path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                    "12.5\t0:00:12\t800.5\t1\t1\t1\t0\t0\t90\t11\n"
+                    "7.5\t0:00:07\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n")
+    assert read_benchmark(path) == {"seconds": 20.0, "max_rss_mb": 800.5}
+    assert read_benchmark(tmp_path / "absent.tsv") == {}
+    path.write_text("a\tb\n1\t2\n")
+    with pytest.raises(Exception, match="bench.tsv"):
+        read_benchmark(path)
+
+
+def test_bad_config_json_is_a_user_error(report, tmp_path, capsys):
+    sweep = report["sweep"]
+    assert main(["report", "--results", str(sweep.results), "--dataset", sweep.dataset,
+                 "--config-json", "{oops", "--out", str(tmp_path / "r.html")]) == 2
+    assert "--config-json is not valid JSON" in capsys.readouterr().err
