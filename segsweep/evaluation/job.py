@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args.settings, args.config, args.model, args.aug)
     _use_threads(args.threads)
 
-    # TensorFlow-loading imports, kept out of `--help`.
+    # Slow imports (TensorFlow, pandas), kept out of `--help`.
     from segsweep.data.split import manifest_samples, read_manifest
     from segsweep.evaluation.predict import mode_models
     from segsweep.evaluation.scoring import score_samples
@@ -74,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
     model = _load_model(args.model_file, settings["train"]["input_size"])
     models = mode_models(model)
     evaluate = settings["evaluate"]
-    input_size = settings["train"]["input_size"]
 
     out = args.out_dir
     _remove_outputs(out)
@@ -84,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         staged_dir(out / "masks") as masks_dir,
     ):  # renamed into place in reverse order: masks, per_image.csv, then metrics.json
         counts = score_samples(
-            models, samples, settings["dataset"], input_size, evaluate["threshold"], evaluate["batch_size"], masks_dir
+            models, samples, settings["dataset"], settings["train"]["input_size"], evaluate["threshold"],
+            evaluate["batch_size"], masks_dir,
         )
         speeds = _speeds(models, samples, settings)
         _per_image_table([s.stem for s in samples], counts).to_csv(per_image_path, index=False)
