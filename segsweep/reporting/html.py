@@ -63,6 +63,15 @@ def data_uri(path: Path) -> str:
         raise UserError(f"{path}: cannot read image: {error.strerror}") from None
 
 
+def is_wide(path: Path) -> bool:
+    """Figures much wider than tall (a row of panels) get the page's full width."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+    return width > 2.2 * height
+
+
 def read_benchmark(path: Path) -> dict:
     """Wall seconds and peak RSS (MB) of a Snakemake benchmark file; empty if the file is absent."""
     if not path.exists():
@@ -132,8 +141,8 @@ def comparison_rows(comparison: pd.DataFrame) -> list[dict]:
             "candidate": fmt(row.candidate_mean),
             "diff": points(row.mean_diff),
             "ci": f"{points(row.ci_low)} to {points(row.ci_high)}" if not math.isnan(row.ci_low) else "-",
-            "p": fmt(row.p_value, ".3g"),
-            "p_min": fmt(row.p_min, ".3g"),
+            "p": fmt(row.p_value, ".2g"),
+            "p_min": fmt(row.p_min, ".2g"),
             "prob": fmt(row.prob_improvement, ".0%"),
             "evidence": row.evidence,
             "evidence_label": EVIDENCE_LABELS.get(row.evidence, row.evidence),
@@ -191,8 +200,8 @@ def context(results: Path, dataset: str, config_json: str) -> dict:
         "status_labels": STATUS_LABELS,
         "iou": iou_table(summary),
         "comparison": comparison_rows(comparison),
-        "plots": [{"name": name, "caption": caption, "src": data_uri(agg / "plots" / f"{name}.png")}
-                  for name, caption in CAPTIONS.items()],
+        "plots": [{"name": name, "caption": caption, "src": data_uri(agg / "plots" / f"{name}.png"),
+                   "wide": is_wide(agg / "plots" / f"{name}.png")} for name, caption in CAPTIONS.items()],
         "grids": [{**grid, "src": data_uri(agg / "grids" / grid["file"])} for grid in verdict.get("grids", [])],
         "pruning": pruning.to_dict("records"),
         "runs": run_rows(runs, results, dataset),

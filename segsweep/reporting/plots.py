@@ -12,17 +12,17 @@ from pathlib import Path
 import pandas as pd
 
 DPI = 110
-MODE_ORDER = ("L1", "L2", "L3", "L4", "accurate")
+LEVELS = ("L1", "L2", "L3", "L4")  # pruned U-Net++ modes, shallowest first
 # File stem -> caption, in report order; the HTML report shows each figure with its caption.
 CAPTIONS = {
     "iou_by_model": "Pooled test IoU of every run, by augmentation and model: boxes over seeds, one point per seed.",
-    "val_iou_curves": (
-        "Validation IoU after each epoch: the line is the mean over seeds, the band their range. Runs stopped "
-        "early end sooner, so late epochs may average fewer seeds."
-    ),
     "per_image_scatter": (
         "Per test image, the two models' IoU (each a mean over seeds): points above the diagonal are images "
         "where the candidate is better."
+    ),
+    "val_iou_curves": (
+        "Validation IoU after each epoch: the line is the mean over seeds, the band their range. Runs stopped "
+        "early end sooner, so late epochs may average fewer seeds."
     ),
     "pruning_speed_iou": (
         "U-Net++ with deep supervision, pruned to its first 1-4 levels (L1..L4) and the accurate mode "
@@ -81,7 +81,7 @@ def val_iou_curves(histories: pd.DataFrame, path: Path) -> None:
 def per_image_scatter(pairs: pd.DataFrame, baseline: str, candidate: str, order: list[str], path: Path) -> None:
     """One point per (augmentation, test image): IoU of baseline vs candidate, each a mean over seeds."""
     plt, sns = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 5))
+    fig, ax = plt.subplots(figsize=(6.4, 6))
     data = pairs.reset_index()
     sns.scatterplot(data=data, x=baseline, y=candidate, hue="augmentation", style="augmentation", hue_order=order,
                     style_order=order, s=45, alpha=0.8, ax=ax)
@@ -105,18 +105,18 @@ def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
         _save(fig, path)
         return
     groups = list(pruning.groupby(["model", "augmentation"], sort=False))
-    for colour, ((model, aug), group) in zip(sns.color_palette("colorblind", len(groups)), groups):
-        group = group.set_index("mode").reindex([m for m in MODE_ORDER if m in set(group["mode"])])
-        levels = group.drop(index="accurate", errors="ignore")
+    for index, (colour, ((model, aug), group)) in enumerate(zip(sns.color_palette("colorblind", len(groups)), groups)):
+        group = group.set_index("mode")
+        levels = group.reindex([m for m in LEVELS if m in group.index])
         ax.errorbar(levels["images_per_second"], levels["pooled_iou"], xerr=levels["images_per_second_std"],
                     yerr=levels["pooled_iou_std"], fmt="o-", color=colour, capsize=3, label=f"{model} / {aug}")
-        for mode, row in group.iterrows():
-            if mode == "accurate":
-                ax.plot(row["images_per_second"], row["pooled_iou"], marker="*", markersize=14, color=colour,
-                        markeredgecolor="black", linestyle="none")
-            ax.annotate(mode, (row["images_per_second"], row["pooled_iou"]), textcoords="offset points",
-                        xytext=(-8, -12) if mode == "accurate" else (6, 4), fontsize=8, color="0.25",
-                        ha="right" if mode == "accurate" else "left")
+        if "accurate" in group.index:
+            ax.plot(group.at["accurate", "images_per_second"], group.at["accurate", "pooled_iou"], marker="*",
+                    markersize=14, color=colour, markeredgecolor="black", linestyle="none")
+        if index == 0:  # one set of level labels: the groups lie close together
+            for mode, row in levels.iterrows():
+                ax.annotate(mode, (row["images_per_second"], row["pooled_iou"]), textcoords="offset points",
+                            xytext=(7, 5), fontsize=9, color="0.2")
     ax.set(xlabel="inference speed (images/s)", ylabel="test IoU (pooled)",
            title="U-Net++ pruning: speed vs IoU (mean ± std over seeds; star: accurate)")
     ax.legend(title="model / augmentation", fontsize="small", loc="best")
