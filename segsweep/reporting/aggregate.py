@@ -41,7 +41,8 @@ PER_IMAGE_COLUMNS = ("stem", "iou", "precision", "recall", "f1", "tp", "fp", "fn
 HISTORY_COLUMNS = ("epoch", "val_road_iou")
 MODE_KEYS = ("mode", "parameters", "pooled_iou", "per_image_mean_iou", "images_per_second")
 COMPARISON_COLUMNS = ["augmentation", "level", "metric", *stats.Paired.__dataclass_fields__, "evidence"]
-ALL = "all"
+ALL = "all"  # the comparison over every augmentation; so no preset may be named "all"
+RUN_KEYS = ("dataset", "model", "augmentation", "seed")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Run:
 
     @property
     def keys(self) -> dict:
+        """The run's RUN_KEYS, which start every row it contributes to a table."""
         return {"dataset": self.dataset, "model": self.model, "augmentation": self.augmentation, "seed": self.seed}
 
     def files(self) -> dict[str, Path]:
@@ -190,7 +192,7 @@ def load_runs(runs: list[Run]) -> Tables:
         runs=pd.DataFrame(rows),
         histories=pd.concat(histories, ignore_index=True),
         per_image=pd.concat(per_image, ignore_index=True),
-        modes=pd.DataFrame(modes, columns=[*runs[0].keys, *MODE_KEYS]),
+        modes=pd.DataFrame(modes, columns=[*RUN_KEYS, *MODE_KEYS]),
     )
 
 
@@ -286,6 +288,8 @@ def expected_runs(args) -> list[Run]:
             raise UserError(f"--{role} {getattr(args, role)!r} is not one of --models ({', '.join(args.models)})")
     if args.baseline == args.candidate:
         raise UserError(f"--baseline and --candidate are both {args.baseline!r}: nothing to compare")
+    if ALL in args.augmentations:
+        raise UserError(f"--augmentations: {ALL!r} names the comparison over all augmentations; rename that preset")
     return [Run(m, a, s, args.results, args.dataset) for m, a, s in product(args.models, args.augmentations, args.seeds)]
 
 

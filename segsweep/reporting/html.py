@@ -44,10 +44,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
 
 
-def fmt(value, spec: str = ".3f", missing: str = "-") -> str:
-    """A number for a table cell; NaN and None become `missing`."""
+def fmt(value, spec: str = ".3f") -> str:
+    """A number for a table cell; NaN and None become "-"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return missing
+        return "-"
     return format(value, spec)
 
 

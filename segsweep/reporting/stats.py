@@ -22,7 +22,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
@@ -86,6 +85,8 @@ def mean_ci(values) -> Interval:
     mean = float(x.mean())
     if n == 1:
         return Interval(1, mean, math.nan, math.nan, math.nan, "one value: no spread or confidence interval")
+    from scipy import stats  # here, not at the top: scipy.stats takes a second to import, --help none
+
     std = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df=n - 1)) * std / math.sqrt(n)
     return Interval(n, mean, std, mean - half, mean + half)
@@ -99,6 +100,8 @@ def wilcoxon_p(diffs) -> tuple[float, float, str]:
         return math.nan, math.nan, "no pairs"
     if nonzero == 0:
         return 1.0, 1.0, "all differences are zero"
+    from scipy import stats
+
     p_min = min(1.0, 2.0 / 2.0**nonzero)
     p = float(stats.wilcoxon(d).pvalue)
     pairs = "pair" if nonzero == 1 else "pairs"
