@@ -138,7 +138,14 @@ def settings_from_args(settings_json: str | None, config_path: str | None, model
     if settings_json:
         return json.loads(settings_json)
     if config_path:
-        return job_settings(load_config(config_path), model, aug)
+        if not (model and aug):
+            raise ConfigError("--config FILE needs --model NAME and --aug PRESET (which run of the sweep)")
+        config = load_config(config_path)
+        if model not in config["models"] and model not in model_variants(config):
+            raise ConfigError(f"--model {model!r}: not a model of {config_path} (models: {', '.join(config['models'])})")
+        if aug not in augmentation_presets(config):
+            raise ConfigError(f"--aug {aug!r}: no such preset in {config_path} ({', '.join(augmentation_presets(config))})")
+        return job_settings(config, model, aug)
     raise ConfigError("give --settings JSON (as the workflow does) or --config FILE")
 
 

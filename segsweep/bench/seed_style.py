@@ -35,7 +35,8 @@ class SeedStyleSequence(keras.utils.PyDataset):
             label = np.isin(imread(label_path), self.positive_ids).astype(np.uint8)
             out = self.transform(image=imread(image_path), mask=label)
             images.append(out["image"] / 255.0)
-            masks.append(out["mask"][..., None].astype("float32"))
+            # (road, valid) channels: the layout segsweep's loss reads; the seed had no void pixels.
+            masks.append(np.stack([out["mask"], np.ones_like(out["mask"])], axis=-1).astype("float32"))
         return np.stack(images).astype("float32"), np.stack(masks)
 
     def on_epoch_end(self) -> None:

@@ -1,0 +1,56 @@
+"""bench.json -> the Markdown table the README quotes."""
+
+from __future__ import annotations
+
+
+def _f(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}f}"
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores{', GPU: ' + ', '.join(m['gpus']) if m['gpus'] else ', no GPU'}), "
+        f"TensorFlow {m['versions']['tensorflow']}, Keras {m['versions']['keras']}."
+        + (" QUICK MODE: sizes too small for the figures to mean anything." if results.get("quick") else ""),
+        "",
+        "| what | figure |",
+        "|---|---|",
+    ]
+    row = lambda what, figure: lines.append(f"| {what} | {figure} |")  # noqa: E731
+    for regime, r in results.get("input", {}).items():
+        rates = r["images_per_second"]
+        size = "x".join(map(str, r["input_size"]))
+        row(f"input pipeline, U-Net {r['filters'][0]}-base at {size} ({regime}): seed-style / ours / in-memory img/s",
+            f"{_f(rates['seed_style'])} / {_f(rates['pipeline'])} / {_f(rates['in_memory'])}")
+        row(f"ours vs seed-style; ours vs in-memory ({regime})",
+            f"{_f(r['pipeline_vs_seed_style'], 2)}x; {_f(100 * r['pipeline_vs_in_memory'])}%")
+    if "compute" in results:
+        c = results["compute"]
+        row("float32 matmul peak (GFLOP/s)", _f(c["matmul_peak_gflops"]))
+        for r in c["rows"]:
+            row(f"training {r['model']} at {r['widths']} widths: img/s, GFLOP/s (of peak)",
+                f"{_f(r['images_per_second'])}, {_f(r['gflops'])} ({_f(100 * r['fraction_of_peak'])}%)")
+    if "precision" in results:
+        p = results["precision"]
+        for regime, s in p["speed"].items():
+            row(f"{p['mixed_policy']} vs float32; XLA vs float32 ({regime}, training img/s)",
+                f"{_f(s['mixed_vs_float32'], 2)}x; {_f(s['xla_vs_float32'], 2)}x")
+        for policy, r in p["iou_over_seeds"].items():
+            row(f"best val road IoU, U-Net {policy}, seeds {r['seeds']}",
+                f"{r['mean']:.3f} ± {r['std']:.3f} ({', '.join(f'{v:.3f}' for v in r['best_val_road_iou'])})")
+    if "inference" in results:
+        i = results["inference"]
+        for r in i["rows"]:
+            row(f"inference {r['model']} {r['mode']} at {'x'.join(map(str, i['image_size']))} ({r['parameters']:,} params)",
+                f"{_f(r['images_per_second'])} img/s")
+        row("U-Net++ L3 vs L4 inference speed", f"{_f(i['L3_vs_L4'], 2)}x")
+    if "workflow" in results:
+        w = results["workflow"]
+        row(f"`snakemake -n` of a {w['dag_1000_jobs']['training_jobs']}-training-job sweep",
+            f"{_f(w['dag_1000_jobs']['median_seconds'])} s")
+        g = w["between_jobs"]
+        row(f"Snakemake time outside jobs, tiny sweep of {g['jobs']} jobs", f"{_f(g['overhead_per_job_seconds'], 2)} s per job")
+    for widths, r in results.get("memory", {}).items():
+        row(f"peak RSS of one U-Net++ training job, {widths} widths", f"{_f(r['peak_rss_mib'], 0)} MiB")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,128 @@
+"""Training images/s for one model fed three ways, and the compute it achieves.
+
+Every feed trains the same model (same seed, batch and input size, same loss and optimizer) for
+a few epochs; the first epoch (tracing, kernel selection, cache filling) is not timed, and the
+figure is the median over the timed epochs, so one slowed epoch on a shared machine does not
+move it. Feeds:
+
+- ``seed_style``: the seed notebook's `PyDataset` (PNG decode + albumentations per item, 1 worker);
+- ``pipeline``: our training pipeline (`segsweep.training.pipeline.train_dataset`), augmenting;
+- ``in_memory``: the upper bound: resized tensors cached in memory, no augmentation.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import keras
+
+from segsweep.data.formats import Sample
+from segsweep.models import build_model
+from segsweep.training.pipeline import DecodedSplit
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def _model(model_settings: dict, input_size: tuple[int, int], precision: str, jit_compile: bool, seed: int):
+    from segsweep.training.losses import BceDiceLoss
+
+    keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy(precision)
+    keras.utils.set_random_seed(seed)
+    model = build_model(model_settings, (*input_size, 3))
+    heads = len(model.output_names)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
+        jit_compile=jit_compile,
+    )
+    return model, heads
+
+
+def _seed_style_feed(samples: list[Sample], fmt: str, preset: list[dict], input_size, batch_size: int, seed: int):
+    from segsweep.bench.seed_style import SeedStyleSequence
+    from segsweep.data.formats import default_positive_ids
+    from segsweep.training.augment import build_transform
+
+    transform = build_transform(preset, "seed_style", input_size)
+    transform.set_random_seed(seed)
+    pairs = [(str(s.image), str(s.label)) for s in samples]
+    sequence = SeedStyleSequence(pairs, batch_size, transform, default_positive_ids(fmt))
+    return sequence, len(sequence)
+
+
+def _in_memory_feed(data: DecodedSplit, input_size, batch_size: int, heads: int):
+    import tensorflow as tf
+
+    from segsweep.training.pipeline import resize_split
+
+    images, targets = resize_split(data, input_size)
+    x = tf.constant(images, tf.float32) / 255.0
+    y = tf.constant(targets, tf.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y if heads == 1 else (y,) * heads))
+    steps = len(data) // batch_size
+    return dataset.shuffle(len(data), seed=0).batch(batch_size, drop_remainder=True).repeat().prefetch(2), steps
+
+
+def images_per_second(
+    feed: str,
+    *,
+    model_settings: dict,
+    data: DecodedSplit,
+    samples: list[Sample],
+    fmt: str,
+    preset: list[dict],
+    input_size: tuple[int, int],
+    batch_size: int,
+    epochs: int = 4,
+    precision: str = "float32",
+    jit_compile: bool = False,
+    seed: int = 0,
+) -> dict:
+    """Median training images/s over epochs 2..`epochs` for one feed."""
+    from segsweep.training.augment import Augmenter
+    from segsweep.training.pipeline import train_dataset
+
+    model, heads = _model(model_settings, input_size, precision, jit_compile, seed)
+    if feed == "seed_style":
+        dataset, steps = _seed_style_feed(samples, fmt, preset, input_size, batch_size, seed)
+        if heads > 1:
+            raise ValueError("the seed-style feed is measured with single-output models only")
+        fit_kwargs = {}
+    elif feed == "pipeline":
+        augmenter = Augmenter(preset, "bench", input_size, seed)
+        dataset, steps = train_dataset(data, augmenter, batch_size, seed, heads=heads)
+        fit_kwargs = {"steps_per_epoch": steps}
+    elif feed == "in_memory":
+        dataset, steps = _in_memory_feed(data, input_size, batch_size, heads)
+        fit_kwargs = {"steps_per_epoch": steps}
+    else:
+        raise ValueError(f"unknown feed {feed!r}")
+    timer = EpochTimer()
+    model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0, **fit_kwargs)
+    images = steps * batch_size
+    rates = [images / s for s in timer.seconds[1:]]
+    return {"feed": feed, "images_per_second": statistics.median(rates), "epoch_rates": rates,
+            "images_per_epoch": images, "model": model}
+
+
+def achieved_gflops(images_per_second: float, forward_flops: int) -> float:
+    """Training FLOPs are about 3x the forward pass (forward, input gradients, weight gradients)."""
+    return 3 * forward_flops * images_per_second / 1e9
+
+
+def subset(data: DecodedSplit, n: int) -> DecodedSplit:
+    n = min(n, len(data))
+    return DecodedSplit(data.stems[:n], data.images[:n], data.roads[:n], data.valids[:n])
+

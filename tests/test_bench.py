@@ -1,0 +1,38 @@
+"""The benchmark command runs and writes its figures (quick mode: tiny sizes, no targets checked).
+
+Speed is never asserted by a test: the figures of a quick run mean nothing. What is checked is
+that each measured section lands in bench.json with positive, consistent numbers, and that the
+Markdown table quotes them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "segsweep", "bench", "--quick", "--threads", "1", "--out-dir", str(tmp_path),
+         "--sections", "input", "inference"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    bench = json.loads((tmp_path / "bench.json").read_text())
+    assert bench["machine"]["cores"] >= 1 and bench["machine"]["versions"]["tensorflow"]
+    for regime in ("default", "base16_224"):
+        rates = bench["input"][regime]["images_per_second"]
+        assert set(rates) == {"seed_style", "pipeline", "in_memory"} and min(rates.values()) > 0
+        assert bench["input"][regime]["pipeline_vs_seed_style"] == pytest.approx(rates["pipeline"] / rates["seed_style"])
+    modes = [(r["model"], r["mode"]) for r in bench["inference"]["rows"]]
+    assert modes == [("unet", "single"), ("unetpp", "accurate"), ("unetpp", "L1"), ("unetpp", "L2"),
+                     ("unetpp", "L3"), ("unetpp", "L4")]
+    params = [r["parameters"] for r in bench["inference"]["rows"] if r["mode"].startswith("L")]
+    assert params == sorted(params) and len(set(params)) == 4
+    table = (tmp_path / "bench.md").read_text()
+    assert "QUICK MODE" in table and "L3 vs L4" in table
