@@ -154,7 +154,8 @@ def write_grids(
                 }
                 grid_rows.append({"stem": stem, "image": image, "truth": truth, "valid": valid, "preds": preds,
                                   "iou": iou.loc[stem].to_dict()})
-            title = f"augmentation {aug}, seed {seed}: the {len(stems)} test images with the {CATEGORIES[category]}"
+            images = "test image" if len(stems) == 1 else f"{len(stems)} test images"
+            title = f"augmentation {aug}, seed {seed}: the {images} with the {CATEGORIES[category]}"
             name = f"{aug}_{category}.png"
             draw_grid(grid_rows, baseline, candidate, title, out_dir / name)
             records.append({"file": name, "augmentation": aug, "seed": seed, "category": category,

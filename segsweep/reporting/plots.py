@@ -72,9 +72,13 @@ def val_iou_curves(histories: pd.DataFrame, path: Path) -> None:
         data=histories, x="epoch", y="val_road_iou", hue="model", col="augmentation", kind="line",
         errorbar=("pi", 100), marker="o", markersize=4, height=3.2, aspect=1.25, col_wrap=min(3, histories["augmentation"].nunique()),
     )
+    from matplotlib.ticker import MaxNLocator
+
     grid.set_axis_labels("epoch", "validation IoU")
+    for ax in grid.axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     grid.set_titles("augmentation: {col_name}")
-    grid.figure.suptitle("Validation IoU during training (line: mean over seeds; band: range)", y=1.03)
+    grid.figure.suptitle("Validation IoU per epoch (mean and range over seeds)", y=1.03)
     _save(grid.figure, path)
 
 
