@@ -24,6 +24,7 @@ from segsweep.evaluation.metrics import Counts, confusion_counts, scores
 
 FORMAT = "kitti_semantics"
 
+
 @dataclass
 class FakeSweep:
     """Where the fabricated sweep lives and the flags that select it."""
@@ -73,7 +74,7 @@ class FakeSweep:
 
 
 def _prediction(truth: np.ndarray, error: float, rng: np.random.Generator) -> np.ndarray:
-    """The true road shifted sideways and cut below the horizon, both by about `error` pixels."""
+    """The true road shifted sideways and its top rows cut, both by about `error` pixels."""
     shift = int(round(error * rng.choice([-1, 1])))
     cut = int(round(abs(rng.normal(error / 2, 1))))
     pred = np.roll(truth, shift, axis=1)
