@@ -1,7 +1,5 @@
 # every run's training and evaluation outputs -> tables, statistics, plots, mask grids -> report.
 
-from shlex import quote as shell_quote
-
 AGG_OUTPUTS = {
     "runs": "runs.csv",
     "summary": "summary.csv",
