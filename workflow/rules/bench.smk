@@ -8,6 +8,6 @@ rule bench:
         CONDA_ENV
     log:
         RESULTS + "/logs/bench.log",
-    threads: workflow.cores
+    threads: config["train"]["threads"]
     shell:
         "{SEGSWEEP} bench --out-dir {RESULTS}/bench --threads {threads} 2>&1 | tee {log:q}"
