@@ -216,7 +216,7 @@ def fake_state(run_dir, print_key: str, backup_epoch: int, history_rows: int, be
     (state / "history.csv").write_text("epoch,loss,val_road_iou\n" + rows)
     for epoch in best_epochs:
         (state / f"best-epoch{epoch:03d}.keras").write_bytes(b"model")
-    record = {"fingerprint": print_key, "attempts": 2, "seconds": 7.0, "resumed_from_epoch": 1, "finished": False}
+    record = {"fingerprint": print_key, "attempts": 2, "seconds": 7.0, "resumed_from_epoch": 1}
     (state / "record.json").write_text(json.dumps(record))
 
 
@@ -239,6 +239,25 @@ def test_state_of_other_settings_is_not_reused(tmp_path):
     assert (state.completed_epochs, state.attempts, state.resumed_from_epoch) == (0, 1, None)
     assert not (tmp_path / "state" / "backup").exists()
     assert len(logged) == 1 and "starting over" in logged[0] and "other settings" in logged[0]
+
+
+def test_early_stopping_decision_before_fit_agrees_with_keras_replay():
+    from types import SimpleNamespace
+
+    from segsweep.training.callbacks import ResumedEarlyStopping, stopped_early
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        scores = [float(s) for s in rng.choice([0.0, 0.1, 0.2, 0.3], size=8)]  # ties happen
+        patience = int(rng.integers(1, 4))
+        for end in range(1, len(scores) + 1):
+            replay = ResumedEarlyStopping(scores[:end], monitor="val_road_iou", mode="max", patience=patience)
+            replay.set_model(SimpleNamespace(stop_training=False))
+            replay.on_train_begin()
+            assert stopped_early(scores[:end], patience) == replay.model.stop_training, (scores[:end], patience)
+            if replay.model.stop_training:
+                break  # a real run ends at its first stop
+    assert not stopped_early([0.1, 0.0, 0.0], 0)  # patience 0: no early stopping
 
 
 def test_fingerprint_covers_settings_seed_and_manifest(tmp_path):

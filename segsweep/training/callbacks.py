@@ -103,6 +103,19 @@ class EpochReport(keras.callbacks.Callback):
         )
 
 
+def stopped_early(scores: list[float], patience: int) -> bool:
+    """Whether EarlyStopping (mode max, patience > 0) has already ended a run with these epoch scores.
+
+    Keras' rule: a new best must be strictly higher, and training stops once `patience` epochs
+    have passed without one. A resumed run must know this before fit(): EarlyStopping can only
+    stop an epoch after it has started.
+    """
+    if not patience or not scores:
+        return False
+    best_epoch = int(np.argmax(scores)) + 1  # the first of equal maxima: later ones do not improve
+    return len(scores) - best_epoch >= patience
+
+
 class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
     """EarlyStopping that continues counting from the scores of the epochs before a resume.
 
@@ -121,7 +134,7 @@ class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
 
 
 class CommitState(keras.callbacks.Callback):
-    """After BackupAndRestore has saved an epoch: update the run's record; mark it finished at the end."""
+    """After BackupAndRestore has saved an epoch: update the run's record, drop superseded checkpoints."""
 
     def __init__(self, state: RunState):
         super().__init__()
@@ -129,9 +142,6 @@ class CommitState(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.state.commit_epoch()
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        self.state.finish()
 
 
 class StopOnSigterm(keras.callbacks.Callback):

@@ -12,8 +12,8 @@ Files (all written by Keras callbacks except ``record.json``):
     `keras.callbacks.ModelCheckpoint`: the best model so far, a new file for each improvement so
     that a kill while one is written never damages the one the state points to.
 ``record.json``
-    What the callbacks do not keep: the fingerprint of the run's inputs, attempts, seconds spent,
-    the epoch the latest resume started from, and whether training finished.
+    What the callbacks do not keep: the fingerprint of the run's inputs, attempts, seconds spent
+    and the epoch the latest resume started from.
 
 At an epoch's end the callbacks write the history row and any better checkpoint first, then the
 backup, then the record. So a kill leaves rows and checkpoints ahead of the backup, never behind
@@ -104,7 +104,6 @@ class RunState:
     attempts: int = 0
     seconds_before: float = 0.0
     resumed_from_epoch: int | None = None
-    finished: bool = False
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -125,7 +124,7 @@ class RunState:
             shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
         state.attempts += 1
-        if state.completed_epochs and not state.finished:
+        if state.completed_epochs:
             state.resumed_from_epoch = state.completed_epochs
         state.save()
         return state
@@ -141,7 +140,11 @@ class RunState:
         self.attempts = int(record["attempts"])
         self.seconds_before = float(record["seconds"])
         self.resumed_from_epoch = record["resumed_from_epoch"]
-        self.finished = bool(record["finished"])
+
+    @property
+    def scores(self) -> list[float]:
+        """Validation road IoU of each completed epoch."""
+        return [row["val_road_iou"] for row in self.rows]
 
     @property
     def backup_dir(self) -> Path:
@@ -179,7 +182,6 @@ class RunState:
                 "attempts": self.attempts,
                 "seconds": self.seconds,
                 "resumed_from_epoch": self.resumed_from_epoch,
-                "finished": self.finished,
             },
         )
 
@@ -187,10 +189,6 @@ class RunState:
         """After the backup of an epoch: record the time spent and drop superseded checkpoints."""
         for _, path in self._best_files()[:-1]:
             path.unlink()
-        self.save()
-
-    def finish(self) -> None:
-        self.finished = True
         self.save()
 
     def committed_rows(self) -> list[dict[str, float]]:

@@ -48,13 +48,13 @@ def train_run(
         f"{len(samples['train'])} training and {len(samples['val'])} validation images at {input_size[0]}x{input_size[1]}; "
         f"{threads} threads, precision {train['precision']}; attempt {state.attempts}"
     )
-    if state.finished:
-        log("training finished in an earlier attempt: writing the outputs")
+    from segsweep.training.callbacks import Preempted, stopped_early
+
+    if state.completed_epochs >= train["epochs"] or stopped_early(state.scores, train["early_stopping_patience"]):
+        log(f"training ended in an earlier attempt, after epoch {state.completed_epochs}: writing the outputs")
     else:
         if state.completed_epochs:
             log(f"resuming after epoch {state.completed_epochs} from {state.directory}")
-        from segsweep.training.callbacks import Preempted
-
         try:
             _fit(model, state, settings, seed, threads, augmenter, samples, run_dir, log)
         except Preempted:
@@ -110,12 +110,15 @@ def _fit(
     val_images, val_targets = resize_split(decoded["val"], augmenter.input_size)
     val_data = validation_dataset(val_images, val_targets, batch_size, heads=heads, threads=threads)
 
+    if train["jit_compile"] and train["deterministic"]:
+        log("note: Keras turns XLA off while op determinism is on: 'train.jit_compile' has no effect "
+            "unless 'train.deterministic' is false")
     model.compile(
         optimizer=keras.optimizers.Adam(train["learning_rate"]),
         loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
         jit_compile=train["jit_compile"],
     )
-    scores = [row["val_road_iou"] for row in state.rows]
+    scores = state.scores
     patience = train["early_stopping_patience"]
     monitor = {"monitor": "val_road_iou", "mode": "max"}
     callbacks = [

@@ -1,0 +1,245 @@
+"""`segsweep train` end to end on a tiny KITTI-size dataset: outputs, determinism, refusals, resume after a kill.
+
+Runs in this process go through `segsweep.cli.main`, as the workflow's command line does; the
+kill tests start real processes. Every run uses one thread so that runs in different processes
+do the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from segsweep.cli import main
+from segsweep.config import job_settings, load_config
+from segsweep.data.split import make_split
+from segsweep.training.state import saved_epochs
+
+REPO = Path(__file__).resolve().parents[1]
+HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_road_iou", "epoch_seconds", "images_per_second", "learning_rate"]
+RUN_KEYS = {
+    "dataset", "model", "architecture", "deep_supervision", "augmentation", "seed", "settings", "parameters",
+    "epochs_run", "best_epoch", "best_val_road_iou", "train_seconds", "resumed", "resumed_from_epoch", "attempts",
+    "precision", "device", "host", "slurm_job_id", "versions", "finished_at",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dataset(make_synthetic, tmp_path_factory) -> tuple[Path, Path]:
+    """(dataset root, split manifest): 10 KITTI-size pairs, 6 of them for training and 2 for validation."""
+    root = make_synthetic(count=10, seed=1, height=375, width=1242)
+    manifest = tmp_path_factory.mktemp("split") / "split.csv"
+    make_split("kitti_semantics", root, None, "random", 0, (0.6, 0.2, 0.2), manifest)
+    return root, manifest
+
+
+def write_config(directory: Path, root: Path, **train) -> Path:
+    config = {
+        "dataset": {"name": "tiny", "format": "kitti_semantics", "root": str(root)},
+        "models": ["unet", "unetpp"],
+        "augmentations": ["none", "flip_crop"],
+        "network": {"filters": [4, 8, 16]},
+        "train": {"input_size": [32, 96], "epochs": 1, "batch_size": 2, "threads": 1, **train},
+    }
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def train_args(config: Path, manifest: Path, out: Path, model: str = "unet", aug: str = "none", seed: int = 0) -> list[str]:
+    return [
+        "train", "--config", str(config), "--model", model, "--aug", aug, "--manifest", str(manifest),
+        "--seed", str(seed), "--threads", "1", "--out-dir", str(out),
+    ]  # fmt: skip
+
+
+def settings_args(settings: dict, manifest: Path, out: Path) -> list[str]:
+    return ["train", "--settings", json.dumps(settings), "--manifest", str(manifest), "--seed", "0", "--out-dir", str(out)]
+
+
+def history(run: Path) -> pd.DataFrame:
+    return pd.read_csv(run / "history.csv")
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, heads", [("unet", ["head"]), ("unetpp", ["head_1", "head_2"])])
+def test_one_epoch_writes_the_documented_outputs(dataset, tmp_path, capsys, monkeypatch, model, heads):
+    import keras
+
+    from segsweep.models import parameter_count
+
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    root, manifest = dataset
+    run = tmp_path / "run"
+    assert main(train_args(write_config(tmp_path, root), manifest, run, model=model)) == 0
+
+    assert sorted(p.name for p in run.iterdir()) == ["history.csv", "model.keras", "run.json"]  # no state, no partials
+    table = history(run)
+    assert list(table.columns) == HISTORY_COLUMNS and table["epoch"].tolist() == [1]
+    row = table.iloc[0]
+    assert math.isfinite(row["loss"]) and math.isfinite(row["val_loss"]) and 0 <= row["val_road_iou"] <= 1
+    assert row["learning_rate"] == pytest.approx(0.001) and row["images_per_second"] > 0
+
+    record = json.loads((run / "run.json").read_text())
+    assert set(record) == RUN_KEYS
+    assert (record["model"], record["architecture"], record["deep_supervision"]) == (model, model, model == "unetpp")
+    assert (record["augmentation"], record["seed"], record["precision"]) == ("none", 0, "float32")
+    assert (record["epochs_run"], record["best_epoch"], record["best_val_road_iou"]) == (1, 1, row["val_road_iou"])
+    assert (record["resumed"], record["resumed_from_epoch"], record["attempts"]) == (False, None, 1)
+    assert record["slurm_job_id"] == "4242" and record["device"]["type"] == "CPU" and record["train_seconds"] > 0
+    assert set(record["versions"]) == {"tensorflow", "keras", "albumentations", "numpy", "python", "segsweep"}
+    assert record["settings"]["model"]["filters"] == [4, 8, 16]
+
+    saved = keras.saving.load_model(run / "model.keras", compile=False)
+    assert saved.output_names == heads and record["parameters"] == parameter_count(saved)
+    out = capsys.readouterr().out
+    assert any(line.startswith("epoch 1/1 ") and "val_road_iou" in line and "images/s" in line for line in out.splitlines())
+
+
+# --- determinism ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_same_seed_same_losses_other_seed_other_losses(dataset, tmp_path):
+    root, manifest = dataset
+    config = write_config(tmp_path, root, epochs=2)
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        assert main(train_args(config, manifest, tmp_path / name, aug="flip_crop", seed=seed)) == 0
+    a, b, c = (history(tmp_path / name)[["loss", "val_loss"]] for name in "abc")
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a.to_numpy(), c.to_numpy())
+
+
+# --- refused inputs ---------------------------------------------------------------------------
+
+
+def test_help_is_plain_and_does_not_load_tensorflow():
+    code = (
+        "import sys\nfrom segsweep.cli import main\n"
+        "try:\n    main(['train', '--help'])\nexcept SystemExit as exit:\n    assert exit.code == 0\n"
+        "print('tensorflow loaded' if 'tensorflow' in sys.modules else 'tensorflow not loaded')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert "--manifest" in result.stdout and "--out-dir" in result.stdout and "resume" in result.stdout.lower()
+    assert result.stdout.strip().endswith("tensorflow not loaded")
+
+
+def refused(args: list[str], capsys) -> str:
+    assert main(args) == 2
+    return capsys.readouterr().err
+
+
+def test_batch_larger_than_the_training_split_is_refused(dataset, tmp_path, capsys):
+    root, manifest = dataset
+    error = refused(train_args(write_config(tmp_path, root, batch_size=7), manifest, tmp_path / "run"), capsys)
+    assert "'train.batch_size'" in error and "6 training images" in error and str(manifest) in error
+    assert not (tmp_path / "run").exists()
+
+
+def test_input_size_the_depth_cannot_divide_is_refused(dataset, tmp_path, capsys):
+    root, manifest = dataset
+    settings = job_settings(load_config(write_config(tmp_path, root)), "unet", "none")
+    settings["train"]["input_size"] = [30, 96]  # depth 3: must divide by 4
+    error = refused(settings_args(settings, manifest, tmp_path / "run"), capsys)
+    assert "'train.input_size'" in error and "30" in error
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_transform_is_refused(dataset, tmp_path, capsys):
+    root, manifest = dataset
+    settings = job_settings(load_config(write_config(tmp_path, root)), "unet", "none")
+    settings["augmentation"] = {"name": "mine", "steps": [{"transform": "HorizontalFlip"}, {"transform": "Twirl"}]}
+    error = refused(settings_args(settings, manifest, tmp_path / "run"), capsys)
+    assert "'mine'" in error and "'Twirl'" in error
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_nan_loss_fails_the_job_and_a_rerun_with_other_settings_starts_over(dataset, tmp_path, capsys):
+    root, manifest = dataset
+    run = tmp_path / "run"
+    error = refused(train_args(write_config(tmp_path, root, learning_rate=1e30, epochs=3), manifest, run), capsys)
+    assert "loss became nan at epoch 1" in error and str(run) in error and "'train.learning_rate'" in error
+    assert not any((run / name).exists() for name in ("model.keras", "history.csv", "run.json"))
+    assert saved_epochs(run) == 0 and (run / "state").is_dir()  # the NaN epoch was not saved
+
+    assert main(train_args(write_config(tmp_path, root, learning_rate=1e-3), manifest, run)) == 0
+    out = capsys.readouterr().out
+    assert "other settings" in out and "starting over" in out
+    record = json.loads((run / "run.json").read_text())
+    assert (record["resumed"], record["attempts"]) == (False, 1)
+
+
+# --- resume after a kill ----------------------------------------------------------------------
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "segsweep", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def signal_after(process: subprocess.Popen, run: Path, epochs: int, signum: int) -> str:
+    """Send `signum` as soon as `epochs` epochs are saved; the process must still be training then."""
+    deadline = time.monotonic() + 300
+    while saved_epochs(run) < epochs:
+        assert process.poll() is None, f"the run ended before epoch {epochs} was saved:\n{process.communicate()[0]}"
+        assert time.monotonic() < deadline, "no epoch saved in 5 minutes"
+        time.sleep(0.01)
+    process.send_signal(signum)
+    return process.communicate(timeout=120)[0]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_where_it_stopped_and_matches_an_uninterrupted_one(dataset, tmp_path):
+    root, manifest = dataset
+    config = write_config(tmp_path, root, epochs=5, early_stopping_patience=0)
+    run, reference = tmp_path / "run", tmp_path / "reference"
+    args = train_args(config, manifest, run, aug="flip_crop")
+    uninterrupted = subprocess.Popen(  # meanwhile, for comparison
+        [sys.executable, "-m", "segsweep", *train_args(config, manifest, reference, aug="flip_crop")],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    first = start(args)
+    output = signal_after(first, run, 1, signal.SIGTERM)
+    assert first.returncode == 143, output
+    stopped_at = saved_epochs(run)
+    assert stopped_at >= 1 and "stopped by SIGTERM" in output
+    assert not any((run / name).exists() for name in ("model.keras", "history.csv", "run.json"))
+
+    second = start(args)
+    signal_after(second, run, stopped_at + 1, signal.SIGKILL)
+    assert second.returncode == -signal.SIGKILL
+    killed_at = saved_epochs(run)
+    assert stopped_at < killed_at < 5
+
+    third = start(args)
+    output = third.communicate(timeout=300)[0]
+    assert third.returncode == 0, output
+    assert f"resuming after epoch {killed_at}" in output
+    record = json.loads((run / "run.json").read_text())
+    assert (record["resumed"], record["resumed_from_epoch"], record["attempts"]) == (True, killed_at, 3)
+    assert not (run / "state").exists()
+
+    assert uninterrupted.wait(timeout=300) == 0
+    resumed_history, reference_history = history(run), history(reference)
+    assert resumed_history["epoch"].tolist() == [1, 2, 3, 4, 5]
+    pd.testing.assert_frame_equal(
+        resumed_history[["epoch", "loss", "val_loss", "val_road_iou"]],
+        reference_history[["epoch", "loss", "val_loss", "val_road_iou"]],
+    )
