@@ -42,6 +42,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--config-json", required=True, help="the workflow config as JSON, shown as provenance")
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    parser.add_argument(
+        "--aggregate-dir", type=Path, help="what `segsweep aggregate` wrote (default RESULTS/aggregate/DATASET)"
+    )
 
 
 def fmt(value, spec: str = ".3f") -> str:
@@ -178,9 +181,9 @@ def run_rows(runs: pd.DataFrame, results: Path, dataset: str) -> list[dict]:
     return rows
 
 
-def context(results: Path, dataset: str, config_json: str) -> dict:
+def context(results: Path, dataset: str, config_json: str, agg: Path | None = None) -> dict:
     """Everything the template shows, as display-ready strings and lists."""
-    agg = results / "aggregate" / dataset
+    agg = agg or results / "aggregate" / dataset
     verdict = read_json(agg / "verdict.json")
     runs = read_csv(agg / "runs.csv", ("model", "augmentation", "seed", "pooled_iou", "precision_policy"))
     summary = read_csv(agg / "summary.csv", ("model", "augmentation", "metric", "n", "mean", "std", "ci_low", "ci_high"))
@@ -229,7 +232,7 @@ def render(ctx: dict) -> str:
 
 
 def run(args) -> int:
-    html = render(context(args.results, args.dataset, args.config_json))
+    html = render(context(args.results, args.dataset, args.config_json, args.aggregate_dir))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(html, encoding="utf-8")
     print(f"wrote {args.out} ({len(html) / 1e6:.1f} MB)")

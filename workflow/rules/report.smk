@@ -31,6 +31,7 @@ rule aggregate:
         per_image=sweep(EVAL_DIR + "/per_image.csv"),
         masks=sweep(EVAL_DIR + "/masks"),
         split=RESULTS + "/splits/{dataset}.csv",
+        data=dataset_made_by_rule(),  # the mask grids show the dataset's images
     output:
         **{key: report(AGG_DIR + "/" + name, caption="../report/" + key + ".rst", category="Tables")
            for key, name in AGG_OUTPUTS.items() if key != "verdict"},
@@ -43,7 +44,10 @@ rule aggregate:
         sweep=sweep_args(),
         results=RESULTS,
         grid_images=config["report"]["grid_images"],
+        format=config["dataset"]["format"],
+        positive_ids=" ".join(map(str, config["dataset"]["positive_ids"] or [])),
         out_dir=AGG_DIR,
+        missing="",
     conda:
         CONDA_ENV
     log:
@@ -51,20 +55,21 @@ rule aggregate:
     benchmark:
         RESULTS + "/benchmarks/aggregate/{dataset}.tsv"
     shell:
-        "{SEGSWEEP} aggregate --results {params.results:q} {params.sweep} "
-        "--grid-images {params.grid_images} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "{SEGSWEEP} aggregate --results {params.results:q} {params.sweep} {params.missing} "
+        "--grid-images {params.grid_images} --format {params.format} "
+        "--positive-ids {params.positive_ids} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule report:
     input:
-        aggregate=expand(AGG_DIR + "/verdict.json", dataset=DATASET),
-        benchmarks=sweep(RESULTS + "/benchmarks/train/{dataset}/{model}/{aug}/seed{seed}.tsv"),
+        aggregate=AGG_DIR.format(dataset=DATASET) + "/verdict.json",
     output:
         report(RESULTS + "/report.html", caption="../report/report_html.rst", category="Report"),
     params:
         results=RESULTS,
         dataset=shell_quote(DATASET),
         config=lambda w: shell_quote(json.dumps(config)),
+        aggregate_dir=lambda w, input: os.path.dirname(input.aggregate),
     conda:
         CONDA_ENV
     log:
@@ -73,4 +78,53 @@ rule report:
         RESULTS + "/benchmarks/report.tsv"
     shell:
         "{SEGSWEEP} report --results {params.results:q} --dataset {params.dataset} "
-        "--config-json {params.config} --out {output:q} > {log:q} 2>&1"
+        "--config-json {params.config} --aggregate-dir {params.aggregate_dir:q} --out {output:q} > {log:q} 2>&1"
+
+
+# After a `--keep-going` sweep in which some runs failed, `snakemake partial_report` reports the
+# runs that did finish and lists the missing ones in a warning box; the main report never
+# averages over fewer runs than the sweep has.
+PARTIAL_AGG_DIR = RESULTS + "/aggregate-partial/{dataset}"
+
+
+def finished(pattern: str):
+    """The sweep's files of the runs whose evaluation finished (looked up when the DAG is built)."""
+    return lambda w: [f for f, done in zip(sweep(pattern), sweep(EVAL_DIR + "/metrics.json")) if os.path.exists(done)]
+
+
+use rule aggregate as partial_aggregate with:
+    input:
+        runs=finished(RUN_DIR + "/run.json"),
+        histories=finished(RUN_DIR + "/history.csv"),
+        metrics=finished(EVAL_DIR + "/metrics.json"),
+        per_image=finished(EVAL_DIR + "/per_image.csv"),
+        masks=finished(EVAL_DIR + "/masks"),
+        split=RESULTS + "/splits/{dataset}.csv",
+        data=dataset_made_by_rule(),
+    output:
+        **{key: PARTIAL_AGG_DIR + "/" + name for key, name in AGG_OUTPUTS.items()},
+        plots=[PARTIAL_AGG_DIR + f"/plots/{p}.png" for p in PLOTS],
+        grids=directory(PARTIAL_AGG_DIR + "/grids"),
+    params:
+        sweep=sweep_args(),
+        results=RESULTS,
+        grid_images=config["report"]["grid_images"],
+        format=config["dataset"]["format"],
+        positive_ids=" ".join(map(str, config["dataset"]["positive_ids"] or [])),
+        out_dir=PARTIAL_AGG_DIR,
+        missing="--allow-missing",
+    log:
+        RESULTS + "/logs/partial_aggregate/{dataset}.log",
+    benchmark:
+        RESULTS + "/benchmarks/partial_aggregate/{dataset}.tsv"
+
+
+use rule report as partial_report with:
+    input:
+        aggregate=PARTIAL_AGG_DIR.format(dataset=DATASET) + "/verdict.json",
+    output:
+        RESULTS + "/report-partial.html",
+    log:
+        RESULTS + "/logs/partial_report.log",
+    benchmark:
+        RESULTS + "/benchmarks/partial_report.tsv"
