@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from segsweep.training.state import saved_epochs
-from tests import workflow_runner as wf
+import workflow_runner as wf
 
 pytestmark = pytest.mark.slow
 
