@@ -12,10 +12,14 @@ import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segsweep.data.staging import staged_file
 from segsweep.training import runtime
 from segsweep.training.state import RunState
+
+if TYPE_CHECKING:
+    import keras
 
 OUTPUTS = ("model.keras", "history.csv", "run.json")
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_road_iou", "epoch_seconds", "images_per_second", "learning_rate")
@@ -32,8 +36,10 @@ def history_table(rows: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{**{key: row[key] for key in HISTORY_COLUMNS}, "epoch": int(row["epoch"]) + 1} for row in rows]
 
 
-def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, parameters: int) -> dict:
+def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, model: keras.Model) -> dict:
     """Copy the best checkpoint, write the history and run.json; returns run.json's content."""
+    from segsweep.models import parameter_count
+
     history = history_table(state.committed_rows())
     best_epoch, best_path = state.best_checkpoint()
     best = history[best_epoch - 1]
@@ -43,16 +49,15 @@ def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, par
         writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
         writer.writeheader()
         writer.writerows(history)
-    model = settings["model"]
     record = {
         "dataset": settings["dataset"]["name"],
-        "model": model["name"],
-        "architecture": model["architecture"],
-        "deep_supervision": bool(model["architecture"] == "unetpp" and model.get("deep_supervision", True)),
+        "model": settings["model"]["name"],
+        "architecture": settings["model"]["architecture"],
+        "deep_supervision": len(model.output_names) > 1,
         "augmentation": settings["augmentation"]["name"],
         "seed": seed,
         "settings": settings,
-        "parameters": parameters,
+        "parameters": parameter_count(model),
         "epochs_run": len(history),
         "best_epoch": best_epoch,
         "best_val_road_iou": best["val_road_iou"],

@@ -8,7 +8,7 @@ fitting with the callbacks that keep the state resumable, and the outputs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from segsweep.data.formats import Sample
 from segsweep.training import runtime
@@ -16,6 +16,9 @@ from segsweep.training.augment import Augmenter
 from segsweep.training.checks import check_input_size, check_splits
 from segsweep.training.outputs import remove_outputs, write_outputs
 from segsweep.training.state import RunState, fingerprint, saved_epochs
+
+if TYPE_CHECKING:
+    import keras
 
 # Exit status after SIGTERM: 128 + 15, what a shell reports for a process SIGTERM ended.
 EXIT_PREEMPTED = 143
@@ -36,7 +39,7 @@ def train_run(
     check_splits(len(samples["train"]), len(samples["val"]), train["batch_size"], manifest)
 
     runtime.configure(threads, seed, train["deterministic"], train["precision"], log)
-    from segsweep.models import build_model, parameter_count
+    from segsweep.models import build_model
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +66,7 @@ def train_run(
                 "run the same command again to resume"
             )
             return EXIT_PREEMPTED
-    record = write_outputs(run_dir, state, settings, seed, parameter_count(model))
+    record = write_outputs(run_dir, state, settings, seed, model)
     state.remove()
     log(
         f"run {run_dir}: done, best epoch {record['best_epoch']} (val_road_iou {record['best_val_road_iou']:.4f}) "
@@ -73,7 +76,7 @@ def train_run(
 
 
 def _fit(
-    model,
+    model: keras.Model,
     state: RunState,
     settings: dict,
     seed: int,
@@ -111,8 +114,10 @@ def _fit(
     val_data = validation_dataset(val_images, val_targets, batch_size, heads=heads, threads=threads)
 
     if train["jit_compile"] and train["deterministic"]:
-        log("note: Keras turns XLA off while op determinism is on: 'train.jit_compile' has no effect "
-            "unless 'train.deterministic' is false")
+        log(
+            "note: Keras turns XLA off while op determinism is on: "
+            "'train.jit_compile' has no effect unless 'train.deterministic' is false"
+        )
     model.compile(
         optimizer=keras.optimizers.Adam(train["learning_rate"]),
         loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
