@@ -1,0 +1,412 @@
+"""The workflow on SLURM: `snakemake --profile slurm` on the local single-node cluster that
+scripts/slurm-cluster.sh starts (Slurm 22.05 from Debian, two fake GPUs backed by /dev/null).
+
+The profile is profiles/slurm/ with its site lines filled in for that cluster
+(tests/slurm/profile-overrides.yaml), installed the documented way: a `slurm` folder in
+Snakemake's user profile folder (here $XDG_CONFIG_HOME/snakemake/slurm, a symlink).
+
+Scenarios, each in its own working folder (never the repository's results/), started together in
+the background so that their waits overlap; each test waits for its own:
+  sweep    the tiny config (tests/configs/tiny.yaml) with resources.gpus: 1, all of it
+  local    the same config run locally: the reference result tree for `sweep`
+  fails    training fails fast (batch_size larger than the train split): must be reported as
+           failed after the profile's retries, not hang
+  timeout  one training run with a 1-minute time limit. Its first attempt is made to overrun:
+           once it has saved an epoch the test stops its training process (SIGSTOP), as a job too
+           slow for its limit. SLURM ends it with TIMEOUT; Snakemake retries it with attempt 2,
+           which the rule's `runtime` turns into a 2-minute limit; training resumes and finishes.
+Every Snakemake is bounded by a hard kill (a hung Snakemake ignores SIGTERM), then its SLURM jobs
+are cancelled.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+PROFILE = REPO / "profiles" / "slurm" / "config.v8+.yaml"
+OVERRIDES = Path(__file__).resolve().parent / "slurm" / "profile-overrides.yaml"
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+CLUSTER = REPO / "scripts" / "slurm-cluster.sh"
+BIN = Path(sys.executable).parent  # the venv's bin: snakemake, and `python` for the rules' shells
+
+RESOURCES = {"gpus": 1, "train_mem_mb": 1000, "train_runtime_min": 10, "eval_mem_mb": 1000, "eval_runtime_min": 10}
+ONE_RUN = "results/runs/tiny/unet/none/seed0"
+TIMEOUT_EPOCHS = 40
+
+# scenario -> (config changes to tests/configs/tiny.yaml, extra arguments, through SLURM?, hard limit in s).
+# `fails` fails the same way at every attempt: --retries 0 spares the profile's two retries (the
+# plugin polls ever less often while no job completes: each failed attempt adds half a minute).
+SCENARIOS = {
+    "sweep": ({"resources": RESOURCES}, [], True, 480),
+    "local": ({"resources": RESOURCES}, [], False, 480),
+    "fails": ({"resources": RESOURCES, "train": {"batch_size": 64}}, ["--retries", "0", f"{ONE_RUN}/run.json"], True, 300),
+    "timeout": (
+        {
+            "resources": {**RESOURCES, "train_runtime_min": 1},
+            "train": {"epochs": TIMEOUT_EPOCHS, "early_stopping_patience": 0},
+        },
+        [f"{ONE_RUN}/run.json"],
+        True,
+        480,
+    ),
+}
+USED_BY = {
+    "sweep": "test_tiny_sweep_runs_on_slurm",
+    "local": "test_tiny_sweep_runs_on_slurm",
+    "fails": "test_failing_job_is_reported_as_failed",
+    "timeout": "test_timed_out_job_is_retried_with_more_time",
+}
+
+
+def deep_update(base: dict, changes: dict) -> dict:
+    result = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_update(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def test_profile_is_valid_for_snakemake(tmp_path):
+    """Every key of the shipped profile is an option Snakemake 9 and the plugin accept (no cluster needed)."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    assert profile["executor"] == "slurm"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(deep_update(yaml.safe_load(TINY.read_text()), {"resources": RESOURCES})))
+    result = subprocess.run(
+        [BIN / "snakemake", "-s", SNAKEFILE, "--configfile", "config.yaml", "--profile", PROFILE.parent, "-n"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"^train\s+4$", result.stdout, re.MULTILINE), result.stdout[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# the cluster and the background runs
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The local cluster: started by scripts/slurm-cluster.sh unless already up; stopped if started here."""
+    if os.geteuid() != 0:
+        pytest.skip("the local SLURM cluster needs root (it installs packages and starts daemons)")
+    if shutil.which("sbatch") is None and shutil.which("apt-get") is None:
+        pytest.skip("no SLURM client (sbatch) and no apt-get to install Slurm")
+    up = subprocess.run([CLUSTER, "status"], capture_output=True, text=True, timeout=60).returncode == 0
+    if not up:
+        start = subprocess.run([CLUSTER, "start"], capture_output=True, text=True, timeout=600)
+        if start.returncode == 2:
+            pytest.skip(f"no local SLURM cluster: {(start.stderr.strip().splitlines() or ['?'])[-1]}")
+        assert start.returncode == 0, f"scripts/slurm-cluster.sh start failed:\n{start.stderr}"
+    yield
+    if not up:
+        stop = subprocess.run([CLUSTER, "stop"], capture_output=True, text=True, timeout=180)
+        assert stop.returncode == 0, stop.stderr
+
+
+class Run:
+    """One Snakemake process in its own session, bounded by a hard deadline."""
+
+    def __init__(self, name: str, workdir: Path, command: list, env: dict, limit: float):
+        self.name, self.workdir, self.limit = name, workdir, limit
+        self.log = workdir / "snakemake.out"
+        self.started = time.monotonic()
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [str(part) for part in command],
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.seconds: float | None = None
+        self.ended: float | None = None
+        threading.Thread(target=self._reap, daemon=True, name=f"reap-{name}").start()
+
+    def _reap(self) -> None:
+        self.proc.wait()
+        self.ended = time.monotonic()
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    @property
+    def run_id(self) -> str | None:
+        """The plugin's run ID: the SLURM job name of every job of this run."""
+        match = re.search(r"SLURM run ID: (\S+)", self.output)
+        return match.group(1) if match else None
+
+    def tail(self, chars: int = 6000) -> str:
+        return f"--- {self.log} (last {chars} characters) ---\n{self.output[-chars:]}"
+
+    def wait(self) -> Run:
+        if self.seconds is None:
+            try:
+                self.proc.wait(timeout=max(1.0, self.started + self.limit - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.kill()
+                pytest.fail(f"{self.name}: Snakemake still running after {self.limit} s (killed)\n{self.tail()}")
+            self.seconds = (self.ended or time.monotonic()) - self.started
+            print(f"{self.name}: Snakemake exited {self.proc.returncode} after {self.seconds:.0f} s")
+        return self
+
+    @property
+    def returncode(self) -> int:
+        return self.wait().proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        if self.run_id and shutil.which("scancel"):
+            subprocess.run(["scancel", "--name", self.run_id], capture_output=True, timeout=60)
+
+
+def install_profile(xdg_config_home: Path) -> None:
+    """profiles/slurm with the test's site lines, as $XDG_CONFIG_HOME/snakemake/slurm (a symlink)."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    for key, value in yaml.safe_load(OVERRIDES.read_text()).items():
+        if isinstance(value, dict) and isinstance(profile.get(key), dict):
+            profile[key] = {**profile[key], **value}
+        else:
+            profile[key] = value
+    edited = xdg_config_home.parent / "profile-slurm"
+    edited.mkdir(parents=True)
+    (edited / PROFILE.name).write_text(yaml.safe_dump(profile, sort_keys=False))
+    link = xdg_config_home / "snakemake" / "slurm"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(edited, target_is_directory=True)
+
+
+def run_environment(xdg_config_home: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_", "SRUN_"))}
+    # The rules' shells run `python -m segsweep`; jobs get this PATH through sbatch --export=ALL.
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["XDG_CONFIG_HOME"] = str(xdg_config_home)
+    return env
+
+
+def start_scenario(name: str, root: Path, env: dict) -> Run:
+    changes, arguments, slurm, limit = SCENARIOS[name]
+    workdir = root / name
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(deep_update(yaml.safe_load(TINY.read_text()), changes)))
+    command = [BIN / "snakemake", "-s", SNAKEFILE, "--configfile", "config.yaml"]
+    command += ["--profile", "slurm"] if slurm else ["--cores", "2"]
+    return Run(name, workdir, command + arguments, env, limit)
+
+
+def training_process(workdir: Path) -> int | None:
+    """PID of the `python -m segsweep train` process running in `workdir`, if any."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if argv[1:4] == [b"-m", b"segsweep", b"train"] and Path(cwd) == workdir:
+            return int(entry.name)
+    return None
+
+
+def stop_first_attempt(run: Run) -> dict:
+    """Background watch: once the first attempt has saved an epoch, SIGSTOP its training process."""
+    from segsweep.training.state import saved_epochs
+
+    stopped: dict = {}
+
+    def watch() -> None:
+        run_dir = run.workdir / ONE_RUN
+        while run.proc.poll() is None and time.monotonic() < run.started + run.limit:
+            try:
+                epochs = saved_epochs(run_dir)
+            except (OSError, ValueError, KeyError):  # being written
+                epochs = 0
+            if epochs >= 1:
+                pid = training_process(run.workdir)
+                if pid is not None:
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.update(pid=pid, epochs=epochs, after=time.monotonic() - run.started)
+                    return
+            time.sleep(0.05)
+
+    threading.Thread(target=watch, daemon=True, name="stop-first-attempt").start()
+    return stopped
+
+
+@pytest.fixture(scope="module")
+def slurm_runs(slurm_cluster, request, tmp_path_factory):
+    """The scenarios the selected tests need, all started now."""
+    selected = {item.originalname for item in request.session.items}
+    names = [name for name, test in USED_BY.items() if test in selected]
+    root = tmp_path_factory.mktemp("slurm")
+    xdg = root / "xdg-config"
+    install_profile(xdg)
+    env = run_environment(xdg)
+    # The longest waits first: the timeout and failure runs' jobs get the cluster's CPUs before the
+    # sweep's (the local run needs no SLURM and starts at once).
+    runs = {name: start_scenario(name, root, env) for name in names if name != "sweep"}
+    if "timeout" in runs:
+        runs["timeout"].stopped = stop_first_attempt(runs["timeout"])
+    if "sweep" in names:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all(
+            run.proc.poll() is not None or "has been submitted with SLURM jobid" in run.output
+            for name, run in runs.items()
+            if name in ("timeout", "fails")
+        ):
+            time.sleep(0.5)
+        runs["sweep"] = start_scenario("sweep", root, env)
+    yield runs
+    for run in runs.values():
+        run.kill()
+
+
+# ---------------------------------------------------------------------------------------------
+# what SLURM recorded
+
+
+def slurm_jobs(run_id: str) -> list[dict[str, str]]:
+    """`scontrol show job` records of a run's jobs (finished ones stay MinJobAge=600 s), by job ID."""
+    out = subprocess.run(["scontrol", "-d", "-o", "show", "job"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 or "No jobs" in out.stdout + out.stderr, out.stderr
+    jobs = []
+    for line in out.stdout.splitlines():
+        record = dict(token.split("=", 1) for token in line.split() if "=" in token)
+        if record.get("JobName") == run_id:
+            jobs.append(record)
+    return sorted(jobs, key=lambda job: int(job["JobId"]))
+
+
+def result_tree(results: Path) -> set[str]:
+    return {str(path.relative_to(results)) for path in results.rglob("*") if path.is_file()}
+
+
+def json_shape(value):
+    """The keys of a JSON document, recursively (values left out)."""
+    if isinstance(value, dict):
+        return {key: json_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_shape(item) for item in value[:1]]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the tests
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_tiny_sweep_runs_on_slurm(slurm_runs):
+    sweep, local = slurm_runs["sweep"], slurm_runs["local"]
+    assert sweep.returncode == 0, sweep.tail()
+    assert local.returncode == 0, local.tail()
+    config = yaml.safe_load((sweep.workdir / "config.yaml").read_text())
+
+    # Same result tree as the local run; the JSON files have the same keys.
+    tree = result_tree(sweep.workdir / "results")
+    assert tree == result_tree(local.workdir / "results"), "SLURM and local runs made different files"
+    assert "report.html" in tree
+    for name in sorted(path for path in tree if path.endswith(".json")):
+        shape = json_shape(json.loads((sweep.workdir / "results" / name).read_text()))
+        assert shape == json_shape(json.loads((local.workdir / "results" / name).read_text())), name
+
+    # Nothing is left to do.
+    dry = subprocess.run(
+        [BIN / "snakemake", "-s", SNAKEFILE, "--configfile", "config.yaml", "--profile", "slurm", "-n"],
+        cwd=sweep.workdir,
+        env=run_environment(sweep.workdir.parent / "xdg-config"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+
+    # Exactly one SLURM job per training and evaluation: the small steps ran on the submitting node.
+    assert sweep.run_id, sweep.tail()
+    jobs = slurm_jobs(sweep.run_id)
+    runs = [(model, aug, seed) for model in config["models"] for aug in config["augmentations"] for seed in config["seeds"]]
+    expected = sorted(f"rule_{rule}_wildcards_tiny_{m}_{a}_{s}" for rule in ("train", "evaluate") for m, a, s in runs)
+    assert sorted(job["Comment"] for job in jobs) == expected
+
+    threads = config["train"]["threads"]
+    for job in jobs:
+        what = f"SLURM job {job['JobId']} ({job['Comment']})"
+        assert job["JobState"] == "COMPLETED", what
+        assert job["Partition"] == "gpu", what  # the site line of the profile
+        assert job["TresPerJob"] == "gres:gpu:1" and job["JOB_GRES"] == "gpu:1", f"{what}: GPU not requested/granted"
+        assert job["CPUs/Task"] == str(threads), f"{what}: --cpus-per-task is not the rule's threads ({threads})"
+        rule = "train" if job["Comment"].startswith("rule_train") else "eval"
+        assert job["MinMemoryNode"] == f"{RESOURCES[f'{rule}_mem_mb']}M", what
+        assert job["TimeLimit"] == f"00:{RESOURCES[f'{rule}_runtime_min']:02d}:00", what
+        # The job saw the fake GPU (the plugin's --verbose job log prints the job's environment).
+        log = Path(job["StdOut"]).read_text(errors="replace")
+        assert re.search(r"'CUDA_VISIBLE_DEVICES': '\d", log), f"{what}: no CUDA_VISIBLE_DEVICES in {job['StdOut']}"
+
+    # Each training ran inside its SLURM job, and TensorFlow fell back to the CPU (the GPUs are /dev/null).
+    by_comment = {job["Comment"]: job["JobId"] for job in jobs}
+    for model, aug, seed in runs:
+        record = json.loads((sweep.workdir / f"results/runs/tiny/{model}/{aug}/seed{seed}/run.json").read_text())
+        assert record["slurm_job_id"] == by_comment[f"rule_train_wildcards_tiny_{model}_{aug}_{seed}"]
+        assert record["device"]["type"] == "CPU", record["device"]
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_failing_job_is_reported_as_failed(slurm_runs):
+    run = slurm_runs["fails"]
+    assert run.returncode != 0, run.tail()
+    assert "Error in rule train" in run.output, run.tail()
+    assert run.run_id, run.tail()
+    jobs = slurm_jobs(run.run_id)
+    assert [job["JobState"] for job in jobs] == ["FAILED"], [(j["JobId"], j["JobState"]) for j in jobs]
+    assert {job["Comment"] for job in jobs} == {"rule_train_wildcards_tiny_unet_none_0"}
+    # Snakemake names the failed job's SLURM log, which the plugin keeps, and the rule's log says why.
+    last = jobs[-1]["StdOut"]
+    assert last in run.output and Path(last).is_file(), run.tail()
+    assert "batch_size" in (run.workdir / "results/logs/train/tiny/unet/none/seed0.log").read_text()
+    assert not (run.workdir / ONE_RUN / "run.json").exists()
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_timed_out_job_is_retried_with_more_time(slurm_runs):
+    run = slurm_runs["timeout"]
+    returncode = run.returncode
+    assert run.stopped, f"the first attempt was never seen with a saved epoch\n{run.tail()}"
+    assert returncode == 0, run.tail()
+    jobs = slurm_jobs(run.run_id)
+    assert [(job["JobState"], job["TimeLimit"], job["MinMemoryNode"]) for job in jobs] == [
+        ("TIMEOUT", "00:01:00", f"{RESOURCES['train_mem_mb']}M"),
+        ("COMPLETED", "00:02:00", f"{2 * RESOURCES['train_mem_mb']}M"),
+    ]
+    assert "TIMEOUT" in run.output
+    record = json.loads((run.workdir / ONE_RUN / "run.json").read_text())
+    assert record["slurm_job_id"] == jobs[1]["JobId"]
+    assert record["attempts"] == 2
+    assert record["resumed"] and record["resumed_from_epoch"] >= run.stopped["epochs"], record
+    assert record["epochs_run"] == TIMEOUT_EPOCHS
