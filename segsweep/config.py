@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from segsweep.errors import ConfigError
+from segsweep.training.checks import check_input_size
 from segsweep.training.presets import BUILTIN_PRESETS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -96,14 +97,8 @@ def check_config(config: dict) -> None:
             {**config["train"], **variant.get("train", {})}))
         if errors:
             raise ConfigError(_schema_error_text(errors[0], f"key 'model_variants.{name}.train'"))
-    depth = len(config["network"]["filters"])
-    factor = 2 ** (depth - 1)
-    for axis, size in zip(("height", "width"), config["train"]["input_size"]):
-        if size % factor:
-            raise ConfigError(
-                f"key 'train.input_size': {axis} {size} is not divisible by 2**(depth-1) = {factor} "
-                f"(depth {depth} from 'network.filters')"
-            )
+    for name in config["models"]:
+        check_input_size(config["network"]["filters"], job_settings(config, name, "none")["train"]["input_size"])
     fractions = config["split"]["fractions"]
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
         raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
@@ -136,7 +131,10 @@ def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
 def settings_from_args(settings_json: str | None, config_path: str | None, model: str, aug: str) -> dict:
     """Job settings from ``--settings JSON`` (what the rules pass) or ``--config FILE`` (by hand)."""
     if settings_json:
-        return json.loads(settings_json)
+        try:
+            return json.loads(settings_json)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--settings is not valid JSON: {error}") from None
     if config_path:
         if not (model and aug):
             raise ConfigError("--config FILE needs --model NAME and --aug PRESET (which run of the sweep)")

@@ -71,7 +71,9 @@ def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: 
     wf.wait_for(second_run_mid_training, process, 300, f"one run done and the other past epoch {kill_after}")
     done, killed = (first, second) if (first / "run.json").exists() else (second, first)
     done_mtime = (done / "model.keras").stat().st_mtime_ns
-    trainer = subprocess.run(["pgrep", "-f", f"segsweep train .*{killed}"], capture_output=True, text=True)
+    trainer = subprocess.run(
+        ["pgrep", "-f", f"segsweep train .*{killed.relative_to(tmp_path)}"], capture_output=True, text=True
+    )
     pids = [int(p) for p in trainer.stdout.split()]
     assert pids, "the training process was not found"
     epochs_saved = saved_epochs(killed)
@@ -86,7 +88,6 @@ def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: 
     assert run["resumed"] is True and run["resumed_from_epoch"] >= epochs_saved >= kill_after
     assert run["epochs_run"] == 5
     assert (done / "model.keras").stat().st_mtime_ns == done_mtime  # the finished run was not redone
-    assert "rule train" not in out.split(str(done.relative_to(tmp_path)))[0] or str(done.relative_to(tmp_path)) not in out
 
 
 def test_killed_snakemake_leaves_no_output_that_looks_done_and_reruns_to_completion(tmp_path: Path) -> None:

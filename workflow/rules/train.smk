@@ -17,7 +17,7 @@ rule train:
     params:
         settings=lambda w: json.dumps(job_settings(config, w.model, w.aug)),
         out_dir=RUN_DIR,
-    threads: config["train"]["threads"]
+    threads: lambda w: job_settings(config, w.model, w.aug)["train"]["threads"]
     resources:
         mem_mb=lambda w, attempt: RES["train_mem_mb"] * attempt,
         runtime=lambda w, attempt: RES["train_runtime_min"] * attempt,
