@@ -60,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args.settings, args.config, args.model, args.aug)
-    _use_threads(args.threads)
+    from segsweep.training.runtime import use_threads
+
+    use_threads(args.threads)
 
     # Slow imports (TensorFlow, pandas), kept out of `--help`.
     from segsweep.data.split import manifest_samples, read_manifest
@@ -96,14 +98,6 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['speed']['images_per_second']:.1f} images/s -> {out}"
     )
     return 0
-
-
-def _use_threads(threads: int) -> None:
-    """Before TensorFlow runs anything: its thread pools are sized once, at first use."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def _load_model(path: Path, input_size: list[int]):

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from segsweep.errors import UserError
+from segsweep.hardware import cpu_model
 from segsweep.reporting.aggregate import read_csv, read_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,16 +98,6 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def package_versions() -> dict[str, str]:

@@ -10,16 +10,15 @@ import platform
 import socket
 
 import segsweep
+from segsweep.hardware import cpu_model
 
 
-def configure(threads: int, seed: int, deterministic: bool, precision: str, log=print) -> None:
-    """Threads, seeds, op determinism and the global dtype policy for the model about to be built.
+def use_threads(threads: int, log=print) -> None:
+    """Size TensorFlow's thread pools; must run before TensorFlow executes its first operation.
 
     TensorFlow would otherwise size its pools by the node's cores: under SLURM a job gets fewer
     CPUs than the node has, and oversubscribed threads slow every job on the node.
     """
-    import cv2
-    import keras
     import tensorflow as tf
 
     for name in ("intra_op", "inter_op"):
@@ -30,6 +29,15 @@ def configure(threads: int, seed: int, deterministic: bool, precision: str, log=
                 setter(threads)
             except RuntimeError:  # TensorFlow already running in this process (several runs in one test)
                 log(f"warning: TensorFlow already started with {name} threads {getter()}; --threads {threads} not applied")
+
+
+def configure(threads: int, seed: int, deterministic: bool, precision: str, log=print) -> None:
+    """Threads, seeds, op determinism and the global dtype policy for the model about to be built."""
+    import cv2
+    import keras
+    import tensorflow as tf
+
+    use_threads(threads, log)
     # Augmentation parallelism comes from tf.data's workers; OpenCV's own pool would multiply it.
     cv2.setNumThreads(1)
     keras.backend.clear_session()
@@ -41,17 +49,6 @@ def configure(threads: int, seed: int, deterministic: bool, precision: str, log=
     keras.config.set_dtype_policy(precision)
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def device() -> dict[str, str]:
     """{"type": "GPU", "name": ...} for the first GPU TensorFlow uses, else the CPU model."""
     import tensorflow as tf
@@ -60,7 +57,7 @@ def device() -> dict[str, str]:
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         return {"type": "GPU", "name": details.get("device_name", gpus[0].name)}
-    return {"type": "CPU", "name": _cpu_name()}
+    return {"type": "CPU", "name": cpu_model()}
 
 
 def versions() -> dict[str, str]:
