@@ -22,6 +22,7 @@ are cancelled.
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
 import re
@@ -42,6 +43,9 @@ PROFILE = REPO / "profiles" / "slurm" / "config.v8+.yaml"
 OVERRIDES = Path(__file__).resolve().parent / "slurm" / "profile-overrides.yaml"
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 CLUSTER = REPO / "scripts" / "slurm-cluster.sh"
+# Held while a test session uses the cluster: two sessions on one machine take turns (the first
+# would otherwise stop the cluster under the second's jobs).
+CLUSTER_LOCK = Path(os.environ.get("SEGSWEEP_SLURM_DIR", "/tmp/segsweep-slurm") + ".lock")
 BIN = Path(sys.executable).parent  # the venv's bin: snakemake, and `python` for the rules' shells
 
 RESOURCES = {"gpus": 1, "train_mem_mb": 1000, "train_runtime_min": 10, "eval_mem_mb": 1000, "eval_runtime_min": 10}
@@ -111,16 +115,28 @@ def slurm_cluster():
         pytest.skip("the local SLURM cluster needs root (it installs packages and starts daemons)")
     if shutil.which("sbatch") is None and shutil.which("apt-get") is None:
         pytest.skip("no SLURM client (sbatch) and no apt-get to install Slurm")
-    up = subprocess.run([CLUSTER, "status"], capture_output=True, text=True, timeout=60).returncode == 0
-    if not up:
-        start = subprocess.run([CLUSTER, "start"], capture_output=True, text=True, timeout=600)
-        if start.returncode == 2:
-            pytest.skip(f"no local SLURM cluster: {(start.stderr.strip().splitlines() or ['?'])[-1]}")
-        assert start.returncode == 0, f"scripts/slurm-cluster.sh start failed:\n{start.stderr}"
-    yield
-    if not up:
-        stop = subprocess.run([CLUSTER, "stop"], capture_output=True, text=True, timeout=180)
-        assert stop.returncode == 0, stop.stderr
+    with CLUSTER_LOCK.open("w") as lock:
+        deadline = time.monotonic() + 900
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another test session has held {CLUSTER_LOCK} for 15 minutes")
+                time.sleep(2)
+        up = subprocess.run([CLUSTER, "status"], capture_output=True, text=True, timeout=60).returncode == 0
+        try:
+            if not up:
+                start = subprocess.run([CLUSTER, "start"], capture_output=True, text=True, timeout=600)
+                if start.returncode == 2:
+                    pytest.skip(f"no local SLURM cluster: {(start.stderr.strip().splitlines() or ['?'])[-1]}")
+                assert start.returncode == 0, f"scripts/slurm-cluster.sh start failed:\n{start.stderr}"
+            yield
+        finally:
+            if not up:  # stop what this session started (the script stops only what it started)
+                stop = subprocess.run([CLUSTER, "stop"], capture_output=True, text=True, timeout=180)
+                assert stop.returncode == 0, stop.stderr
 
 
 class Run:
