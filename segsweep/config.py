@@ -111,8 +111,13 @@ def check_config(config: dict) -> None:
         )
     for role in ("baseline", "candidate"):
         name = config["report"][role]
-        if name not in variants:
-            raise ConfigError(f"key 'report.{role}': {name!r} is not defined in 'model_variants'")
+        if name not in config["models"]:
+            raise ConfigError(
+                f"key 'report.{role}': {name!r} is not in 'models' ({', '.join(config['models'])}): "
+                "the report compares the candidate with the baseline"
+            )
+    if config["report"]["baseline"] == config["report"]["candidate"]:
+        raise ConfigError("keys 'report.baseline' and 'report.candidate' name the same model")
 
 
 def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ BAD_CONFIGS = [
     ("duplicate seeds", {"dataset": GENERATED, "seeds": [1, 1]}, "key 'seeds'"),
     ("unknown preset", {"dataset": GENERATED, "augmentations": ["rotate90"]}, "no preset named 'rotate90'"),
     ("unknown model", {"dataset": GENERATED, "models": ["segnet"]}, "'segnet' is not defined"),
+    ("candidate not swept", {"dataset": GENERATED, "models": ["unet"]}, "key 'report.candidate': 'unetpp' is not in 'models'"),
     ("bad format", {"dataset": {**GENERATED, "format": "coco"}}, "key 'dataset.format'"),
     (
         "input size not divisible",

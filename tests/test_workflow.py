@@ -58,8 +58,8 @@ def test_sweep_runs_end_to_end_and_snakemake_report_works(tmp_path: Path) -> Non
 
 
 def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: Path) -> None:
-    config = wf.tiny_config(models=["unet"], seeds=[0, 1], train={"epochs": 5, "early_stopping_patience": 0})
-    first, second = run_dir(tmp_path, "unet", 0), run_dir(tmp_path, "unet", 1)
+    config = wf.tiny_config(seeds=[0], train={"epochs": 5, "early_stopping_patience": 0})
+    first, second = run_dir(tmp_path, "unet", 0), run_dir(tmp_path, "unetpp", 0)
     kill_after = random.Random().randint(1, 3)  # a random epoch of the second run
     process = wf.start(tmp_path, config, "--cores", "1")
 
