@@ -99,6 +99,10 @@ def test_killed_snakemake_leaves_no_output_that_looks_done_and_reruns_to_complet
     for directory in runs:
         assert_all_or_nothing(directory)
 
+    code, out = wf.run(tmp_path, config, "--cores", "2")
+    assert code != 0 and "Directory cannot be locked" in out  # the killed Snakemake's lock stays
+    code, out = wf.run(tmp_path, config, "--unlock")
+    assert code == 0, out[-4000:]
     code, out = wf.run(tmp_path, config, "--cores", "2", "--rerun-incomplete")
     assert code == 0, out[-4000:]
     assert (tmp_path / "results" / "report.html").exists()
