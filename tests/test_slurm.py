@@ -9,8 +9,8 @@ Scenarios, each in its own working folder (never the repository's results/), sta
 the background so that their waits overlap; each test waits for its own:
   sweep    the tiny config (tests/configs/tiny.yaml) with resources.gpus: 1, all of it
   local    the same config run locally: the reference result tree for `sweep`
-  fails    training fails fast (batch_size larger than the train split): must be reported as
-           failed after the profile's retries, not hang
+  fails    training fails fast (batch_size larger than the train split), --retries 0: Snakemake
+           must report the SLURM job as failed and exit non-zero, not hang
   timeout  one training run with a 1-minute time limit. Its first attempt is made to overrun:
            once it has saved an epoch the test stops its training process (SIGSTOP), as a job too
            slow for its limit. SLURM ends it with TIMEOUT; Snakemake retries it with attempt 2,
