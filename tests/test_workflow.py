@@ -74,7 +74,8 @@ def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: 
     trainer = subprocess.run(
         ["pgrep", "-f", f"segsweep train .*{killed.relative_to(tmp_path)}"], capture_output=True, text=True
     )
-    pids = [int(p) for p in trainer.stdout.split()]
+    # Only this test's job: another test may train a run with the same relative path elsewhere.
+    pids = [int(p) for p in trainer.stdout.split() if Path(f"/proc/{p}/cwd").resolve() == tmp_path.resolve()]
     assert pids, "the training process was not found"
     epochs_saved = saved_epochs(killed)
     for pid in pids:

@@ -13,6 +13,7 @@ def dataset_made_by_rule() -> list[str]:
 if "generate" in config["dataset"]:
 
     rule generate_dataset:
+        localrule: True
         output:
             directory(DATA_ROOT),
         params:
@@ -30,6 +31,7 @@ if "generate" in config["dataset"]:
 elif "download" in config["dataset"]:
 
     rule download_dataset:
+        localrule: True
         output:
             directory(DATA_ROOT),
         params:
@@ -48,6 +50,7 @@ elif "download" in config["dataset"]:
 
 
 rule make_split:
+    localrule: True
     input:
         dataset_made_by_rule(),
     output:

@@ -17,8 +17,8 @@ rule evaluate:
     resources:
         mem_mb=lambda w, attempt: RES["eval_mem_mb"] * attempt,
         runtime=lambda w, attempt: RES["eval_runtime_min"] * attempt,
-        cpus_per_task=RES["cpus_per_task"],
         gpu=RES["gpus"],
+        gpu_model=RES["gpu_model"] if RES["gpus"] else None,
     conda:
         CONDA_ENV
     log:

@@ -24,6 +24,7 @@ def sweep_args() -> str:
 
 
 rule aggregate:
+    localrule: True
     input:
         runs=sweep(RUN_DIR + "/run.json"),
         histories=sweep(RUN_DIR + "/history.csv"),
@@ -61,6 +62,7 @@ rule aggregate:
 
 
 rule report:
+    localrule: True
     input:
         aggregate=AGG_DIR.format(dataset=DATASET) + "/verdict.json",
     output:
@@ -93,6 +95,7 @@ def finished(pattern: str):
 
 
 use rule aggregate as partial_aggregate with:
+    localrule: True
     input:
         runs=finished(RUN_DIR + "/run.json"),
         histories=finished(RUN_DIR + "/history.csv"),
@@ -120,6 +123,7 @@ use rule aggregate as partial_aggregate with:
 
 
 use rule report as partial_report with:
+    localrule: True
     input:
         aggregate=PARTIAL_AGG_DIR.format(dataset=DATASET) + "/verdict.json",
     output:

@@ -21,8 +21,8 @@ rule train:
     resources:
         mem_mb=lambda w, attempt: RES["train_mem_mb"] * attempt,
         runtime=lambda w, attempt: RES["train_runtime_min"] * attempt,
-        cpus_per_task=RES["cpus_per_task"],
         gpu=RES["gpus"],
+        gpu_model=RES["gpu_model"] if RES["gpus"] else None,
     conda:
         CONDA_ENV
     log:
