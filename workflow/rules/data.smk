@@ -2,6 +2,8 @@
 # an existing folder (checked to exist before any job starts, by segsweep.config.check_config).
 
 DATA_ROOT = config["dataset"]["root"]
+# `--positive-ids` arguments: none means the format's own road ids.
+POSITIVE_IDS_ARG = " ".join(map(str, config["dataset"]["positive_ids"] or []))
 
 
 def dataset_made_by_rule() -> list[str]:
@@ -58,7 +60,7 @@ rule make_split:
     params:
         format=config["dataset"]["format"],
         root=DATA_ROOT,
-        positive_ids=" ".join(map(str, config["dataset"]["positive_ids"] or [])),
+        positive_ids=POSITIVE_IDS_ARG,
         source=config["split"]["source"],
         seed=config["split"]["seed"],
         fractions=lambda w: "{train} {val} {test}".format(**config["split"]["fractions"]),

@@ -23,16 +23,35 @@ def sweep_args() -> str:
     )
 
 
+def aggregate_inputs(runs) -> dict:
+    """What aggregate reads, for the runs that `runs(pattern)` selects from the sweep."""
+    return {
+        "runs": runs(RUN_DIR + "/run.json"),
+        "histories": runs(RUN_DIR + "/history.csv"),
+        "metrics": runs(EVAL_DIR + "/metrics.json"),
+        "per_image": runs(EVAL_DIR + "/per_image.csv"),
+        "masks": runs(EVAL_DIR + "/masks"),
+        "split": RESULTS + "/splits/{dataset}.csv",
+        "data": dataset_made_by_rule(),  # the mask grids show the dataset's images
+    }
+
+
+def aggregate_params(missing: str) -> dict:
+    return {
+        "sweep": sweep_args(),
+        "results": RESULTS,
+        "grid_images": config["report"]["grid_images"],
+        "format": config["dataset"]["format"],
+        "positive_ids": POSITIVE_IDS_ARG,
+        "out_dir": lambda w, output: os.path.dirname(output.verdict),
+        "missing": missing,
+    }
+
+
 rule aggregate:
     localrule: True
     input:
-        runs=sweep(RUN_DIR + "/run.json"),
-        histories=sweep(RUN_DIR + "/history.csv"),
-        metrics=sweep(EVAL_DIR + "/metrics.json"),
-        per_image=sweep(EVAL_DIR + "/per_image.csv"),
-        masks=sweep(EVAL_DIR + "/masks"),
-        split=RESULTS + "/splits/{dataset}.csv",
-        data=dataset_made_by_rule(),  # the mask grids show the dataset's images
+        **aggregate_inputs(sweep),
     output:
         **{key: report(AGG_DIR + "/" + name, caption="../report/" + key + ".rst", category="Tables")
            for key, name in AGG_OUTPUTS.items() if key != "verdict"},
@@ -42,13 +61,7 @@ rule aggregate:
         grids=report(directory(AGG_DIR + "/grids"), patterns=["{name}.png"],
                      caption="../report/grids.rst", category="Mask grids"),
     params:
-        sweep=sweep_args(),
-        results=RESULTS,
-        grid_images=config["report"]["grid_images"],
-        format=config["dataset"]["format"],
-        positive_ids=" ".join(map(str, config["dataset"]["positive_ids"] or [])),
-        out_dir=AGG_DIR,
-        missing="",
+        **aggregate_params(missing=""),
     conda:
         CONDA_ENV
     log:
@@ -97,25 +110,13 @@ def finished(pattern: str):
 use rule aggregate as partial_aggregate with:
     localrule: True
     input:
-        runs=finished(RUN_DIR + "/run.json"),
-        histories=finished(RUN_DIR + "/history.csv"),
-        metrics=finished(EVAL_DIR + "/metrics.json"),
-        per_image=finished(EVAL_DIR + "/per_image.csv"),
-        masks=finished(EVAL_DIR + "/masks"),
-        split=RESULTS + "/splits/{dataset}.csv",
-        data=dataset_made_by_rule(),
+        **aggregate_inputs(finished),
     output:
         **{key: PARTIAL_AGG_DIR + "/" + name for key, name in AGG_OUTPUTS.items()},
         plots=[PARTIAL_AGG_DIR + f"/plots/{p}.png" for p in PLOTS],
         grids=directory(PARTIAL_AGG_DIR + "/grids"),
     params:
-        sweep=sweep_args(),
-        results=RESULTS,
-        grid_images=config["report"]["grid_images"],
-        format=config["dataset"]["format"],
-        positive_ids=" ".join(map(str, config["dataset"]["positive_ids"] or [])),
-        out_dir=PARTIAL_AGG_DIR,
-        missing="--allow-missing",
+        **aggregate_params(missing="--allow-missing"),
     log:
         RESULTS + "/logs/partial_aggregate/{dataset}.log",
     benchmark:
