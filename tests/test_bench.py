@@ -34,5 +34,11 @@ def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
                      ("unetpp", "L3"), ("unetpp", "L4")]
     params = [r["parameters"] for r in bench["inference"]["rows"] if r["mode"].startswith("L")]
     assert params == sorted(params) and len(set(params)) == 4
+    pp = {r["mode"]: r for r in bench["inference"]["rows"] if r["model"] == "unetpp"}
+    assert min(r["network_images_per_second"] for r in bench["inference"]["rows"]) > 0
+    assert bench["inference"]["L3_vs_L4"] == pytest.approx(
+        pp["L3"]["network_images_per_second"] / pp["L4"]["network_images_per_second"]
+    )
+    assert set(bench["section_seconds"]) == {"input", "inference"}
     table = (tmp_path / "bench.md").read_text()
     assert "QUICK MODE" in table and "L3 vs L4" in table

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from segsweep.models import build_model, forward_flops, inference_model, inference_modes, parameter_count
+from segsweep.models import build_model, forward_flops, inference_model, inference_modes, load_model, parameter_count
 
 # The original papers' setting: the official "standard unit" (two conv3x3-act-dropout, no BN).
 PAPER = {"filters": [32, 64, 128, 256, 512], "batch_norm": False, "dropout": 0.5}
@@ -124,11 +124,11 @@ def test_accurate_mode_is_the_mean_of_the_heads():
     np.testing.assert_allclose(run(accurate, x), np.mean(run(model, x), axis=0), rtol=1e-6)
 
 
-def test_saved_model_loads_without_custom_objects_and_prunes(tmp_path):
+def test_saved_model_loads_and_prunes(tmp_path):
     model = build_model(settings("unetpp", **TINY), (32, 32, 3))
     path = tmp_path / "model.keras"
     model.save(path)
-    loaded = keras.saving.load_model(path, compile=False)
+    loaded = load_model(path)
     assert loaded.output_names == model.output_names
     x = images((32, 32, 3))
     for mode in inference_modes(loaded):
@@ -187,3 +187,43 @@ def test_forward_flops_by_hand():
     )
     model = build_model(settings("unet", filters=[2, 4], batch_norm=True, dropout=0.0), (4, 4, 1))
     assert forward_flops(model) == 2 * macs == 7232
+
+
+def _batch_norm_pair(x: np.ndarray):
+    """segsweep's fused batch norm and Keras' own, built alike with the same (non-trivial) weights."""
+    from segsweep.models.batch_norm import FusedBatchNormalization
+
+    ours, keras_bn = FusedBatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    rng = np.random.default_rng(1)
+    gamma, beta = rng.uniform(0.5, 2, x.shape[-1]), rng.normal(0, 1, x.shape[-1])
+    for layer in (ours, keras_bn):
+        layer.build(x.shape)
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+    return ours, keras_bn
+
+
+def test_fused_batch_norm_computes_what_keras_batch_norm_does():
+    x = np.random.default_rng(0).normal(2.0, 3.0, (4, 8, 8, 5)).astype("float32")
+    ours, keras_bn = _batch_norm_pair(x)
+    np.testing.assert_allclose(ours(x, training=True), keras_bn(x, training=True), atol=1e-4)
+    # Same moving-average rule; the fused kernel keeps the variance divided by n - 1, Keras by n.
+    n = 4 * 8 * 8
+    np.testing.assert_allclose(ours.moving_mean, keras_bn.moving_mean, rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(ours.moving_variance) - 0.9, (np.asarray(keras_bn.moving_variance) - 0.9) * n / (n - 1), rtol=1e-4
+    )
+    ours.moving_variance.assign(keras_bn.moving_variance)
+    np.testing.assert_allclose(ours(x, training=False), keras_bn(x, training=False), atol=1e-4)
+
+
+def test_fused_batch_norm_runs_the_fused_kernel_in_training_and_under_bfloat16(mixed_bfloat16):
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).normal(0, 1, (2, 4, 4, 3)).astype("float32")
+    ours, keras_bn = _batch_norm_pair(x)
+    graph = tf.function(lambda v: ours(v, training=True)).get_concrete_function(tf.TensorSpec(x.shape)).graph
+    assert any(op.type.startswith("FusedBatchNorm") for op in graph.get_operations())
+    y = ours(tf.cast(x, tf.bfloat16), training=True)
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    np.testing.assert_allclose(np.asarray(y, "float32"), keras_bn(x, training=True), atol=0.05)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 SECTIONS = ("input", "compute", "precision", "inference", "workflow", "memory")
@@ -45,7 +46,9 @@ def run(args: argparse.Namespace) -> None:
     results = {"machine": describe_machine(), "quick": args.quick}
     for section in args.sections:
         print(f"bench: {section} ...", flush=True)
+        start = time.perf_counter()
         results[section] = getattr(plan, section)()
+        results.setdefault("section_seconds", {})[section] = time.perf_counter() - start
         print(json.dumps(results[section], indent=1, default=float), flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "bench.json").write_text(json.dumps(results, indent=2, default=float))

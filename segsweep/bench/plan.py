@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
+import multiprocessing
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 
@@ -33,6 +36,7 @@ class Plan:
         self.input_size = tuple(self.config["train"]["input_size"])
         self.batch = self.config["train"]["batch_size"]
         self.epochs = 3 if quick else 4
+        self._measured: dict[str, dict] = {}
 
     # -- data ------------------------------------------------------------------------------
     @functools.cached_property
@@ -56,27 +60,25 @@ class Plan:
 
         return manifest_samples(read_manifest(self.manifest), "train")
 
-    @functools.cached_property
-    def train_data(self):
-        from segsweep.training.pipeline import decode_samples
-
-        return decode_samples("kitti_semantics", self.train_samples, None, self.threads)
-
     def _model(self, architecture: str, filters: list[int]) -> dict:
         return {"name": architecture, "architecture": architecture, "deep_supervision": True,
                 "filters": filters, "batch_norm": True, "dropout": 0.0}
 
-    def _speed(self, feed: str, model: dict, input_size, n_images: int, batch: int, **kwargs) -> dict:
-        data = training_speed.subset(self.train_data, n_images)
-        result = training_speed.images_per_second(
-            feed, model_settings=model, data=data, samples=self.train_samples[:n_images], fmt="kitti_semantics",
-            preset=self.config_preset("flip_crop"), input_size=tuple(input_size), batch_size=batch,
-            epochs=kwargs.pop("epochs", self.epochs), **kwargs,
-        )
-        from segsweep.models import forward_flops
-
-        result["gflops"] = training_speed.achieved_gflops(result["images_per_second"], forward_flops(result.pop("model")))
-        return result
+    def _speed(self, feed: str, model: dict, input_size, n_images: int, batch: int, *, epochs: int | None = None,
+               precision: str = "float32", jit_compile: bool = False) -> dict:
+        """Training images/s and GFLOP/s of one feed, measured in a fresh process (see
+        `training_speed`); a measurement two sections share is taken once."""
+        spec = {"feed": feed, "model_settings": model, "manifest": str(self.manifest), "n_images": n_images,
+                "fmt": "kitti_semantics", "preset": self.config_preset("flip_crop"), "input_size": list(input_size),
+                "batch_size": batch, "epochs": epochs or self.epochs, "precision": precision,
+                "jit_compile": jit_compile, "seed": 0, "threads": self.threads}
+        key = json.dumps(spec, sort_keys=True)
+        if key not in self._measured:
+            start = time.perf_counter()
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+                result = child.submit(training_speed.measure, spec).result()
+            self._measured[key] = {**result, "process_seconds": time.perf_counter() - start}
+        return self._measured[key]
 
     def config_preset(self, name: str) -> list[dict]:
         return job_settings(self.config, "unet", name)["augmentation"]["steps"]
@@ -87,7 +89,7 @@ class Plan:
             "default": {"filters": self.config["network"]["filters"], "input_size": self.input_size,
                         "n_images": 16 if small else len(self.train_samples), "batch": self.batch},
             "base16_224": {"filters": [16, 32, 64, 128, 256], "input_size": (64, 64) if small else (224, 224),
-                           "n_images": 16 if small else 48, "batch": self.batch},
+                           "n_images": 16 if small else 32, "batch": self.batch},
         }
 
     # -- sections --------------------------------------------------------------------------
@@ -108,14 +110,16 @@ class Plan:
         from segsweep.bench.machine import matmul_gflops
 
         peak = matmul_gflops(n=512 if self.quick else 2048)
+        default = self._regimes()["default"]
         rows = []
-        for widths, filters, n_images, batch in (
-            ("default", self.config["network"]["filters"], 16 if self.quick else 64, self.batch),
-            ("paper", PAPER_FILTERS, 4 if self.quick else 16, 4),
+        for widths, filters, n_images, batch, epochs in (
+            ("default", default["filters"], default["n_images"], default["batch"], None),
+            # Batch 4 of 8 steps an epoch: the paper's widths are ~50x the FLOPs of the default's.
+            ("paper", PAPER_FILTERS, 4 if self.quick else 32, 4, 3),
         ):
             for architecture in ("unet", "unetpp"):
                 speed = self._speed("in_memory", self._model(architecture, filters), self.input_size, n_images, batch,
-                                    epochs=3)
+                                    epochs=epochs)
                 rows.append({"model": architecture, "widths": widths, "images_per_second": speed["images_per_second"],
                              "gflops": speed["gflops"], "fraction_of_peak": speed["gflops"] / peak})
         return {"matmul_peak_gflops": peak, "rows": rows}
@@ -128,9 +132,8 @@ class Plan:
         speed = {}
         for regime, r in self._regimes().items():
             model = self._model("unet", r["filters"])
-            n_images = min(r["n_images"], 48)
             rate = {
-                name: self._speed("in_memory", model, r["input_size"], n_images, r["batch"], **kwargs)["images_per_second"]
+                name: self._speed("in_memory", model, r["input_size"], r["n_images"], r["batch"], **kwargs)["images_per_second"]
                 for name, kwargs in (("float32", {}), (mixed, {"precision": mixed}), ("xla", {"jit_compile": True}))
             }
             speed[regime] = {"images_per_second": rate, "mixed_vs_float32": rate[mixed] / rate["float32"],
@@ -161,27 +164,35 @@ class Plan:
         return out
 
     def inference(self) -> dict:
+        """Per mode: the network alone on a batch at the input size (what the paper's L3-vs-L4 speed
+        compares), and end to end at the original resolution (what evaluation times)."""
         import keras
+        import numpy as np
 
         from segsweep.data.formats import load_pair
         from segsweep.evaluation.predict import mode_models
-        from segsweep.evaluation.speed import inference_rate
+        from segsweep.evaluation.speed import inference_rate, median_rate
         from segsweep.models import build_model, parameter_count
 
         images = [load_pair("kitti_semantics", s, None)[0] for s in self.train_samples[:4]]
+        x = np.random.default_rng(0).uniform(0, 1, (self.batch, *self.input_size, 3)).astype("float32")
+        repeats = 3 if self.quick else 10
         rows = []
         for architecture in ("unet", "unetpp"):
             keras.backend.clear_session()
             keras.mixed_precision.set_global_policy("float32")
             model = build_model(self._model(architecture, self.config["network"]["filters"]), (*self.input_size, 3))
             for mode, mode_model in mode_models(model).items():
-                rate = inference_rate(mode_model, images, self.input_size, 0.5, batch_size=4,
-                                      repeats=3 if self.quick else 10)
-                rows.append({"model": architecture, "mode": mode, "parameters": parameter_count(mode_model),
-                             "images_per_second": rate})
-        by_mode = {r["mode"]: r["images_per_second"] for r in rows if r["model"] == "unetpp"}
+                rows.append({
+                    "model": architecture, "mode": mode, "parameters": parameter_count(mode_model),
+                    "network_images_per_second": median_rate(lambda: mode_model.predict_on_batch(x), len(x), repeats),
+                    "images_per_second": inference_rate(mode_model, images, self.input_size, 0.5, batch_size=4,
+                                                        repeats=repeats),
+                })
+        pp = {r["mode"]: r for r in rows if r["model"] == "unetpp"}
         return {"image_size": list(images[0].shape[:2]), "input_size": list(self.input_size), "rows": rows,
-                "L3_vs_L4": by_mode["L3"] / by_mode["L4"]}
+                "L3_vs_L4": pp["L3"]["network_images_per_second"] / pp["L4"]["network_images_per_second"],
+                "L3_vs_L4_end_to_end": pp["L3"]["images_per_second"] / pp["L4"]["images_per_second"]}
 
     def workflow(self) -> dict:
         from segsweep.bench.workflow_overhead import between_jobs_seconds, dag_seconds

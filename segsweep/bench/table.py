@@ -42,9 +42,11 @@ def markdown(results: dict) -> str:
     if "inference" in results:
         i = results["inference"]
         for r in i["rows"]:
-            row(f"inference {r['model']} {r['mode']} at {'x'.join(map(str, i['image_size']))} ({r['parameters']:,} params)",
-                f"{_f(r['images_per_second'])} img/s")
-        row("U-Net++ L3 vs L4 inference speed", f"{_f(i['L3_vs_L4'], 2)}x")
+            row(f"inference {r['model']} {r['mode']} ({r['parameters']:,} params): network at "
+                f"{'x'.join(map(str, i['input_size']))}; end to end at {'x'.join(map(str, i['image_size']))}",
+                f"{_f(r['network_images_per_second'])}; {_f(r['images_per_second'])} img/s")
+        row("U-Net++ L3 vs L4 inference speed: network; end to end",
+            f"{_f(i['L3_vs_L4'], 2)}x; {_f(i['L3_vs_L4_end_to_end'], 2)}x")
     if "workflow" in results:
         w = results["workflow"]
         row(f"`snakemake -n` of a {w['dag_1000_jobs']['training_jobs']}-training-job sweep",
@@ -53,4 +55,8 @@ def markdown(results: dict) -> str:
         row(f"Snakemake time outside jobs, tiny sweep of {g['jobs']} jobs", f"{_f(g['overhead_per_job_seconds'], 2)} s per job")
     for widths, r in results.get("memory", {}).items():
         row(f"peak RSS of one U-Net++ training job, {widths} widths", f"{_f(r['peak_rss_mib'], 0)} MiB")
+    sections = results.get("section_seconds", {})
+    if sections:
+        row("benchmark wall time: " + ", ".join(sections), f"{_f(sum(sections.values()) / 60)} min "
+            f"({', '.join(f'{_f(s, 0)} s' for s in sections.values())})")
     return "\n".join(lines) + "\n"

@@ -8,6 +8,10 @@ move it. Feeds:
 - ``seed_style``: the seed notebook's `PyDataset` (PNG decode + albumentations per item, 1 worker);
 - ``pipeline``: our training pipeline (`segsweep.training.pipeline.train_dataset`), augmenting;
 - ``in_memory``: the upper bound: resized tensors cached in memory, no augmentation.
+
+Each measurement runs in a fresh process (`measure`): measured one after another in one
+process, a feed's leftover threads (the `PyDataset` enqueuer, tf.data workers of an endless
+stream) kept running during the next feed's epochs and slowed it, by up to a third.
 """
 
 from __future__ import annotations
@@ -34,12 +38,9 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def _model(model_settings: dict, input_size: tuple[int, int], precision: str, jit_compile: bool, seed: int):
+def _model(model_settings: dict, input_size: tuple[int, int], jit_compile: bool):
     from segsweep.training.losses import BceDiceLoss
 
-    keras.backend.clear_session()
-    keras.mixed_precision.set_global_policy(precision)
-    keras.utils.set_random_seed(seed)
     model = build_model(model_settings, (*input_size, 3))
     heads = len(model.output_names)
     model.compile(
@@ -85,16 +86,19 @@ def images_per_second(
     preset: list[dict],
     input_size: tuple[int, int],
     batch_size: int,
-    epochs: int = 4,
-    precision: str = "float32",
-    jit_compile: bool = False,
-    seed: int = 0,
+    epochs: int,
+    jit_compile: bool,
+    seed: int,
+    threads: int,
 ) -> dict:
-    """Median training images/s over epochs 2..`epochs` for one feed."""
+    """Median training images/s over epochs 2..`epochs` for one feed.
+
+    Expects `segsweep.training.runtime.configure` to have set threads, seed and dtype policy.
+    """
     from segsweep.training.augment import Augmenter
     from segsweep.training.pipeline import train_dataset
 
-    model, heads = _model(model_settings, input_size, precision, jit_compile, seed)
+    model, heads = _model(model_settings, input_size, jit_compile)
     if feed == "seed_style":
         dataset, steps = _seed_style_feed(samples, fmt, preset, input_size, batch_size, seed)
         if heads > 1:
@@ -102,7 +106,7 @@ def images_per_second(
         fit_kwargs = {}
     elif feed == "pipeline":
         augmenter = Augmenter(preset, "bench", input_size, seed)
-        dataset, steps = train_dataset(data, augmenter, batch_size, seed, heads=heads)
+        dataset, steps = train_dataset(data, augmenter, batch_size, seed, heads=heads, threads=threads)
         fit_kwargs = {"steps_per_epoch": steps}
     elif feed == "in_memory":
         dataset, steps = _in_memory_feed(data, input_size, batch_size, heads)
@@ -122,7 +126,32 @@ def achieved_gflops(images_per_second: float, forward_flops: int) -> float:
     return 3 * forward_flops * images_per_second / 1e9
 
 
-def subset(data: DecodedSplit, n: int) -> DecodedSplit:
-    n = min(n, len(data))
-    return DecodedSplit(data.stems[:n], data.images[:n], data.roads[:n], data.valids[:n])
+def measure(spec: dict) -> dict:
+    """One measurement in this (fresh) process: `spec` holds `images_per_second`'s arguments,
+    with ``manifest`` and ``n_images`` (the first n training samples) instead of the data, and
+    ``precision``. Returns images/s, the epochs' rates and the achieved GFLOP/s."""
+    from pathlib import Path
+
+    from segsweep.data.split import manifest_samples, read_manifest
+    from segsweep.models import forward_flops
+    from segsweep.training import runtime
+    from segsweep.training.pipeline import decode_samples
+
+    spec = dict(spec)
+    samples = manifest_samples(read_manifest(Path(spec.pop("manifest"))), "train")[: spec.pop("n_images")]
+    threads, precision = spec["threads"], spec.pop("precision")
+    # Our feeds run as a training job sets up (Keras turns XLA off under op determinism, so XLA
+    # runs without it); the seed's feed runs as the notebook did: without op determinism, which
+    # slowed its generator-fed epochs by a quarter or more, and with OpenCV's own thread pool.
+    seed_style = spec["feed"] == "seed_style"
+    runtime.configure(threads, spec["seed"], not (seed_style or spec["jit_compile"]), precision, log=lambda _: None)
+    if seed_style:
+        import cv2
+
+        cv2.setNumThreads(-1)  # OpenCV's default
+    data = decode_samples(spec["fmt"], samples, None, threads)
+    spec["input_size"] = tuple(spec["input_size"])
+    result = images_per_second(**spec, data=data, samples=samples)
+    model = result.pop("model")
+    return {**result, "precision": precision, "gflops": achieved_gflops(result["images_per_second"], forward_flops(model))}
 

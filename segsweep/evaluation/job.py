@@ -101,12 +101,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load_model(path: Path, input_size: list[int]):
-    import keras
+    from segsweep.models import load_model
 
     if not path.is_file():
         raise DataError(f"{path}: model file does not exist")
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = load_model(path)
     except Exception as error:  # Keras raises several types for a corrupt or foreign file
         raise DataError(f"{path}: cannot load the model: {error}") from None
     if list(model.input_shape[1:3]) != list(input_size):

@@ -15,7 +15,7 @@ from segsweep.models.inference import inference_model, inference_modes
 from segsweep.models.unet import unet
 from segsweep.models.unetpp import unetpp
 
-__all__ = ["build_model", "forward_flops", "inference_model", "inference_modes", "parameter_count"]
+__all__ = ["build_model", "forward_flops", "inference_model", "inference_modes", "load_model", "parameter_count"]
 
 
 def build_model(model: dict, input_shape: tuple[int, int, int]) -> keras.Model:
@@ -44,3 +44,11 @@ def build_model(model: dict, input_shape: tuple[int, int, int]) -> keras.Model:
 def parameter_count(model: keras.Model) -> int:
     """Trainable and non-trainable weights (batch-norm statistics included), as Keras reports."""
     return int(model.count_params())
+
+
+def load_model(path) -> keras.Model:
+    """A model saved by a training run, uncompiled (evaluation needs no loss or optimizer).
+
+    Importing this module registers segsweep's batch-norm layer with Keras, which the file needs.
+    """
+    return keras.saving.load_model(path, compile=False)

@@ -6,8 +6,9 @@ transposed-conv up-sampling U, the encoder and the sigmoid head) is defined once
 a parameter-count difference between the two can only come from the topology.
 
 Layer names follow the node they belong to (``X{i}_{j}_...``), so tests, pruning and FLOP counts
-can find a node's layers in a model loaded from a ``.keras`` file. Only built-in Keras layers
-are used, so such a file loads without custom objects.
+can find a node's layers in a model loaded from a ``.keras`` file. Apart from batch norm, which
+runs TensorFlow's fused kernel (`segsweep.models.batch_norm`, registered with Keras, so a file
+loads once `segsweep.models` is imported), only built-in Keras layers are used.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
+
+from segsweep.models.batch_norm import FusedBatchNormalization
+
 
 def node_name(i: int, j: int) -> str:
     """Prefix of the layers of node X^{i,j} (level i from the top, column j from the encoder)."""
@@ -49,7 +53,7 @@ class ConvUnit:
                 name=f"{name}_conv{k}",
             )(x)
             if self.batch_norm:
-                x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{k}")(x)
+                x = FusedBatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{k}")(x)
             x = keras.layers.ReLU(name=f"{name}_relu{k}")(x)
             if self.dropout > 0:
                 x = keras.layers.Dropout(self.dropout, name=f"{name}_drop{k}")(x)

@@ -44,8 +44,8 @@ def configure(threads: int, seed: int, deterministic: bool, precision: str, log=
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-    else:
-        tf.config.experimental.disable_op_determinism()
+    # Otherwise nothing to do: determinism starts off in a process, and TensorFlow has no public
+    # switch to turn it off again (each job is its own process).
     keras.config.set_dtype_policy(precision)
 
 
