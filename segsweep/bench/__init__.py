@@ -44,13 +44,14 @@ def run(args: argparse.Namespace) -> None:
 
     plan = Plan(args.out_dir, args.threads, quick=args.quick)
     results = {"machine": describe_machine(), "quick": args.quick}
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     for section in args.sections:
         print(f"bench: {section} ...", flush=True)
         start = time.perf_counter()
         results[section] = getattr(plan, section)()
         results.setdefault("section_seconds", {})[section] = time.perf_counter() - start
         print(json.dumps(results[section], indent=1, default=float), flush=True)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "bench.json").write_text(json.dumps(results, indent=2, default=float))
-    (args.out_dir / "bench.md").write_text(markdown(results))
+        # After every section: a later section's failure must not lose minutes of measurements.
+        (args.out_dir / "bench.json").write_text(json.dumps(results, indent=2, default=float))
+        (args.out_dir / "bench.md").write_text(markdown(results))
     print((args.out_dir / "bench.md").read_text())
