@@ -207,11 +207,13 @@ def test_validation_data_is_resized_only():
 
 
 def fake_state(run_dir, print_key: str, backup_epoch: int, history_rows: int, best_epochs: list[int]) -> None:
-    """A state as a killed run leaves it: rows and checkpoints may be ahead of the backup."""
+    """A state as a killed run leaves it: rows, checkpoints and a half-written backup may be ahead
+    of the last complete backup, and the one before it may not be removed yet."""
     state = run_dir / "state"
     (state / "backup").mkdir(parents=True)
-    (state / "backup" / "training_metadata.json").write_text(json.dumps({"epoch": backup_epoch, "batch": 0}))
-    (state / "backup" / "latest.weights.h5").write_bytes(b"weights")
+    for epoch in (backup_epoch - 1, backup_epoch):
+        (state / "backup" / f"epoch{epoch:03d}.weights.h5").write_bytes(b"weights")
+    (state / "backup" / f".epoch{backup_epoch + 1:03d}.partial-0123456789ab.weights.h5").write_bytes(b"half")
     rows = "".join(f"{e},0.5,{0.1 * e}\n" for e in range(history_rows))
     (state / "history.csv").write_text("epoch,loss,val_road_iou\n" + rows)
     for epoch in best_epochs:
@@ -228,8 +230,41 @@ def test_state_resumes_at_the_backup_and_drops_what_is_ahead_of_it(tmp_path):
     assert [row["val_road_iou"] for row in state.rows] == [0.0, 0.1]
     assert state.best_checkpoint() == (1, tmp_path / "state" / "best-epoch001.keras")
     assert not (tmp_path / "state" / "best-epoch003.keras").exists()
+    assert [p.name for p in (tmp_path / "state" / "backup").iterdir() if p.name.startswith(".")] == []
     assert state.seconds >= 7.0 and logged == []
     assert len((tmp_path / "state" / "history.csv").read_text().splitlines()) == 3  # header + 2 rows
+
+
+def test_backup_restores_weights_and_optimizer_and_a_half_written_one_is_ignored(tmp_path):
+    import keras
+
+    from segsweep.training.state import saved_epochs
+
+    def compiled(seed: int) -> keras.Model:
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+        return model
+
+    trained = compiled(seed=0)
+    trained.fit(np.ones((4, 3)), np.zeros((4, 2)), epochs=2, verbose=0)
+    state = RunState.open(tmp_path, "abc")
+    state.history_path.write_text("epoch,loss,val_road_iou\n0,1.0,0.1\n1,0.9,0.2\n")  # CSVLogger's rows
+    state.commit_epoch(trained, 2)
+    half = state.backup_dir / ".epoch003.partial-0123456789ab.weights.h5"
+    half.write_bytes(b"\x89HDF\r\n")  # a kill in the middle of the next backup
+    assert saved_epochs(tmp_path) == 2
+
+    state = RunState.open(tmp_path, "abc")
+    assert state.completed_epochs == 2 and not half.exists()
+    restored = compiled(seed=1)
+    assert not np.allclose(restored.get_weights()[0], trained.get_weights()[0])
+    state.restore(restored)
+    for mine, theirs in zip(restored.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    assert int(restored.optimizer.iterations) == int(trained.optimizer.iterations) == 2
+    for mine, theirs in zip(restored.optimizer.variables, trained.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
 
 
 def test_state_of_other_settings_is_not_reused(tmp_path):

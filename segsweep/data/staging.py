@@ -18,11 +18,17 @@ from pathlib import Path
 from segsweep.errors import UserError
 
 
+PARTIAL_GLOB = ".*.partial-*"  # what a killed process may leave behind
+
+
 def _sibling(out: Path) -> Path:
-    """A hidden unique name beside `out` that keeps its suffix: writers that go by the extension
-    (Keras' ``.keras``, pandas' ``.gz``) treat the staging file as they would treat `out`."""
+    """A hidden unique name beside `out` that keeps its suffixes: writers that go by the extension
+    (Keras' ``.keras`` and ``.weights.h5``, pandas' ``.gz``) treat the staging file as they would
+    treat `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return out.parent / f".{out.stem}.partial-{uuid.uuid4().hex[:12]}{out.suffix}"
+    suffixes = "".join(out.suffixes)
+    stem = out.name.removesuffix(suffixes)
+    return out.parent / f".{stem}.partial-{uuid.uuid4().hex[:12]}{suffixes}"
 
 
 def require_new_dir(out: Path) -> None:

@@ -1,4 +1,4 @@
-"""The Keras callbacks a training run adds to Keras' own (CSVLogger, ModelCheckpoint, BackupAndRestore...).
+"""The Keras callbacks a training run adds to Keras' own (CSVLogger, ModelCheckpoint, EarlyStopping).
 
 None of them hooks ``on_train_batch_end``: a callback there makes Keras convert every step's logs
 to Python numbers, which waits for each step to finish before queueing the next.
@@ -133,15 +133,22 @@ class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
             super().on_epoch_end(epoch, {self.monitor: score})
 
 
-class CommitState(keras.callbacks.Callback):
-    """After BackupAndRestore has saved an epoch: update the run's record, drop superseded checkpoints."""
+class CommitEpoch(keras.callbacks.Callback):
+    """Restores the last committed epoch before training, and commits each epoch after it.
+
+    Must come after the callbacks that write the epoch's history row and best checkpoint, so
+    that those are never behind the commit point (see `segsweep.training.state`).
+    """
 
     def __init__(self, state: RunState):
         super().__init__()
         self.state = state
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.state.restore(self.model)
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.state.commit_epoch()
+        self.state.commit_epoch(self.model, epoch + 1)
 
 
 class StopOnSigterm(keras.callbacks.Callback):

@@ -1,18 +1,23 @@
 """The resumable state of one run, in ``RUN_DIR/state/``: kept between attempts, removed when the run is done.
 
-Files (all written by Keras callbacks except ``record.json``):
+Files:
 
-``backup/``
-    `keras.callbacks.BackupAndRestore`: weights, optimizer state and the number of completed
-    epochs. Its epoch counter is the commit point of an epoch.
+``backup/epoch{NNN}.weights.h5``
+    Weights and optimizer state after epoch NNN (`RunState.save_backup`). It is written under a
+    hidden name and renamed into place, so a file with this name is always complete: its
+    appearance is the commit point of an epoch. `keras.callbacks.BackupAndRestore` would do the
+    same job, but it rewrites one file in place: a kill during that write left an HDF5 file that
+    could not be opened, and the run could not resume (the workflow kill test hit it about one
+    time in two).
 ``history.csv``
     `keras.callbacks.CSVLogger`: one row per epoch (0-based ``epoch``, every logged value). The
     early-stopping counters and the best IoU so far are rebuilt from these rows.
 ``best-epoch{NNN}.keras``
     `keras.callbacks.ModelCheckpoint`: the best model so far, a new file for each improvement so
     that a kill while one is written never damages the one the state points to.
+``history.csv`` is written by `keras.callbacks.CSVLogger`.
 ``record.json``
-    What the callbacks do not keep: the fingerprint of the run's inputs, attempts, seconds spent
+    What the files above do not keep: the fingerprint of the run's inputs, attempts, seconds spent
     and the epoch the latest resume started from.
 
 At an epoch's end the callbacks write the history row and any better checkpoint first, then the
@@ -30,19 +35,20 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from segsweep.data.staging import staged_file
+from segsweep.data.staging import PARTIAL_GLOB, staged_file
+
+if TYPE_CHECKING:
+    import keras
 
 BACKUP = "backup"
 HISTORY = "history.csv"
 RECORD = "record.json"
 BEST_PATTERN = "best-epoch{epoch:03d}.keras"  # ModelCheckpoint fills in the 1-based epoch
 _BEST_NAME = re.compile(r"best-epoch(\d+)\.keras$")
-# BackupAndRestore's own files (keras/src/callbacks/backup_and_restore.py): the data stream must
-# start at the epoch it restores, and it only says which one once fit() has already begun.
-_BACKUP_WEIGHTS = "latest.weights.h5"
-_BACKUP_METADATA = "training_metadata.json"
+BACKUP_PATTERN = "epoch{epoch:03d}.weights.h5"  # Keras requires the .weights.h5 ending
+_BACKUP_NAME = re.compile(r"epoch(\d+)\.weights\.h5$")
 
 
 def fingerprint(settings: dict, seed: int, manifest: Path) -> str:
@@ -60,15 +66,16 @@ def _write_json(path: Path, content: dict) -> None:
         staging.write_text(json.dumps(content, indent=2) + "\n")
 
 
+def _numbered_files(directory: Path, name: re.Pattern) -> list[tuple[int, Path]]:
+    """(number, path) of the files in `directory` whose name matches `name`, in order of number."""
+    found = ((name.fullmatch(path.name), path) for path in directory.glob("*")) if directory.is_dir() else ()
+    return sorted((int(match.group(1)), path) for match, path in found if match)
+
+
 def saved_epochs(run_dir: Path) -> int:
     """Epochs completed and saved in the state of `run_dir` (0 when there is none)."""
-    backup = Path(run_dir) / "state" / BACKUP
-    metadata = backup / _BACKUP_METADATA
-    if not metadata.exists():
-        return 0
-    if not (backup / _BACKUP_WEIGHTS).exists():
-        raise ValueError(f"{metadata} has no weights beside it")
-    return int(json.loads(metadata.read_text())["epoch"])
+    backups = _numbered_files(Path(run_dir) / "state" / BACKUP, _BACKUP_NAME)
+    return backups[-1][0] if backups else 0
 
 
 def _history_rows(path: Path, epochs: int) -> list[dict[str, float]]:
@@ -130,6 +137,8 @@ class RunState:
         return state
 
     def _resume(self, record: dict) -> None:
+        for partial in self.directory.rglob(PARTIAL_GLOB):  # from a process killed mid-write
+            partial.unlink()
         completed = saved_epochs(self.directory.parent)
         rows = _history_rows(self.directory / HISTORY, completed)
         _write_history(self.directory / HISTORY, rows)
@@ -164,8 +173,7 @@ class RunState:
         return self.seconds_before + time.monotonic() - self.started
 
     def _best_files(self) -> list[tuple[int, Path]]:
-        found = ((_BEST_NAME.match(path.name), path) for path in self.directory.glob("best-epoch*.keras"))
-        return sorted((int(match.group(1)), path) for match, path in found if match)
+        return _numbered_files(self.directory, _BEST_NAME)
 
     def best_checkpoint(self) -> tuple[int, Path]:
         """(1-based epoch, path) of the best model saved so far."""
@@ -185,9 +193,18 @@ class RunState:
             },
         )
 
-    def commit_epoch(self) -> None:
-        """After the backup of an epoch: record the time spent and drop superseded checkpoints."""
-        for _, path in self._best_files()[:-1]:
+    def restore(self, model: keras.Model) -> None:
+        """Load the weights and optimizer state of the last committed epoch into a compiled `model`."""
+        if not self.completed_epochs:
+            return
+        model.optimizer.build(model.trainable_variables)  # its variables must exist to be loaded
+        model.load_weights(self.backup_dir / BACKUP_PATTERN.format(epoch=self.completed_epochs))
+
+    def commit_epoch(self, model: keras.Model, epochs_done: int) -> None:
+        """Back up the epoch (its commit point), then record the time spent and drop superseded files."""
+        with staged_file(self.backup_dir / BACKUP_PATTERN.format(epoch=epochs_done)) as staging:
+            model.save_weights(staging)
+        for _, path in [*_numbered_files(self.backup_dir, _BACKUP_NAME)[:-1], *self._best_files()[:-1]]:
             path.unlink()
         self.save()
 

@@ -90,7 +90,7 @@ def _fit(
 
     from segsweep.models import inference_model
     from segsweep.training.callbacks import (
-        CommitState,
+        CommitEpoch,
         EpochReport,
         FailOnNonFiniteLoss,
         ResumedEarlyStopping,
@@ -135,14 +135,14 @@ def _fit(
             state.best_pattern, save_best_only=True, initial_value_threshold=max(scores, default=None), **monitor
         ),
         *([ResumedEarlyStopping(scores, patience=patience, **monitor)] if patience else []),
-        keras.callbacks.BackupAndRestore(str(state.backup_dir), delete_checkpoint=False),
-        CommitState(state),  # after the backup: the epoch is committed
+        CommitEpoch(state),  # last: the epoch's row and checkpoint are written
     ]
     log(f"training {epochs} epochs of {steps} steps of {batch_size} images")
     with StopOnSigterm() as sigterm:
         model.fit(
             train_data,
             epochs=epochs,
+            initial_epoch=state.completed_epochs,
             steps_per_epoch=steps,
             validation_data=val_data,
             callbacks=[*callbacks, sigterm],
