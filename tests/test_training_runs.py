@@ -121,6 +121,20 @@ def test_same_seed_same_losses_other_seed_other_losses(dataset, tmp_path):
     assert not np.allclose(a.to_numpy(), c.to_numpy())
 
 
+@pytest.mark.slow
+def test_a_run_without_op_determinism_trains_with_xla(dataset, tmp_path):
+    # Its own process: op determinism, once on, stays on in a process, and Keras then drops XLA.
+    root, manifest = dataset
+    config = write_config(tmp_path, root, deterministic=False, jit_compile=True)
+    args = [sys.executable, "-m", "segsweep", *train_args(config, manifest, tmp_path / "run")]
+    result = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "turns XLA off" not in result.stdout
+    train = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["train"]
+    assert (train["deterministic"], train["jit_compile"]) == (False, True)
+    assert math.isfinite(history(tmp_path / "run")["loss"].iloc[0])
+
+
 # --- refused inputs ---------------------------------------------------------------------------
 
 
