@@ -8,6 +8,7 @@ Markdown table quotes them.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,10 @@ def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
         rates = bench["input"][regime]["images_per_second"]
         assert set(rates) == {"seed_style", "pipeline", "in_memory"} and min(rates.values()) > 0
         assert bench["input"][regime]["pipeline_vs_seed_style"] == pytest.approx(rates["pipeline"] / rates["seed_style"])
+        section = bench["input"][regime]
+        for feed, epoch_rates in section["epoch_rates"].items():  # every epoch after the warm-up
+            assert len(epoch_rates) == section["epochs"] - 1
+            assert rates[feed] == pytest.approx(statistics.median(epoch_rates))
     modes = [(r["model"], r["mode"]) for r in bench["inference"]["rows"]]
     assert modes == [("unet", "single"), ("unetpp", "accurate"), ("unetpp", "L1"), ("unetpp", "L2"),
                      ("unetpp", "L3"), ("unetpp", "L4")]

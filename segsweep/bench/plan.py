@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -35,7 +35,8 @@ class Plan:
         self.config = load_config(REPO / "config" / "config.yaml")
         self.input_size = tuple(self.config["train"]["input_size"])
         self.batch = self.config["train"]["batch_size"]
-        self.epochs = 3 if quick else 4
+        # One warm-up epoch, then the timed ones; default-size epochs take about a second.
+        self.epochs = 3 if quick else 5
         self._measured: dict[str, dict] = {}
 
     # -- data ------------------------------------------------------------------------------
@@ -64,13 +65,13 @@ class Plan:
         return {"name": architecture, "architecture": architecture, "deep_supervision": True,
                 "filters": filters, "batch_norm": True, "dropout": 0.0}
 
-    def _speed(self, feed: str, model: dict, input_size, n_images: int, batch: int, *, epochs: int | None = None,
+    def _speed(self, feed: str, model: dict, input_size, n_images: int, batch: int, *, epochs: int,
                precision: str = "float32", jit_compile: bool = False) -> dict:
         """Training images/s and GFLOP/s of one feed, measured in a fresh process (see
         `training_speed`); a measurement two sections share is taken once."""
         spec = {"feed": feed, "model_settings": model, "manifest": str(self.manifest), "n_images": n_images,
                 "fmt": "kitti_semantics", "preset": self.config_preset("flip_crop"), "input_size": list(input_size),
-                "batch_size": batch, "epochs": epochs or self.epochs, "precision": precision,
+                "batch_size": batch, "epochs": epochs, "precision": precision,
                 "jit_compile": jit_compile, "seed": 0, "threads": self.threads}
         key = json.dumps(spec, sort_keys=True)
         if key not in self._measured:
@@ -87,9 +88,11 @@ class Plan:
         small = self.quick
         return {
             "default": {"filters": self.config["network"]["filters"], "input_size": self.input_size,
-                        "n_images": 16 if small else len(self.train_samples), "batch": self.batch},
+                        "n_images": 16 if small else len(self.train_samples), "batch": self.batch,
+                        "epochs": self.epochs},
+            # Model-bound: epochs of 3 s vary little, so 2 timed epochs are enough.
             "base16_224": {"filters": [16, 32, 64, 128, 256], "input_size": (64, 64) if small else (224, 224),
-                           "n_images": 16 if small else 32, "batch": self.batch},
+                           "n_images": 16 if small else 32, "batch": self.batch, "epochs": 3},
         }
 
     # -- sections --------------------------------------------------------------------------
@@ -97,10 +100,12 @@ class Plan:
         out = {}
         for regime, r in self._regimes().items():
             model = self._model("unet", r["filters"])
-            rates = {feed: self._speed(feed, model, r["input_size"], r["n_images"], r["batch"])["images_per_second"]
-                     for feed in ("seed_style", "pipeline", "in_memory")}
+            speeds = {feed: self._speed(feed, model, r["input_size"], r["n_images"], r["batch"], epochs=r["epochs"])
+                      for feed in ("seed_style", "pipeline", "in_memory")}
+            rates = {feed: speed["images_per_second"] for feed, speed in speeds.items()}
             out[regime] = {
                 **r, "images_per_second": rates,
+                "epoch_rates": {feed: speed["epoch_rates"] for feed, speed in speeds.items()},
                 "pipeline_vs_seed_style": rates["pipeline"] / rates["seed_style"],
                 "pipeline_vs_in_memory": rates["pipeline"] / rates["in_memory"],
             }
@@ -113,7 +118,7 @@ class Plan:
         default = self._regimes()["default"]
         rows = []
         for widths, filters, n_images, batch, epochs in (
-            ("default", default["filters"], default["n_images"], default["batch"], None),
+            ("default", default["filters"], default["n_images"], default["batch"], default["epochs"]),
             # Batch 4 of 8 steps an epoch: the paper's widths are ~50x the FLOPs of the default's.
             ("paper", PAPER_FILTERS, 4 if self.quick else 32, 4, 3),
         ):
@@ -132,11 +137,12 @@ class Plan:
         speed = {}
         for regime, r in self._regimes().items():
             model = self._model("unet", r["filters"])
-            # XLA only where compute dominates: it compiles for a minute and was slower in both
-            # regimes every time it was measured (0.61x and 0.91x, then 0.62x and 0.62x).
-            variants = [("float32", {}), (mixed, {"precision": mixed})]
+            variants = [("float32", {"epochs": r["epochs"]}), (mixed, {"precision": mixed, "epochs": r["epochs"]})]
             if regime == "base16_224":
-                variants.append(("xla", {"jit_compile": True}))
+                # XLA only where compute dominates, and one timed epoch after the one that
+                # compiles: it was slower in both regimes every time it was measured (0.61x and
+                # 0.91x, then 0.62x and 0.62x, then 0.59x at base 16), and its process takes 33 s.
+                variants.append(("xla", {"jit_compile": True, "epochs": 2}))
             rate = {
                 name: self._speed("in_memory", model, r["input_size"], r["n_images"], r["batch"], **kwargs)["images_per_second"]
                 for name, kwargs in variants
@@ -146,27 +152,33 @@ class Plan:
                 speed[regime]["xla_vs_float32"] = rate["xla"] / rate["float32"]
         return {"mixed_policy": mixed, "speed": speed, "iou_over_seeds": self._iou_over_seeds(mixed)}
 
-    def _train_job(self, run_dir: Path, settings: dict, seed: int) -> dict:
+    def _train_job(self, run_dir: Path, settings: dict, seed: int, threads: int) -> dict:
         """One `segsweep train` process: its wall time, peak RSS and run.json."""
+        settings = {**settings, "train": {**settings["train"], "threads": threads}}
         measured = run_measured(
             [sys.executable, "-m", "segsweep", "train", "--settings", json.dumps(settings), "--manifest",
-             str(self.manifest), "--seed", str(seed), "--threads", str(self.threads), "--out-dir", str(run_dir)],
+             str(self.manifest), "--seed", str(seed), "--threads", str(threads), "--out-dir", str(run_dir)],
             stdout=subprocess.DEVNULL,
         )
         return {**measured, "run": json.loads((run_dir / "run.json").read_text())}
 
     def _iou_over_seeds(self, mixed: str) -> dict:
+        """Best validation IoU of U-Net runs per precision. Nothing here is timed, so the runs go
+        one per core, one thread each: this section's wall time is then about halved."""
         seeds = [0, 1] if self.quick else [0, 1, 2]
+        runs = {}
+        with ThreadPoolExecutor(self.threads) as pool:
+            for policy in ("float32", mixed):
+                settings = job_settings(self.config, "unet", "flip_crop")
+                settings["train"] = {**settings["train"], "precision": policy, "epochs": 2 if self.quick else 8,
+                                     "early_stopping_patience": 0}
+                runs[policy] = [pool.submit(self._train_job, self.out_dir / "runs" / policy / f"seed{s}", settings, s, 1)
+                                for s in seeds]
         out = {}
-        for policy in ("float32", mixed):
-            settings = job_settings(self.config, "unet", "flip_crop")
-            settings["train"] = {**settings["train"], "precision": policy, "epochs": 2 if self.quick else 8,
-                                 "early_stopping_patience": 0, "threads": self.threads}
-            runs = [self._train_job(self.out_dir / "runs" / policy / f"seed{s}", settings, s) for s in seeds]
-            ious = [r["run"]["best_val_road_iou"] for r in runs]
+        for policy, futures in runs.items():
+            ious = [f.result()["run"]["best_val_road_iou"] for f in futures]
             out[policy] = {"seeds": seeds, "best_val_road_iou": ious, "mean": statistics.mean(ious),
-                           "std": statistics.stdev(ious) if len(ious) > 1 else 0.0,
-                           "train_seconds": [r["run"]["train_seconds"] for r in runs]}
+                           "std": statistics.stdev(ious) if len(ious) > 1 else 0.0, "threads_per_run": 1}
         return out
 
     def inference(self) -> dict:
@@ -206,16 +218,19 @@ class Plan:
         with tempfile.TemporaryDirectory() as tmp:
             dag = dag_seconds(Path(tmp), repeats=1 if self.quick else 3)
         with tempfile.TemporaryDirectory() as tmp:
-            gaps = between_jobs_seconds(REPO / "tests" / "configs" / "tiny.yaml", Path(tmp))
+            gaps = between_jobs_seconds(REPO / "tests" / "configs" / "tiny.yaml", Path(tmp), {"seeds": [0]})
         return {"dag_1000_jobs": dag, "between_jobs": gaps}
 
     def memory(self) -> dict:
-        out = {}
-        for widths, filters in (("default", self.config["network"]["filters"]), ("paper", PAPER_FILTERS)):
-            settings = job_settings(self.config, "unetpp", "flip_crop")
-            settings["model"]["filters"] = filters
-            settings["train"] = {**settings["train"], "epochs": 1, "early_stopping_patience": 0}
-            job = self._train_job(self.out_dir / "runs" / f"memory_{widths}", settings, 0)
-            out[widths] = {"model": "unetpp", "filters": filters, "peak_rss_mib": job["peak_rss_mib"],
-                           "seconds": job["seconds"]}
-        return out
+        """Peak RSS of a U-Net++ training job at each width. The two jobs run side by side: a
+        process's high-water mark does not depend on what else runs, and this saves 20-30 s."""
+        with ThreadPoolExecutor(2) as pool:
+            jobs = {}
+            for widths, filters in (("paper", PAPER_FILTERS), ("default", self.config["network"]["filters"])):  # longest first
+                settings = job_settings(self.config, "unetpp", "flip_crop")
+                settings["model"]["filters"] = filters
+                settings["train"] = {**settings["train"], "epochs": 1, "early_stopping_patience": 0}
+                run_dir = self.out_dir / "runs" / f"memory_{widths}"
+                jobs[widths] = (filters, pool.submit(self._train_job, run_dir, settings, 0, self.threads))
+        return {widths: {"model": "unetpp", "filters": jobs[widths][0], "peak_rss_mib": jobs[widths][1].result()["peak_rss_mib"]}
+                for widths in ("default", "paper")}

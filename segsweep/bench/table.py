@@ -21,7 +21,8 @@ def markdown(results: dict) -> str:
     for regime, r in results.get("input", {}).items():
         rates = r["images_per_second"]
         size = "x".join(map(str, r["input_size"]))
-        row(f"input pipeline, U-Net {r['filters'][0]}-base at {size} ({regime}): seed-style / ours / in-memory img/s",
+        row(f"input pipeline, U-Net {r['filters'][0]}-base at {size} ({regime}; median of {r['epochs'] - 1} epochs): "
+            "seed-style / ours / in-memory img/s",
             f"{_f(rates['seed_style'])} / {_f(rates['pipeline'])} / {_f(rates['in_memory'])}")
         row(f"ours vs seed-style; ours vs in-memory ({regime})",
             f"{_f(r['pipeline_vs_seed_style'], 2)}x; {_f(100 * r['pipeline_vs_in_memory'])}%")
@@ -38,7 +39,7 @@ def markdown(results: dict) -> str:
             if "xla_vs_float32" in s:
                 row(f"XLA vs float32 ({regime}, training img/s)", f"{_f(s['xla_vs_float32'], 2)}x")
         for policy, r in p["iou_over_seeds"].items():
-            row(f"best val road IoU, U-Net {policy}, seeds {r['seeds']}",
+            row(f"best val road IoU, U-Net {policy}, seeds {r['seeds']} (runs not timed: {r['threads_per_run']} thread each)",
                 f"{r['mean']:.3f} ± {r['std']:.3f} ({', '.join(f'{v:.3f}' for v in r['best_val_road_iou'])})")
     if "inference" in results:
         i = results["inference"]

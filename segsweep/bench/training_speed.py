@@ -80,7 +80,7 @@ def images_per_second(
     feed: str,
     *,
     model_settings: dict,
-    data: DecodedSplit,
+    data: DecodedSplit | None,  # None for the seed-style feed, which reads the PNGs
     samples: list[Sample],
     fmt: str,
     preset: list[dict],
@@ -149,7 +149,7 @@ def measure(spec: dict) -> dict:
         import cv2
 
         cv2.setNumThreads(-1)  # OpenCV's default
-    data = decode_samples(spec["fmt"], samples, None, threads)
+    data = None if seed_style else decode_samples(spec["fmt"], samples, None, threads)  # it reads PNGs itself
     spec["input_size"] = tuple(spec["input_size"])
     result = images_per_second(**spec, data=data, samples=samples)
     model = result.pop("model")

@@ -43,13 +43,16 @@ def dag_seconds(workdir: Path, repeats: int = 3) -> dict:
     return {"training_jobs": jobs, "median_seconds": statistics.median(times), "seconds": times}
 
 
-def between_jobs_seconds(config_path: Path, workdir: Path) -> dict:
-    """Run a small sweep locally; wall time not spent inside any job, per job.
+def between_jobs_seconds(config_path: Path, workdir: Path, overrides: dict) -> dict:
+    """Run a small sweep locally (`config_path`, then `overrides` on top); wall time not spent
+    inside any job, per job.
 
     Every rule writes a Snakemake `benchmark:` file, so the time inside jobs is their sum.
     What remains is Snakemake's start-up, DAG and scheduling, and process start of each job.
     """
-    wall = _snakemake(["--cores", "1", "--configfile", str(config_path)], workdir)
+    overrides_path = workdir / "overrides.yaml"  # not --config: it would read `seeds=[0]` as strings
+    overrides_path.write_text(yaml.safe_dump(overrides))
+    wall = _snakemake(["--cores", "1", "--configfile", str(config_path), str(overrides_path)], workdir)
     tables = [pd.read_csv(f, sep="\t") for f in (workdir / "results" / "benchmarks").rglob("*.tsv")]
     inside = sum(float(t["s"].iloc[0]) for t in tables)
     return {
