@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -75,10 +74,8 @@ class Plan:
                 "jit_compile": jit_compile, "seed": 0, "threads": self.threads}
         key = json.dumps(spec, sort_keys=True)
         if key not in self._measured:
-            start = time.perf_counter()
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
-                result = child.submit(training_speed.measure, spec).result()
-            self._measured[key] = {**result, "process_seconds": time.perf_counter() - start}
+                self._measured[key] = child.submit(training_speed.measure, spec).result()
         return self._measured[key]
 
     def config_preset(self, name: str) -> list[dict]:
@@ -224,13 +221,14 @@ class Plan:
     def memory(self) -> dict:
         """Peak RSS of a U-Net++ training job at each width. The two jobs run side by side: a
         process's high-water mark does not depend on what else runs, and this saves 20-30 s."""
+        filters = {"default": self.config["network"]["filters"], "paper": PAPER_FILTERS}
+        jobs = {}
         with ThreadPoolExecutor(2) as pool:
-            jobs = {}
-            for widths, filters in (("paper", PAPER_FILTERS), ("default", self.config["network"]["filters"])):  # longest first
+            for widths in ("paper", "default"):  # the longer job first
                 settings = job_settings(self.config, "unetpp", "flip_crop")
-                settings["model"]["filters"] = filters
+                settings["model"]["filters"] = filters[widths]
                 settings["train"] = {**settings["train"], "epochs": 1, "early_stopping_patience": 0}
                 run_dir = self.out_dir / "runs" / f"memory_{widths}"
-                jobs[widths] = (filters, pool.submit(self._train_job, run_dir, settings, 0, self.threads))
-        return {widths: {"model": "unetpp", "filters": jobs[widths][0], "peak_rss_mib": jobs[widths][1].result()["peak_rss_mib"]}
-                for widths in ("default", "paper")}
+                jobs[widths] = pool.submit(self._train_job, run_dir, settings, 0, self.threads)
+        return {widths: {"model": "unetpp", "filters": filters[widths], "peak_rss_mib": jobs[widths].result()["peak_rss_mib"]}
+                for widths in filters}

