@@ -121,7 +121,8 @@ def check_config(config: dict) -> None:
 
 
 def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
-    """What one train/evaluate job depends on: changing anything else never reruns it."""
+    """Everything the jobs of one run read (its thread count included); the rules pass each job
+    only its part of it: `training_settings` or `evaluation_settings`."""
     variant = {"deep_supervision": True, **model_variants(config)[model]}
     train_overrides = variant.pop("train", {})
     return {
@@ -131,6 +132,42 @@ def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
         "train": {**config["train"], **train_overrides},
         "evaluate": config["evaluate"],
     }
+
+
+# The `evaluate` keys that training reads: the validation road IoU, which picks the best epoch and
+# stops early, is thresholded as the test IoU is.
+EVALUATE_KEYS_TRAINING_READS = ("threshold",)
+# Keys that say how fast a job runs, never what it computes (the rule's `threads`, `--threads`).
+SPEED_ONLY_TRAIN_KEYS = ("threads",)
+
+
+def training_settings(settings: dict) -> dict[str, Any]:
+    """The part of job settings a training run's result depends on: what the train rule passes,
+    and what the resume fingerprint hashes. An evaluation-only key or a thread count changed
+    later never reruns a training job nor discards its saved epochs."""
+    part = {key: value for key, value in settings.items() if key != "evaluate"}
+    if "train" in part:
+        part["train"] = {k: v for k, v in part["train"].items() if k not in SPEED_ONLY_TRAIN_KEYS}
+    if "evaluate" in settings:
+        part["evaluate"] = {k: v for k, v in settings["evaluate"].items() if k in EVALUATE_KEYS_TRAINING_READS}
+    return part
+
+
+def evaluation_settings(settings: dict) -> dict[str, Any]:
+    """What an evaluation depends on besides its trained model: the training settings (the model's
+    input size, the dataset) and every `evaluate` key; the thread count is left out."""
+    return {**training_settings(settings), **({"evaluate": settings["evaluate"]} if "evaluate" in settings else {})}
+
+
+def job_threads(config: dict, model: str, aug: str) -> int:
+    """CPU threads of the run's jobs: `train.threads`, or the model variant's override of it."""
+    return job_settings(config, model, aug)["train"]["threads"]
+
+
+def canonical_json(settings: dict) -> str:
+    """One text for one content: sorted keys, so that the order keys were written in never
+    changes a rule's params (Snakemake reruns a job whose params text changed)."""
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
 def settings_from_args(settings_json: str | None, config_path: str | None, model: str, aug: str) -> dict:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from segsweep.config import training_settings
 from segsweep.data.staging import PARTIAL_GLOB, staged_file
 
 if TYPE_CHECKING:
@@ -51,9 +52,10 @@ _BACKUP_NAME = re.compile(r"epoch(\d+)\.weights\.h5$")
 
 
 def fingerprint(settings: dict, seed: int, manifest: Path) -> str:
-    """Hash of everything a run's result depends on: its settings, its seed and its split manifest."""
+    """Hash of everything a run's result depends on: the training part of its settings (never the
+    thread count nor an evaluation-only key; keys in any order), its seed and its split manifest."""
     content = {
-        "settings": settings,
+        "settings": training_settings(settings),
         "seed": seed,
         "manifest_sha256": hashlib.sha256(Path(manifest).read_bytes()).hexdigest(),
     }
