@@ -15,7 +15,7 @@ env: $(VENV)/.installed
 
 run: env
 	$(VENV)/bin/snakemake --cores $(CORES)
-	@echo "Report: $(CURDIR)/results/report.html"
+	@echo "Report: $(CURDIR)/results/synthetic/report.html (all experiments: $(CURDIR)/results/index.html)"
 
 dry-run: env
 	$(VENV)/bin/snakemake -n

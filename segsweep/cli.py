@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("segsweep.evaluation.job", "evaluate one trained run on the held-out split"),
     "aggregate": ("segsweep.reporting.aggregate", "tables, statistics and plots over all runs"),
     "report": ("segsweep.reporting.html", "write the self-contained HTML report"),
+    "index": ("segsweep.reporting.index", "list every experiment's report in results/index.html"),
     "bench": ("segsweep.bench", "measure input pipeline, compute, inference and workflow speed"),
 }
 

@@ -120,6 +120,11 @@ def check_config(config: dict) -> None:
         raise ConfigError("keys 'report.baseline' and 'report.candidate' name the same model")
 
 
+def experiment_name(config: dict) -> str:
+    """The experiment's folder under results/: key `name`, else the dataset's name."""
+    return config.get("name") or config["dataset"]["name"]
+
+
 def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
     """Everything the jobs of one run read (its thread count included); the rules pass each job
     only its part of it: `training_settings` or `evaluation_settings`."""

@@ -54,6 +54,7 @@ class Run:
     seed: int
     results: Path
     dataset: str
+    split: int = 0
 
     @property
     def keys(self) -> dict:
@@ -61,7 +62,7 @@ class Run:
         return {"dataset": self.dataset, "model": self.model, "augmentation": self.augmentation, "seed": self.seed}
 
     def files(self) -> dict[str, Path]:
-        tail = Path(self.dataset, self.model, self.augmentation, f"seed{self.seed}")
+        tail = Path(self.model, self.augmentation, f"split{self.split}", f"seed{self.seed}")
         run_dir, eval_dir = self.results / "runs" / tail, self.results / "eval" / tail
         return {
             "run.json": run_dir / "run.json",
@@ -79,11 +80,12 @@ class Run:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--results", type=Path, required=True, help="results folder (runs/, eval/, splits/ inside)")
+    parser.add_argument("--results", type=Path, required=True, help="experiment folder (runs/, eval/, splits/ inside)")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--models", nargs="+", required=True)
     parser.add_argument("--augmentations", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, required=True)
+    parser.add_argument("--splits", nargs="+", type=int, default=[0], help="split indices (default 0)")
     parser.add_argument("--baseline", required=True, help="model the comparison is against (e.g. unet)")
     parser.add_argument("--candidate", required=True, help="model compared with the baseline (e.g. unetpp)")
     parser.add_argument("--grid-images", type=int, default=2, help="images per grid category (default 2)")
@@ -290,6 +292,8 @@ def expected_runs(args) -> list[Run]:
         raise UserError(f"--baseline and --candidate are both {args.baseline!r}: nothing to compare")
     if ALL in args.augmentations:
         raise UserError(f"--augmentations: {ALL!r} names the comparison over all augmentations; rename that preset")
+    if args.splits != [0]:
+        raise UserError("--splits: only split 0 is aggregated by this version")
     return [Run(m, a, s, args.results, args.dataset) for m, a, s in product(args.models, args.augmentations, args.seeds)]
 
 

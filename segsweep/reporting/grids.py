@@ -132,7 +132,7 @@ def write_grids(
     from segsweep.data.formats import load_pair
     from segsweep.data.split import manifest_samples, read_manifest
 
-    manifest = results / "splits" / f"{dataset}.csv"
+    manifest = results / "splits" / "split0.csv"
     samples = {sample.stem: sample for sample in manifest_samples(read_manifest(manifest), "test")}
     records = []
     for aug in augmentations:
@@ -148,7 +148,7 @@ def write_grids(
                     raise UserError(f"{manifest}: test image {stem!r} of the evaluation is not in the test split")
                 image, truth, valid = load_pair(fmt, samples[stem], positive_ids)
                 preds = {
-                    model: read_mask(results / "eval" / dataset / model / aug / f"seed{seed}" / "masks" / f"{stem}.png",
+                    model: read_mask(results / "eval" / model / aug / "split0" / f"seed{seed}" / "masks" / f"{stem}.png",
                                      truth.shape)
                     for model in (baseline, candidate)
                 }

@@ -39,7 +39,7 @@ EVIDENCE_LABELS = {"clear": "clear", "ci_only": "CI only", "within_noise": "with
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--results", type=Path, required=True, help="results folder (aggregate/, benchmarks/ inside)")
+    parser.add_argument("--results", type=Path, required=True, help="experiment folder (aggregate/, benchmarks/ inside)")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--config-json", required=True, help="the workflow config as JSON, shown as provenance")
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
@@ -150,7 +150,7 @@ def run_rows(runs: pd.DataFrame, results: Path, dataset: str) -> list[dict]:
     rows = []
     for run in runs.itertuples():
         bench = read_benchmark(
-            results / "benchmarks" / "train" / dataset / run.model / run.augmentation / f"seed{run.seed}.tsv"
+            results / "benchmarks" / "train" / run.model / run.augmentation / "split0" / f"seed{run.seed}.tsv"
         )
         rows.append({
             "model": run.model,
@@ -174,7 +174,7 @@ def run_rows(runs: pd.DataFrame, results: Path, dataset: str) -> list[dict]:
 
 def context(results: Path, dataset: str, config_json: str, agg: Path | None = None) -> dict:
     """Everything the template shows, as display-ready strings and lists."""
-    agg = agg or results / "aggregate" / dataset
+    agg = agg or results / "aggregate"
     verdict = read_json(agg / "verdict.json")
     runs = read_csv(agg / "runs.csv", ("model", "augmentation", "seed", "pooled_iou", "precision_policy"))
     summary = read_csv(agg / "summary.csv", ("model", "augmentation", "metric", "n", "mean", "std", "ci_low", "ci_high"))

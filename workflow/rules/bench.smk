@@ -1,13 +1,16 @@
 # `snakemake bench`: speed and memory figures (see README "Performance"); not part of `all`.
 
+
 rule bench:
     output:
-        json=RESULTS + "/bench/bench.json",
-        table=RESULTS + "/bench/bench.md",
+        json="results/bench/bench.json",
+        table="results/bench/bench.md",
+    log:
+        "results/bench/bench.log",
     conda:
         CONDA_ENV
-    log:
-        RESULTS + "/logs/bench.log",
     threads: config["train"]["threads"]
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output.json),
     shell:
-        "{SEGSWEEP} bench --out-dir {RESULTS}/bench --threads {threads} 2>&1 | tee {log:q}"
+        "python -m segsweep bench --out-dir {params.out_dir:q} --threads {threads} 2>&1 | tee {log:q}"

@@ -1,30 +1,40 @@
 # trained run -> metrics on the held-out test split at the original resolution, and speed.
+# On SLURM, the profile groups each run's train and evaluate jobs into one job (`groups:`).
+
 
 rule evaluate:
     input:
-        model=RUN_DIR + "/model.keras",
-        run=RUN_DIR + "/run.json",
-        split=RESULTS + "/splits/{dataset}.csv",
+        model=f"{RUN_DIR}/model.keras",
+        run=f"{RUN_DIR}/run.json",
+        split=SPLIT_FILE,
         data=dataset_made_by_rule(),
     output:
-        metrics=EVAL_DIR + "/metrics.json",
-        per_image=EVAL_DIR + "/per_image.csv",
-        masks=directory(EVAL_DIR + "/masks"),
-    params:
-        settings=lambda w: json.dumps(job_settings(config, w.model, w.aug)),
-        out_dir=EVAL_DIR,
-    threads: config["train"]["threads"]
-    resources:
-        mem_mb=lambda w, attempt: RES["eval_mem_mb"] * attempt,
-        runtime=lambda w, attempt: RES["eval_runtime_min"] * attempt,
-        gpu=RES["gpus"],
-        gpu_model=RES["gpu_model"] if RES["gpus"] else None,
+        metrics=report_item(
+            f"{EVAL_DIR}/metrics.json",
+            "metrics",
+            "Runs",
+            model="{model}",
+            augmentation="{aug}",
+            split="{split}",
+            seed="{seed}",
+        ),
+        per_image=f"{EVAL_DIR}/per_image.csv",
+        masks=directory(f"{EVAL_DIR}/masks"),
+    log:
+        f"{EXP}/logs/evaluate/{RUN_PATH}.log",
+    benchmark:
+        f"{EXP}/benchmarks/evaluate/{RUN_PATH}.tsv"
     conda:
         CONDA_ENV
-    log:
-        RESULTS + "/logs/evaluate/{dataset}/{model}/{aug}/seed{seed}.log",
-    benchmark:
-        RESULTS + "/benchmarks/evaluate/{dataset}/{model}/{aug}/seed{seed}.tsv"
+    threads: run_threads
+    resources:
+        mem_mb=lambda wildcards, attempt: RES["eval_mem_mb"] * attempt,
+        runtime=lambda wildcards, attempt: RES["eval_runtime_min"] * attempt,
+        gpu=RES["gpus"],
+        gpu_model=RES["gpu_model"] if RES["gpus"] else None,
+    params:
+        settings=evaluation_params,
+        out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
     shell:
-        "{SEGSWEEP} evaluate --settings {params.settings:q} --manifest {input.split:q} "
+        "python -m segsweep evaluate --settings {params.settings:q} --manifest {input.split:q} "
         "--model-file {input.model:q} --threads {threads} --out-dir {params.out_dir:q} > {log:q} 2>&1"

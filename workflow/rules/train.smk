@@ -1,34 +1,41 @@
-# split manifest -> one training run per (model, augmentation, seed).
+# split manifest -> one training run per (model, augmentation, split, seed).
 # The run's resumable state lives in RUN_DIR/state/, which is not an output: Snakemake keeps it
-# when a job fails or is killed, so a retry continues from the last completed epoch.
+# when a job fails, is killed or is requeued, so the next attempt continues from the last
+# completed epoch. Params hold only what changes the result (training_params); the thread count
+# and evaluation-only keys never rerun a training job.
 
-import json
-
-RES = config["resources"]
 
 rule train:
     input:
-        split=RESULTS + "/splits/{dataset}.csv",
+        split=SPLIT_FILE,
         data=dataset_made_by_rule(),
     output:
-        model=RUN_DIR + "/model.keras",
-        history=RUN_DIR + "/history.csv",
-        run=RUN_DIR + "/run.json",
-    params:
-        settings=lambda w: json.dumps(job_settings(config, w.model, w.aug)),
-        out_dir=RUN_DIR,
-    threads: lambda w: job_settings(config, w.model, w.aug)["train"]["threads"]
-    resources:
-        mem_mb=lambda w, attempt: RES["train_mem_mb"] * attempt,
-        runtime=lambda w, attempt: RES["train_runtime_min"] * attempt,
-        gpu=RES["gpus"],
-        gpu_model=RES["gpu_model"] if RES["gpus"] else None,
+        model=f"{RUN_DIR}/model.keras",
+        history=report_item(
+            f"{RUN_DIR}/history.csv",
+            "history",
+            "Runs",
+            model="{model}",
+            augmentation="{aug}",
+            split="{split}",
+            seed="{seed}",
+        ),
+        run=f"{RUN_DIR}/run.json",
+    log:
+        f"{EXP}/logs/train/{RUN_PATH}.log",
+    benchmark:
+        f"{EXP}/benchmarks/train/{RUN_PATH}.tsv"
     conda:
         CONDA_ENV
-    log:
-        RESULTS + "/logs/train/{dataset}/{model}/{aug}/seed{seed}.log",
-    benchmark:
-        RESULTS + "/benchmarks/train/{dataset}/{model}/{aug}/seed{seed}.tsv"
+    threads: run_threads
+    resources:
+        mem_mb=lambda wildcards, attempt: RES["train_mem_mb"] * attempt,
+        runtime=lambda wildcards, attempt: RES["train_runtime_min"] * attempt,
+        gpu=RES["gpus"],
+        gpu_model=RES["gpu_model"] if RES["gpus"] else None,
+    params:
+        settings=training_params,
+        out_dir=lambda wildcards, output: os.path.dirname(output.run),
     shell:
-        "{SEGSWEEP} train --settings {params.settings:q} --manifest {input.split:q} "
+        "python -m segsweep train --settings {params.settings:q} --manifest {input.split:q} "
         "--seed {wildcards.seed} --threads {threads} --out-dir {params.out_dir:q} > {log:q} 2>&1"

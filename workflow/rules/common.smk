@@ -1,0 +1,209 @@
+# What the rules share: the validated config, the result layout of the experiment, and the
+# functions that turn the config into inputs, params and resources. No rules here.
+
+import os
+import sys
+from pathlib import Path
+from shlex import quote as shell_quote
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+# The segsweep package sits beside workflow/: importable here, and in every job through
+# PYTHONPATH. The jobs' `python` is Snakemake's own interpreter (a venv need not be activated);
+# under --sdm conda the environment's `python` comes first on PATH instead.
+REPO = str(Path(workflow.basedir).parent)
+sys.path.insert(0, REPO)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [REPO, os.environ.get("PYTHONPATH")])
+)
+os.environ["PATH"] = os.pathsep.join(
+    filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])
+)
+
+from segsweep.config import (  # noqa: E402
+    canonical_json,
+    check_config,
+    describe_schema_error,
+    evaluation_settings,
+    experiment_name,
+    job_settings,
+    job_threads,
+    training_settings,
+)
+from segsweep.errors import ConfigError  # noqa: E402
+
+# Snakemake's own validation fills the schema's defaults; its error is cut to the key at fault.
+try:
+    validate(config, "../schemas/config.schema.yaml", set_default=True)
+except WorkflowError as error:
+    raise ConfigError(describe_schema_error(error)) from None
+check_config(
+    config
+)  # cross-key checks the schema cannot express; raises naming the key
+
+# Every output of this config lives under EXP (CONTRACT layout); another config's `name` never
+# shares a file with it.
+EXP = f"results/{experiment_name(config)}"
+SPLIT_FILE = f"{EXP}/splits/split{{split}}.csv"
+RUN_DIR = f"{EXP}/runs/{{model}}/{{aug}}/split{{split}}/seed{{seed}}"
+EVAL_DIR = f"{EXP}/eval/{{model}}/{{aug}}/split{{split}}/seed{{seed}}"
+RUN_PATH = "{model}/{aug}/split{split}/seed{seed}"  # a run's path below logs/<rule>/, benchmarks/<rule>/
+AGG_DIR = f"{EXP}/aggregate"
+PARTIAL_AGG_DIR = f"{EXP}/aggregate-partial"
+DATA_ROOT = config["dataset"]["root"]
+RES = config["resources"]
+CONDA_ENV = "../envs/segsweep.yaml"  # with --sdm conda; relative to the rule files
+AGG_TABLES = {
+    "runs": "runs.csv",
+    "summary": "summary.csv",
+    "comparison": "comparison.csv",
+    "per_image": "per_image.csv",
+    "pruning": "pruning.csv",
+}
+PLOTS = ["iou_by_model", "val_iou_curves", "per_image_scatter", "pruning_speed_iou"]
+
+
+wildcard_constraints:
+    model="[^/]+",
+    aug="[^/]+",
+    split=r"\d+",
+    seed=r"\d+",
+
+
+def split_ids() -> list[int]:
+    """The split axis: 0..n-1 for `split.folds` folds or `split.repeats` random splits (one by default)."""
+    split = config["split"]
+    return list(range(split.get("folds") or split.get("repeats") or 1))
+
+
+def split_axis_args(wildcards) -> str:
+    """`segsweep split` flags that pick split {split} of the axis; none when the split is not an axis."""
+    split = config["split"]
+    if len(split_ids()) == 1:
+        return ""
+    count = (
+        f"--folds {split['folds']}"
+        if split.get("folds")
+        else f"--repeats {split['repeats']}"
+    )
+    return f"--index {wildcards.split} {count}"
+
+
+def sweep(pattern: str) -> list[str]:
+    """Every (model, augmentation, split, seed) of the configured sweep, for one path pattern."""
+    return expand(
+        pattern,
+        model=config["models"],
+        aug=config["augmentations"],
+        split=split_ids(),
+        seed=config["seeds"],
+    )
+
+
+def finished(pattern: str):
+    """The sweep's files of the runs whose evaluation finished (looked up when the DAG is built)."""
+    done = sweep(f"{EVAL_DIR}/metrics.json")
+    return lambda wildcards: [
+        f for f, d in zip(sweep(pattern), done) if os.path.exists(d)
+    ]
+
+
+def dataset_made_by_rule() -> list[str]:
+    """The dataset folder as an input where a rule makes it; nothing for an existing folder."""
+    dataset = config["dataset"]
+    return [DATA_ROOT] if ("generate" in dataset or "download" in dataset) else []
+
+
+def dataset_root(wildcards, input) -> str:
+    """The dataset folder: the input where a rule makes it, else the configured existing folder."""
+    return input.data[0] if len(input.data) else DATA_ROOT
+
+
+def positive_ids_arg() -> str:
+    """`--positive-ids` arguments: none means the format's own road ids."""
+    return " ".join(map(str, config["dataset"]["positive_ids"] or []))
+
+
+def training_params(wildcards) -> str:
+    """What a training run's result depends on, as canonical JSON: only a change to it reruns training."""
+    return canonical_json(
+        training_settings(job_settings(config, wildcards.model, wildcards.aug))
+    )
+
+
+def evaluation_params(wildcards) -> str:
+    """The evaluation's own settings: an evaluation-only change reruns evaluations, never training."""
+    return canonical_json(
+        evaluation_settings(job_settings(config, wildcards.model, wildcards.aug))
+    )
+
+
+def run_threads(wildcards) -> int:
+    return job_threads(config, wildcards.model, wildcards.aug)
+
+
+def sweep_args() -> str:
+    """The sweep as CLI flags, so that aggregate knows which runs it must find."""
+    return (
+        f"--dataset {shell_quote(config['dataset']['name'])} "
+        f"--models {' '.join(map(shell_quote, config['models']))} "
+        f"--augmentations {' '.join(map(shell_quote, config['augmentations']))} "
+        f"--splits {' '.join(map(str, split_ids()))} "
+        f"--seeds {' '.join(map(str, config['seeds']))} "
+        f"--baseline {shell_quote(config['report']['baseline'])} "
+        f"--candidate {shell_quote(config['report']['candidate'])}"
+    )
+
+
+# `report` config key -> `segsweep aggregate` flag, for the verdict's statistics.
+VERDICT_FLAGS = {
+    "metric": "--metric",
+    "min_effect": "--min-effect",
+    "bootstrap_resamples": "--resamples",
+    "bootstrap_seed": "--bootstrap-seed",
+}
+
+
+def verdict_args() -> str:
+    keys = config["report"]
+    return " ".join(
+        f"{flag} {shell_quote(str(keys[key]))}"
+        for key, flag in VERDICT_FLAGS.items()
+        if key in keys
+    )
+
+
+def aggregate_inputs(runs) -> dict:
+    """What aggregate reads, for the runs that `runs(pattern)` selects from the sweep."""
+    return {
+        "runs": runs(f"{RUN_DIR}/run.json"),
+        "histories": runs(f"{RUN_DIR}/history.csv"),
+        "metrics": runs(f"{EVAL_DIR}/metrics.json"),
+        "per_image": runs(f"{EVAL_DIR}/per_image.csv"),
+        "masks": runs(f"{EVAL_DIR}/masks"),
+        "splits": expand(SPLIT_FILE, split=split_ids()),
+        "data": dataset_made_by_rule(),  # the mask grids show the dataset's images
+    }
+
+
+def aggregate_params(missing: str) -> dict:
+    return {
+        "sweep": sweep_args(),
+        "verdict": verdict_args(),
+        "experiment": lambda wildcards, output: os.path.dirname(
+            os.path.dirname(output.verdict)
+        ),
+        "grid_images": config["report"]["grid_images"],
+        "format": config["dataset"]["format"],
+        "positive_ids": positive_ids_arg(),
+        "out_dir": lambda wildcards, output: os.path.dirname(output.verdict),
+        "missing": missing,
+    }
+
+
+def report_item(path: str, name: str, category: str, **labels):
+    """A file of `snakemake --report`, with its caption in workflow/report/<name>.rst."""
+    return report(
+        path, caption=f"../report/{name}.rst", category=category, labels=labels or None
+    )
