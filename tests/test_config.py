@@ -6,6 +6,7 @@ also goes through `snakemake -n`, i.e. Snakemake's own `validate()` in the Snake
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from segsweep.config import job_settings, load_config
+from segsweep.config import (
+    canonical_json,
+    evaluation_settings,
+    experiment_name,
+    job_settings,
+    load_config,
+    training_settings,
+)
 from segsweep.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +60,8 @@ BAD_CONFIGS = [
         "data folder '/no/such/folder' does not exist",
     ),
     ("missing dataset", {"models": ["unet"]}, "'dataset' is a required property"),
+    ("experiment name with a slash", {"dataset": GENERATED, "name": "a/b"}, "key 'name'"),
+    ("experiment name '..'", {"dataset": GENERATED, "name": ".."}, "key 'name'"),
     (
         "bad per-model train override",
         {"dataset": GENERATED, "model_variants": {"unet": {"architecture": "unet", "train": {"epochs": 0}}}},
@@ -138,3 +148,42 @@ def test_per_model_train_overrides_reach_only_that_model(tmp_path: Path) -> None
     config = load_config(_write(tmp_path, {"dataset": GENERATED, "model_variants": variants}))
     assert job_settings(config, "unetpp", "none")["train"]["batch_size"] == 2
     assert job_settings(config, "unet", "none")["train"]["batch_size"] == 8
+
+
+def test_experiment_name_defaults_to_the_dataset_name(tmp_path: Path) -> None:
+    assert experiment_name(load_config(_write(tmp_path, {"dataset": GENERATED}))) == "d"
+    assert experiment_name(load_config(_write(tmp_path, {"dataset": GENERATED, "name": "d-lr3"}))) == "d-lr3"
+
+
+def _reordered(value):
+    """The same content with every mapping's keys in reverse order."""
+    if isinstance(value, dict):
+        return {key: _reordered(value[key]) for key in reversed(list(value))}
+    return value
+
+
+def test_training_settings_hold_only_what_changes_training(tmp_path: Path) -> None:
+    from segsweep.training.state import fingerprint
+
+    manifest = tmp_path / "split.csv"
+    manifest.write_text("stem,split,image,label\n")
+    config = load_config(_write(tmp_path, {"dataset": GENERATED}))
+
+    def views(changed: dict) -> tuple[str, str, str]:
+        """(training params, evaluation params, resume fingerprint) of the unetpp/none run."""
+        settings = job_settings(changed, "unetpp", "none")
+        return (canonical_json(training_settings(settings)), canonical_json(evaluation_settings(settings)),
+                fingerprint(settings, 0, manifest))
+
+    train, evaluate, resume = views(config)
+    assert "threads" not in json.loads(train)["train"] and "threads" not in json.loads(evaluate)["train"]
+    # Thread count and key order change nothing; an evaluation-only key changes only the evaluation.
+    assert views({**config, "train": {**config["train"], "threads": 7}}) == (train, evaluate, resume)
+    assert views(_reordered(config)) == (train, evaluate, resume)
+    speed = views({**config, "evaluate": {**config["evaluate"], "speed_repeats": 3}})
+    assert (speed[0], speed[2]) == (train, resume) and speed[1] != evaluate
+    # A training key, and the evaluate threshold that picks the best epoch on validation, rerun training.
+    for changed in ({**config, "train": {**config["train"], "learning_rate": 0.01}},
+                    {**config, "evaluate": {**config["evaluate"], "threshold": 0.4}}):
+        other = views(changed)
+        assert other[0] != train and other[1] != evaluate and other[2] != resume

@@ -24,9 +24,18 @@ def _pins(requirements: list[str]) -> dict[str, str]:
 def test_conda_envs_pin_the_same_packages_as_pyproject() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     expected = _pins(project["dependencies"])
-    env_files = sorted((REPO / "envs").glob("*.yaml"))
-    assert env_files, "envs/ holds no conda environment"
+    env_files = sorted((REPO / "workflow" / "envs").glob("*.yaml"))
+    assert env_files, "workflow/envs/ holds no conda environment"
     for env_file in env_files:
         env = yaml.safe_load(env_file.read_text())
         pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
         assert _pins(pip_section) == expected, f"{env_file.name} disagrees with pyproject.toml"
+
+
+def test_every_rule_names_the_conda_env_by_a_path_relative_to_its_file() -> None:
+    """`conda:` paths are resolved from the rule file, so the workflow works from any checkout
+    (`snakemake --lint`, in test_workflow.py, checks that every rule has one)."""
+    common = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    env = re.search(r'^CONDA_ENV = "([^"]+)"', common, re.MULTILINE)
+    assert env and not env.group(1).startswith("/"), "CONDA_ENV is not a relative path"
+    assert (REPO / "workflow" / "rules" / env.group(1)).resolve() == REPO / "workflow" / "envs" / "segsweep.yaml"

@@ -1,7 +1,9 @@
-"""The whole workflow on the tiny config: a clean run, and the faults a long sweep meets.
+"""The whole workflow on the tiny config: a clean run, what a config change reruns, and the faults
+a long sweep meets.
 
 Each test runs real Snakemake, real training and evaluation on a 12-image procedural dataset
-with 3-level networks at 32x96 (see tests/configs/tiny.yaml), in its own scratch folder.
+with 3-level networks at 32x96 (see tests/configs/tiny.yaml), in its own scratch folder; the
+dry-run tests share one finished sweep.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,13 +23,21 @@ import pytest
 from segsweep.training.state import saved_epochs
 import workflow_runner as wf
 
-pytestmark = pytest.mark.slow
-
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
 RUN_FILES = ("model.keras", "history.csv", "run.json")
 
 
-def run_dir(workdir: Path, model: str, seed: int, aug: str = "none", dataset: str = "tiny") -> Path:
-    return workdir / "results" / "runs" / dataset / model / aug / f"seed{seed}"
+def experiment(workdir: Path, name: str = "tiny") -> Path:
+    return workdir / "results" / name
+
+
+def run_dir(workdir: Path, model: str, seed: int, aug: str = "none", name: str = "tiny") -> Path:
+    return experiment(workdir, name) / "runs" / model / aug / "split0" / f"seed{seed}"
+
+
+def eval_dir(workdir: Path, model: str, seed: int, aug: str = "none", name: str = "tiny") -> Path:
+    return experiment(workdir, name) / "eval" / model / aug / "split0" / f"seed{seed}"
 
 
 def assert_all_or_nothing(directory: Path) -> None:
@@ -33,30 +46,113 @@ def assert_all_or_nothing(directory: Path) -> None:
     assert present in ([], list(RUN_FILES)), f"{directory}: only {present}"
 
 
-def test_sweep_runs_end_to_end_and_snakemake_report_works(tmp_path: Path) -> None:
-    config = wf.tiny_config()
-    code, out = wf.run(tmp_path, config, "--cores", "2")
+# ---------------------------------------------------------------------------------------------
+# static checks of the workflow's code (no job runs)
+
+
+def test_snakemake_lint_finds_nothing() -> None:
+    result = subprocess.run([BIN / "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=180)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "Lints for" not in output and "Congratulations" in output, output[-3000:]
+
+
+def test_snakefmt_leaves_the_workflow_unchanged() -> None:
+    result = subprocess.run([BIN / "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# one finished tiny sweep, and what `snakemake -n` plans after a config change
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("sweep")
+    code, out = wf.run(workdir, wf.tiny_config(), "--cores", "2")
     assert code == 0, out[-4000:]
-    results = tmp_path / "results"
+    return workdir
+
+
+@pytest.mark.slow
+def test_sweep_runs_end_to_end_and_snakemake_report_works(finished_sweep: Path) -> None:
+    config = wf.tiny_config()
+    exp = experiment(finished_sweep)
     for model in config["models"]:
         for seed in config["seeds"]:
-            run = json.loads((run_dir(tmp_path, model, seed) / "run.json").read_text())
+            run = json.loads((run_dir(finished_sweep, model, seed) / "run.json").read_text())
             assert (run["model"], run["seed"], run["resumed"]) == (model, seed, False)
-            metrics = json.loads((results / "eval" / "tiny" / model / "none" / f"seed{seed}" / "metrics.json").read_text())
+            metrics = json.loads((eval_dir(finished_sweep, model, seed) / "metrics.json").read_text())
             assert 0 <= metrics["pooled"]["iou"] <= 1
-    html = (results / "report.html").read_text()
+    html = (exp / "report.html").read_text()
     assert "unetpp" in html and "<img" in html
-    verdict = json.loads((results / "aggregate" / "tiny" / "verdict.json").read_text())
+    verdict = json.loads((exp / "aggregate" / "verdict.json").read_text())
     assert verdict["runs_found"] == verdict["runs_expected"] == 4 and verdict["missing_runs"] == []
+    # Every output of the experiment is under results/tiny/ (the generated dataset is config's dataset.root).
+    assert sorted(p.name for p in (finished_sweep / "results").iterdir()) == ["data", "index.html", "tiny"]
+    index = (finished_sweep / "results" / "index.html").read_text()
+    assert 'href="tiny/report.html"' in index and re.search(r"<td>4</td>", index), index
 
-    code, out = wf.run(tmp_path, config, "-n")
+    code, out = wf.run(finished_sweep, config, "-n")
     assert code == 0 and "Nothing to be done" in out  # a second run redoes nothing
 
-    code, out = wf.run(tmp_path, config, "--report", "results/snakemake-report.zip")
+    code, out = wf.run(finished_sweep, config, "--report", "results/tiny/snakemake-report.zip")
     assert code == 0, out[-3000:]
-    assert (results / "snakemake-report.zip").stat().st_size > 10_000
+    with zipfile.ZipFile(exp / "snakemake-report.zip") as report:
+        data = "\n".join(report.read(name).decode(errors="replace") for name in report.namelist()
+                         if name.endswith((".html", ".js")))
+    # Each run's items carry its model, augmentation, split and seed as labels.
+    for label in ('"model"', '"augmentation"', '"seed"', '"unetpp"'):
+        assert label in data, label
 
 
+def _reordered(value):
+    """The same content with every mapping's keys in reverse order."""
+    if isinstance(value, dict):
+        return {key: _reordered(value[key]) for key in reversed(list(value))}
+    return value
+
+
+@pytest.mark.slow
+def test_only_what_a_change_affects_is_planned_again(finished_sweep: Path) -> None:
+    config = wf.tiny_config()
+    plans = {}
+    for case, changed in {
+        "key order": _reordered(wf.tiny_config()),
+        "threads": wf.tiny_config(train={"threads": 2}),
+        "evaluation only": wf.tiny_config(evaluate={"speed_repeats": 3}),
+        "report only": wf.tiny_config(report={"grid_images": 2}),
+        "training": wf.tiny_config(train={"learning_rate": 0.01}),
+    }.items():
+        code, out = wf.run(finished_sweep, changed, "-n")
+        assert code == 0, out[-3000:]
+        plans[case] = wf.planned_jobs(out)
+    runs = len(config["models"]) * len(config["seeds"])
+    assert plans == {
+        "key order": {},
+        "threads": {"report": 1, "all": 1},  # the report shows the config
+        "evaluation only": {"evaluate": runs, "aggregate": 1, "report": 1, "all": 1},
+        "report only": {"aggregate": 1, "report": 1, "all": 1},
+        "training": {"train": runs, "evaluate": runs, "aggregate": 1, "report": 1, "all": 1},
+    }
+
+
+@pytest.mark.slow
+def test_another_experiment_name_plans_only_its_own_files(finished_sweep: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in experiment(finished_sweep).rglob("*")}
+    code, out = wf.run(finished_sweep, wf.tiny_config(name="tiny-lr", train={"learning_rate": 0.01}), "-n")
+    assert code == 0, out[-3000:]
+    outputs = [path for line in out.splitlines() if line.strip().startswith("output:")
+               for path in line.split(":", 1)[1].replace(",", " ").split()]
+    assert outputs and all(path.startswith("results/tiny-lr/") for path in outputs), outputs
+    assert wf.planned_jobs(out)["train"] == 4
+    code, out = wf.run(finished_sweep, wf.tiny_config(), "-n")
+    assert code == 0 and "Nothing to be done" in out  # the first experiment is still complete
+    assert {p: p.stat().st_mtime_ns for p in experiment(finished_sweep).rglob("*")} == before
+
+
+@pytest.mark.slow
 def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: Path) -> None:
     config = wf.tiny_config(seeds=[0], train={"epochs": 5, "early_stopping_patience": 0})
     first, second = run_dir(tmp_path, "unet", 0), run_dir(tmp_path, "unetpp", 0)
@@ -91,6 +187,7 @@ def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: 
     assert (done / "model.keras").stat().st_mtime_ns == done_mtime  # the finished run was not redone
 
 
+@pytest.mark.slow
 def test_killed_snakemake_leaves_no_output_that_looks_done_and_reruns_to_completion(tmp_path: Path) -> None:
     config = wf.tiny_config(train={"epochs": 4, "early_stopping_patience": 0})
     runs = [run_dir(tmp_path, m, s) for m in config["models"] for s in config["seeds"]]
@@ -106,10 +203,11 @@ def test_killed_snakemake_leaves_no_output_that_looks_done_and_reruns_to_complet
     assert code == 0, out[-4000:]
     code, out = wf.run(tmp_path, config, "--cores", "2", "--rerun-incomplete")
     assert code == 0, out[-4000:]
-    assert (tmp_path / "results" / "report.html").exists()
+    assert (experiment(tmp_path) / "report.html").exists()
     assert any(json.loads((d / "run.json").read_text())["resumed"] for d in runs)
 
 
+@pytest.mark.slow
 def test_failed_run_is_named_and_the_report_never_averages_fewer_seeds(tmp_path: Path) -> None:
     config = wf.tiny_config(
         models=["unet", "unetpp", "unet_nan"],
@@ -118,15 +216,18 @@ def test_failed_run_is_named_and_the_report_never_averages_fewer_seeds(tmp_path:
     )
     code, out = wf.run(tmp_path, config, "--cores", "2", "--keep-going")
     assert code != 0
-    assert "loss became nan" in (tmp_path / "results" / "logs" / "train" / "tiny" / "unet_nan" / "none" / "seed0.log").read_text()
+    log = experiment(tmp_path) / "logs" / "train" / "unet_nan" / "none" / "split0" / "seed0.log"
+    assert "loss became nan" in log.read_text()
     assert "Error in rule train" in out and "unet_nan" in out
     for model in ("unet", "unetpp"):  # every other run finished
-        assert (tmp_path / "results" / "eval" / "tiny" / model / "none" / "seed0" / "metrics.json").exists()
-    assert not (tmp_path / "results" / "report.html").exists()  # nothing averaged over fewer runs
+        assert (eval_dir(tmp_path, model, 0) / "metrics.json").exists()
+    assert not (experiment(tmp_path) / "report.html").exists()  # nothing averaged over fewer runs
 
     code, out = wf.run(tmp_path, config, "--cores", "2", "partial_report")
     assert code == 0, out[-4000:]
-    html = (tmp_path / "results" / "report-partial.html").read_text()
+    html = (experiment(tmp_path) / "report-partial.html").read_text()
     assert "unet_nan" in html and "missing" in html.lower()
-    verdict = json.loads((tmp_path / "results" / "aggregate-partial" / "tiny" / "verdict.json").read_text())
+    verdict = json.loads((experiment(tmp_path) / "aggregate-partial" / "verdict.json").read_text())
+    index = (tmp_path / "results" / "index.html").read_text()  # the index links the partial report
+    assert 'href="tiny/report-partial.html"' in index
     assert [(m["model"], m["seed"]) for m in verdict["missing_runs"]] == [("unet_nan", 0)]

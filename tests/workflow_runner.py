@@ -83,3 +83,17 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: 
             kill_group(process)
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count from the "Job stats" table of `snakemake -n` (empty when nothing is to be done)."""
+    counts: dict[str, int] = {}
+    lines = dry_run_output.splitlines()
+    if "Job stats:" not in lines:
+        return counts
+    for line in lines[lines.index("Job stats:") + 3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
