@@ -7,8 +7,15 @@ Snakemake's user profile folder (here $XDG_CONFIG_HOME/snakemake/slurm, a symlin
 
 Scenarios, each in its own working folder (never the repository's results/), started together in
 the background so that their waits overlap; each test waits for its own:
-  sweep    the tiny config (tests/configs/tiny.yaml) with resources.gpus: 1, all of it
+  sweep    the tiny config (tests/configs/tiny.yaml) with resources.gpus: 1, all of it: one SLURM
+           job per run (the profile's group of train and evaluate)
   local    the same config run locally: the reference result tree for `sweep`
+  requeue  one run (train and evaluate); once training has saved an epoch, the test requeues its
+           SLURM job (`scontrol requeue`, as a preemption does). SLURM sends SIGTERM, holds the
+           job about two minutes, runs it again under the same job ID; training resumes and the
+           run completes without Snakemake noticing more than a longer job
+  arrays   seed 0 only, the profile without its groups and with --slurm-array-jobs train,evaluate:
+           the two trainings go in one job array, then the evaluations
   fails    training fails fast (batch_size larger than the train split), --retries 0: Snakemake
            must report the SLURM job as failed and exit non-zero, not hang
   timeout  one training run with a 1-minute time limit. Its first attempt is made to overrun:
@@ -49,23 +56,40 @@ CLUSTER_LOCK = Path(os.environ.get("SEGSWEEP_SLURM_DIR", "/tmp/segsweep-slurm") 
 BIN = Path(sys.executable).parent  # the venv's bin: snakemake, and `python` for the rules' shells
 
 RESOURCES = {"gpus": 1, "train_mem_mb": 1000, "train_runtime_min": 10, "eval_mem_mb": 1000, "eval_runtime_min": 10}
-ONE_RUN = "results/runs/tiny/unet/none/seed0"
+ONE_RUN = "results/tiny/runs/unet/none/split0/seed0"
+ONE_EVAL = "results/tiny/eval/unet/none/split0/seed0"
 TIMEOUT_EPOCHS = 40
+REQUEUE_EPOCHS = 40
 
-# scenario -> (config changes to tests/configs/tiny.yaml, extra arguments, through SLURM?, hard limit in s).
+# scenario -> (config changes to tests/configs/tiny.yaml, extra arguments, profile (None: run locally),
+# hard limit in s).
 # `fails` fails the same way at every attempt: --retries 0 spares the profile's two retries (the
 # plugin polls ever less often while no job completes: each failed attempt adds half a minute).
 SCENARIOS = {
-    "sweep": ({"resources": RESOURCES}, [], True, 480),
-    "local": ({"resources": RESOURCES}, [], False, 480),
-    "fails": ({"resources": RESOURCES, "train": {"batch_size": 64}}, ["--retries", "0", f"{ONE_RUN}/run.json"], True, 300),
+    "sweep": ({"resources": RESOURCES}, [], "slurm", 480),
+    "local": ({"resources": RESOURCES}, [], None, 480),
+    "fails": (
+        {"resources": RESOURCES, "train": {"batch_size": 64}}, ["--retries", "0", f"{ONE_RUN}/run.json"], "slurm", 300
+    ),
     "timeout": (
         {
             "resources": {**RESOURCES, "train_runtime_min": 1},
             "train": {"epochs": TIMEOUT_EPOCHS, "early_stopping_patience": 0},
         },
         [f"{ONE_RUN}/run.json"],
-        True,
+        "slurm",
+        480,
+    ),
+    "requeue": (
+        {"resources": RESOURCES, "train": {"epochs": REQUEUE_EPOCHS, "early_stopping_patience": 0}},
+        [f"{ONE_EVAL}/metrics.json"],
+        "slurm",
+        540,
+    ),
+    "arrays": (
+        {"resources": RESOURCES, "seeds": [0], "train": {"epochs": 1}},
+        ["--slurm-array-jobs", "train,evaluate"],
+        "slurm-arrays",
         480,
     ),
 }
@@ -74,6 +98,8 @@ USED_BY = {
     "local": "test_tiny_sweep_runs_on_slurm",
     "fails": "test_failing_job_is_reported_as_failed",
     "timeout": "test_timed_out_job_is_retried_with_more_time",
+    "requeue": "test_requeued_job_resumes_training_and_completes",
+    "arrays": "test_job_arrays_run_the_trainings_of_a_sweep_together",
 }
 
 
@@ -102,6 +128,9 @@ def test_profile_is_valid_for_snakemake(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^train\s+4$", result.stdout, re.MULTILINE), result.stdout[-3000:]
+    # One group job per run (train + evaluate), and SLURM may requeue a preempted job.
+    assert (result.stdout + result.stderr).count("Group job run ") == 4, result.stdout[-3000:]
+    assert profile["slurm-requeue"] is True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,20 +229,23 @@ class Run:
             subprocess.run(["scancel", "--name", self.run_id], capture_output=True, timeout=60)
 
 
-def install_profile(xdg_config_home: Path) -> None:
-    """profiles/slurm with the test's site lines, as $XDG_CONFIG_HOME/snakemake/slurm (a symlink)."""
+def install_profiles(xdg_config_home: Path) -> None:
+    """profiles/slurm with the test's site lines, as $XDG_CONFIG_HOME/snakemake/slurm (a symlink),
+    and the same without its groups as `slurm-arrays` (a group job is never put in an array)."""
     profile = yaml.safe_load(PROFILE.read_text())
     for key, value in yaml.safe_load(OVERRIDES.read_text()).items():
         if isinstance(value, dict) and isinstance(profile.get(key), dict):
             profile[key] = {**profile[key], **value}
         else:
             profile[key] = value
-    edited = xdg_config_home.parent / "profile-slurm"
-    edited.mkdir(parents=True)
-    (edited / PROFILE.name).write_text(yaml.safe_dump(profile, sort_keys=False))
-    link = xdg_config_home / "snakemake" / "slurm"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(edited, target_is_directory=True)
+    without_groups = {key: value for key, value in profile.items() if key != "groups"}
+    for name, content in (("slurm", profile), ("slurm-arrays", without_groups)):
+        edited = xdg_config_home.parent / f"profile-{name}"
+        edited.mkdir(parents=True)
+        (edited / PROFILE.name).write_text(yaml.safe_dump(content, sort_keys=False))
+        link = xdg_config_home / "snakemake" / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(edited, target_is_directory=True)
 
 
 def run_environment(xdg_config_home: Path) -> dict:
@@ -225,13 +257,13 @@ def run_environment(xdg_config_home: Path) -> dict:
 
 
 def start_scenario(name: str, root: Path, env: dict) -> Run:
-    changes, arguments, slurm, limit = SCENARIOS[name]
+    changes, arguments, profile, limit = SCENARIOS[name]
     workdir = root / name
     workdir.mkdir()
     (workdir / "config.yaml").write_text(yaml.safe_dump(deep_update(yaml.safe_load(TINY.read_text()), changes)))
-    command = [BIN / "snakemake", "-s", SNAKEFILE, "--configfile", "config.yaml"]
-    command += ["--profile", "slurm"] if slurm else ["--cores", "2"]
-    return Run(name, workdir, command + arguments, env, limit)
+    command = [BIN / "snakemake", "-s", SNAKEFILE, *(["--profile", profile] if profile else ["--cores", "2"])]
+    # --configfile last: the targets in `arguments` come first, or it would read them as config files
+    return Run(name, workdir, command + arguments + ["--configfile", "config.yaml"], env, limit)
 
 
 def training_process(workdir: Path) -> int | None:
@@ -274,6 +306,31 @@ def stop_first_attempt(run: Run) -> dict:
     return stopped
 
 
+def requeue_mid_training(run: Run) -> dict:
+    """Background watch: once training has saved an epoch, requeue its SLURM job as a preemption would."""
+    from segsweep.training.state import saved_epochs
+
+    requeued: dict = {}
+
+    def watch() -> None:
+        run_dir = run.workdir / ONE_RUN
+        while run.proc.poll() is None and time.monotonic() < run.started + run.limit:
+            try:
+                epochs = saved_epochs(run_dir)
+            except (OSError, ValueError, KeyError):  # being written
+                epochs = 0
+            if epochs >= 1 and run.run_id:
+                running = [job["JobId"] for job in slurm_jobs(run.run_id) if job["JobState"] == "RUNNING"]
+                if running:
+                    done = subprocess.run(["scontrol", "requeue", running[0]], capture_output=True, text=True, timeout=60)
+                    requeued.update(job=running[0], epochs=epochs, returncode=done.returncode, stderr=done.stderr)
+                    return
+            time.sleep(0.05)
+
+    threading.Thread(target=watch, daemon=True, name="requeue-mid-training").start()
+    return requeued
+
+
 @pytest.fixture(scope="module")
 def slurm_runs(slurm_cluster, request, tmp_path_factory):
     """The scenarios the selected tests need, all started now."""
@@ -281,13 +338,15 @@ def slurm_runs(slurm_cluster, request, tmp_path_factory):
     names = [name for name, test in USED_BY.items() if test in selected]
     root = tmp_path_factory.mktemp("slurm")
     xdg = root / "xdg-config"
-    install_profile(xdg)
+    install_profiles(xdg)
     env = run_environment(xdg)
     # The longest waits first: the timeout and failure runs' jobs get the cluster's CPUs before the
     # sweep's (the local run needs no SLURM and starts at once).
     runs = {name: start_scenario(name, root, env) for name in names if name != "sweep"}
     if "timeout" in runs:
         runs["timeout"].stopped = stop_first_attempt(runs["timeout"])
+    if "requeue" in runs:
+        runs["requeue"].requeued = requeue_mid_training(runs["requeue"])
     if "sweep" in names:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not all(
@@ -362,12 +421,12 @@ def test_tiny_sweep_runs_on_slurm(slurm_runs):
     )
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
 
-    # Exactly one SLURM job per training and evaluation: the small steps ran on the submitting node.
+    # One SLURM job per run, holding its training and its evaluation; the small steps ran on the
+    # submitting node.
     assert sweep.run_id, sweep.tail()
     jobs = slurm_jobs(sweep.run_id)
     runs = [(model, aug, seed) for model in config["models"] for aug in config["augmentations"] for seed in config["seeds"]]
-    expected = sorted(f"rule_{rule}_wildcards_tiny_{m}_{a}_{s}" for rule in ("train", "evaluate") for m, a, s in runs)
-    assert sorted(job["Comment"] for job in jobs) == expected
+    assert len(jobs) == len(runs), [(job["JobId"], job["Comment"]) for job in jobs]
 
     threads = config["train"]["threads"]
     for job in jobs:
@@ -376,19 +435,22 @@ def test_tiny_sweep_runs_on_slurm(slurm_runs):
         assert job["Partition"] == "gpu", what  # the site line of the profile
         assert job["TresPerJob"] == "gres:gpu:1" and job["JOB_GRES"] == "gpu:1", f"{what}: GPU not requested/granted"
         assert job["CPUs/Task"] == str(threads), f"{what}: --cpus-per-task is not the rule's threads ({threads})"
-        rule = "train" if job["Comment"].startswith("rule_train") else "eval"
-        assert job["MinMemoryNode"] == f"{RESOURCES[f'{rule}_mem_mb']}M", what
-        assert job["TimeLimit"] == f"00:{RESOURCES[f'{rule}_runtime_min']:02d}:00", what
-        # The job saw the fake GPU (the plugin's --verbose job log prints the job's environment).
+        # Group resources: the larger memory of the two rules, the sum of their time limits.
+        assert job["MinMemoryNode"] == f"{max(RESOURCES['train_mem_mb'], RESOURCES['eval_mem_mb'])}M", what
+        minutes = RESOURCES["train_runtime_min"] + RESOURCES["eval_runtime_min"]
+        assert job["TimeLimit"] == f"00:{minutes:02d}:00", what
+        # The job ran both rules and saw the fake GPU (the plugin's --verbose job log prints the job's environment).
         log = Path(job["StdOut"]).read_text(errors="replace")
+        assert "rule train:" in log and "rule evaluate:" in log, f"{what}: not both rules in {job['StdOut']}"
         assert re.search(r"'CUDA_VISIBLE_DEVICES': '\d", log), f"{what}: no CUDA_VISIBLE_DEVICES in {job['StdOut']}"
 
-    # Each training ran inside its SLURM job, and TensorFlow fell back to the CPU (the GPUs are /dev/null).
-    by_comment = {job["Comment"]: job["JobId"] for job in jobs}
+    # Each training ran inside its own SLURM job, and TensorFlow fell back to the CPU (the GPUs are /dev/null).
+    trained_in = []
     for model, aug, seed in runs:
-        record = json.loads((sweep.workdir / f"results/runs/tiny/{model}/{aug}/seed{seed}/run.json").read_text())
-        assert record["slurm_job_id"] == by_comment[f"rule_train_wildcards_tiny_{model}_{aug}_{seed}"]
+        record = json.loads((sweep.workdir / f"results/tiny/runs/{model}/{aug}/split0/seed{seed}/run.json").read_text())
+        trained_in.append(record["slurm_job_id"])
         assert record["device"]["type"] == "CPU", record["device"]
+    assert sorted(trained_in) == sorted(job["JobId"] for job in jobs)
 
 
 @pytest.mark.slurm
@@ -400,11 +462,10 @@ def test_failing_job_is_reported_as_failed(slurm_runs):
     assert run.run_id, run.tail()
     jobs = slurm_jobs(run.run_id)
     assert [job["JobState"] for job in jobs] == ["FAILED"], [(j["JobId"], j["JobState"]) for j in jobs]
-    assert {job["Comment"] for job in jobs} == {"rule_train_wildcards_tiny_unet_none_0"}
     # Snakemake names the failed job's SLURM log, which the plugin keeps, and the rule's log says why.
     last = jobs[-1]["StdOut"]
     assert last in run.output and Path(last).is_file(), run.tail()
-    assert "batch_size" in (run.workdir / "results/logs/train/tiny/unet/none/seed0.log").read_text()
+    assert "batch_size" in (run.workdir / "results/tiny/logs/train/unet/none/split0/seed0.log").read_text()
     assert not (run.workdir / ONE_RUN / "run.json").exists()
 
 
@@ -426,3 +487,41 @@ def test_timed_out_job_is_retried_with_more_time(slurm_runs):
     assert record["attempts"] == 2
     assert record["resumed"] and record["resumed_from_epoch"] >= run.stopped["epochs"], record
     assert record["epochs_run"] == TIMEOUT_EPOCHS
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_requeued_job_resumes_training_and_completes(slurm_runs):
+    run = slurm_runs["requeue"]
+    returncode = run.returncode
+    assert run.requeued, f"the job was never seen running with a saved epoch\n{run.tail()}"
+    assert run.requeued["returncode"] == 0, run.requeued
+    assert returncode == 0, run.tail()
+    assert "Error" not in run.output, run.tail()
+    jobs = slurm_jobs(run.run_id)
+    # One job, run twice: SLURM requeues under the same job ID.
+    assert [(job["JobId"], job["JobState"], job["Restarts"]) for job in jobs] == [(run.requeued["job"], "COMPLETED", "1")]
+    record = json.loads((run.workdir / ONE_RUN / "run.json").read_text())
+    assert record["resumed"] is True and record["resumed_from_epoch"] >= run.requeued["epochs"], record
+    assert record["attempts"] == 2 and record["epochs_run"] == REQUEUE_EPOCHS, record
+    assert (run.workdir / ONE_EVAL / "metrics.json").is_file()  # the evaluation ran in the same job
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_job_arrays_run_the_trainings_of_a_sweep_together(slurm_runs):
+    run = slurm_runs["arrays"]
+    assert run.returncode == 0, run.tail()
+    config = yaml.safe_load((run.workdir / "config.yaml").read_text())
+    jobs = slurm_jobs(run.run_id)
+    tasks: dict[str, list[dict]] = {}
+    for job in jobs:
+        assert "ArrayJobId" in job and "ArrayTaskId" in job, f"job {job['JobId']} is not an array task"
+        assert job["JobState"] == "COMPLETED", job["JobId"]
+        tasks.setdefault(job["ArrayJobId"], []).append(job)
+    runs = len(config["models"]) * len(config["seeds"])
+    trainings = [array for array in tasks.values() if array[0]["Comment"].startswith("rule_train")]
+    assert [len(array) for array in trainings] == [runs], {k: [j["Comment"] for j in v] for k, v in tasks.items()}
+    assert sum(len(array) for array in tasks.values()) == 2 * runs  # and the evaluations, in arrays of their own
+    for model in config["models"]:
+        assert (run.workdir / f"results/tiny/eval/{model}/none/split0/seed0/metrics.json").is_file()
