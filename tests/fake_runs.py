@@ -42,17 +42,18 @@ class FakeSweep:
 
     @property
     def results(self) -> Path:
-        return self.root / "results"
+        """The experiment's folder, results/<name>/ (named after the dataset, as by default)."""
+        return self.root / "results" / self.dataset
 
     @property
     def out_dir(self) -> Path:
-        return self.results / "aggregate" / self.dataset
+        return self.results / "aggregate"
 
     def run_dir(self, model: str, aug: str, seed: int) -> Path:
-        return self.results / "runs" / self.dataset / model / aug / f"seed{seed}"
+        return self.results / "runs" / model / aug / "split0" / f"seed{seed}"
 
     def eval_dir(self, model: str, aug: str, seed: int) -> Path:
-        return self.results / "eval" / self.dataset / model / aug / f"seed{seed}"
+        return self.results / "eval" / model / aug / "split0" / f"seed{seed}"
 
     def aggregate_args(self, grid_images: int = 2) -> list[str]:
         return [
@@ -107,7 +108,7 @@ def _write_dataset(sweep: FakeSweep) -> dict[str, tuple[np.ndarray, np.ndarray]]
     root = sweep.root / "data"
     generate(root, sweep.n_images, seed=0, height=sweep.size[0], width=sweep.size[1])
     manifest = make_split(FORMAT, root, None, "random", 0, sweep.fractions,
-                          sweep.results / "splits" / f"{sweep.dataset}.csv")
+                          sweep.results / "splits" / "split0.csv")
     pairs = {s.stem: load_pair(FORMAT, s)[1:] for s in manifest_samples(manifest, "test")}
     return {stem: (road.astype(bool), valid) for stem, (road, valid) in pairs.items()}
 
@@ -175,7 +176,7 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[st
                      "python": "3.11", "segsweep": "0.1.0"},
         "finished_at": "2025-01-01T00:00:00+00:00",
     })
-    bench = sweep.results / "benchmarks" / "train" / sweep.dataset / model / aug / f"seed{seed}.tsv"
+    bench = sweep.results / "benchmarks" / "train" / model / aug / "split0" / f"seed{seed}.tsv"
     bench.parent.mkdir(parents=True, exist_ok=True)
     bench.write_text(
         "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

@@ -34,7 +34,7 @@ def report(tmp_path_factory) -> dict:
     sweep = make_fake_sweep(root, dataset="ds&<i>", models=("unet", HOSTILE_MODEL), augmentations=("none", HOSTILE_AUG),
                             seeds=(0, 1), error_px={"unet": 7.0, HOSTILE_MODEL: 2.0}, n_images=8)
     (sweep.run_dir("unet", HOSTILE_AUG, 1) / "history.csv").unlink()
-    (sweep.results / "benchmarks" / "train" / sweep.dataset / "unet" / "none" / "seed1.tsv").unlink()
+    (sweep.results / "benchmarks" / "train" / "unet" / "none" / "split0" / "seed1.tsv").unlink()
     assert main([*sweep.aggregate_args(grid_images=1), "--allow-missing"]) == 0
     config = {**sweep.config(), "note": SCRIPT}
     out = root / "out" / "report.html"

@@ -53,7 +53,7 @@ def between_jobs_seconds(config_path: Path, workdir: Path, overrides: dict) -> d
     overrides_path = workdir / "overrides.yaml"  # not --config: it would read `seeds=[0]` as strings
     overrides_path.write_text(yaml.safe_dump(overrides))
     wall = _snakemake(["--cores", "1", "--configfile", str(config_path), str(overrides_path)], workdir)
-    tables = [pd.read_csv(f, sep="\t") for f in (workdir / "results" / "benchmarks").rglob("*.tsv")]
+    tables = [pd.read_csv(f, sep="\t") for f in (workdir / "results").glob("*/benchmarks/**/*.tsv")]
     inside = sum(float(t["s"].iloc[0]) for t in tables)
     return {
         "jobs": len(tables),
