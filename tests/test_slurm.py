@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
@@ -281,11 +282,12 @@ def training_process(workdir: Path) -> int | None:
     return None
 
 
-def stop_first_attempt(run: Run) -> dict:
-    """Background watch: once the first attempt has saved an epoch, SIGSTOP its training process."""
+def when_an_epoch_is_saved(run: Run, act: Callable[[], dict | None]) -> dict:
+    """Background watch: once the run's training has saved an epoch, call `act` until it returns
+    a record of what it did; that record (with the epochs saved) fills the dict returned here."""
     from segsweep.training.state import saved_epochs
 
-    stopped: dict = {}
+    done: dict = {}
 
     def watch() -> None:
         run_dir = run.workdir / ONE_RUN
@@ -294,41 +296,40 @@ def stop_first_attempt(run: Run) -> dict:
                 epochs = saved_epochs(run_dir)
             except (OSError, ValueError, KeyError):  # being written
                 epochs = 0
-            if epochs >= 1:
-                pid = training_process(run.workdir)
-                if pid is not None:
-                    os.kill(pid, signal.SIGSTOP)
-                    stopped.update(pid=pid, epochs=epochs, after=time.monotonic() - run.started)
-                    return
+            record = act() if epochs >= 1 else None
+            if record is not None:
+                done.update(record, epochs=epochs)
+                return
             time.sleep(0.05)
 
-    threading.Thread(target=watch, daemon=True, name="stop-first-attempt").start()
-    return stopped
+    threading.Thread(target=watch, daemon=True, name=f"watch-{run.name}").start()
+    return done
+
+
+def stop_first_attempt(run: Run) -> dict:
+    """SIGSTOP the training process once it has saved an epoch: a job too slow for its time limit."""
+
+    def stop() -> dict | None:
+        pid = training_process(run.workdir)
+        if pid is None:
+            return None
+        os.kill(pid, signal.SIGSTOP)
+        return {"pid": pid, "after": time.monotonic() - run.started}
+
+    return when_an_epoch_is_saved(run, stop)
 
 
 def requeue_mid_training(run: Run) -> dict:
-    """Background watch: once training has saved an epoch, requeue its SLURM job as a preemption would."""
-    from segsweep.training.state import saved_epochs
+    """Requeue the run's SLURM job once training has saved an epoch, as a preemption would."""
 
-    requeued: dict = {}
+    def requeue() -> dict | None:
+        running = [job["JobId"] for job in slurm_jobs(run.run_id) if job["JobState"] == "RUNNING"] if run.run_id else []
+        if not running:
+            return None
+        done = subprocess.run(["scontrol", "requeue", running[0]], capture_output=True, text=True, timeout=60)
+        return {"job": running[0], "returncode": done.returncode, "stderr": done.stderr}
 
-    def watch() -> None:
-        run_dir = run.workdir / ONE_RUN
-        while run.proc.poll() is None and time.monotonic() < run.started + run.limit:
-            try:
-                epochs = saved_epochs(run_dir)
-            except (OSError, ValueError, KeyError):  # being written
-                epochs = 0
-            if epochs >= 1 and run.run_id:
-                running = [job["JobId"] for job in slurm_jobs(run.run_id) if job["JobState"] == "RUNNING"]
-                if running:
-                    done = subprocess.run(["scontrol", "requeue", running[0]], capture_output=True, text=True, timeout=60)
-                    requeued.update(job=running[0], epochs=epochs, returncode=done.returncode, stderr=done.stderr)
-                    return
-            time.sleep(0.05)
-
-    threading.Thread(target=watch, daemon=True, name="requeue-mid-training").start()
-    return requeued
+    return when_an_epoch_is_saved(run, requeue)
 
 
 @pytest.fixture(scope="module")
@@ -514,14 +515,14 @@ def test_job_arrays_run_the_trainings_of_a_sweep_together(slurm_runs):
     assert run.returncode == 0, run.tail()
     config = yaml.safe_load((run.workdir / "config.yaml").read_text())
     jobs = slurm_jobs(run.run_id)
-    tasks: dict[str, list[dict]] = {}
-    for job in jobs:
-        assert "ArrayJobId" in job and "ArrayTaskId" in job, f"job {job['JobId']} is not an array task"
-        assert job["JobState"] == "COMPLETED", job["JobId"]
-        tasks.setdefault(job["ArrayJobId"], []).append(job)
+    assert all(job["JobState"] == "COMPLETED" for job in jobs), [(j["JobId"], j["JobState"]) for j in jobs]
+    trainings = [job for job in jobs if job["Comment"].startswith("rule_train")]
+    evaluations = [job for job in jobs if job["Comment"].startswith("rule_evaluate")]
     runs = len(config["models"]) * len(config["seeds"])
-    trainings = [array for array in tasks.values() if array[0]["Comment"].startswith("rule_train")]
-    assert [len(array) for array in trainings] == [runs], {k: [j["Comment"] for j in v] for k, v in tasks.items()}
-    assert sum(len(array) for array in tasks.values()) == 2 * runs  # and the evaluations, in arrays of their own
+    # The trainings, ready together at the start, are the tasks of one array; an evaluation goes
+    # in an array with those ready at the same time, or alone when its training ended alone.
+    assert len(trainings) == runs and all("ArrayTaskId" in job for job in trainings), trainings
+    assert len({job["ArrayJobId"] for job in trainings}) == 1, [job["JobId"] for job in trainings]
+    assert len(evaluations) == runs and len(jobs) == 2 * runs, [(j["JobId"], j["Comment"]) for j in jobs]
     for model in config["models"]:
         assert (run.workdir / f"results/tiny/eval/{model}/none/split0/seed0/metrics.json").is_file()
