@@ -32,13 +32,15 @@ def score_samples(
 
     `models` maps mode names to one-output models on the same input (see
     `segsweep.evaluation.predict.mode_models`); one forward pass per batch serves them all.
-    `dataset` is the settings' dataset dict (format, positive_ids). Only the current batch's
+    `dataset` is the settings' dataset dict (format, positive_ids, void_ids). Only the current batch's
     images and full-resolution probability maps are held in memory.
     """
     model = stacked_model(models)
     rows: list[Counts] = []
     for batch in _batches(samples, batch_size):
-        pairs = [load_pair(dataset["format"], sample, dataset.get("positive_ids")) for sample in batch]
+        pairs = [
+            load_pair(dataset["format"], sample, dataset.get("positive_ids"), dataset.get("void_ids")) for sample in batch
+        ]
         probabilities = predict_probabilities(model, [image for image, _, _ in pairs], input_size)
         for sample, (_, road, valid), probability in zip(batch, pairs, probabilities, strict=True):
             predicted = np.moveaxis(road_mask(probability, threshold), -1, 0)  # (modes, H, W)

@@ -104,7 +104,7 @@ def _fit(
     batch_size, epochs = train["batch_size"], train["epochs"]
     heads = len(model.output_names)
     decoded = {
-        split: decode_samples(dataset["format"], split_samples, dataset.get("positive_ids"), threads)
+        split: decode_samples(dataset["format"], split_samples, dataset.get("positive_ids"), threads, dataset.get("void_ids"))
         for split, split_samples in samples.items()
     }
     train_data, steps = train_dataset(
