@@ -102,6 +102,8 @@ def check_config(config: dict) -> None:
     fractions = config["split"]["fractions"]
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
         raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
+    if config["split"]["folds"] is not None and config["split"]["repeats"] > 1:
+        raise ConfigError("keys 'split.repeats' and 'split.folds' are two kinds of split axis: set one, not both")
     dataset = config["dataset"]
     made_by_rule = "generate" in dataset or "download" in dataset
     if not made_by_rule and not Path(dataset["root"]).is_dir():

@@ -1,4 +1,5 @@
-"""The split manifest: random and format splits, the checks before it, reading it back."""
+"""The split manifest: group-aware random and format splits, the gap, the split axis, the checks
+before it, reading it back."""
 
 from __future__ import annotations
 
@@ -13,8 +14,26 @@ from PIL import Image
 from test_data_formats import camvid, kitti_semantics
 
 from segsweep import cli
-from segsweep.data.formats import find_samples, load_pair
-from segsweep.data.split import SPLITS, format_split, make_split, manifest_samples, random_split, read_manifest
+from segsweep.config import ConfigError, load_config
+from segsweep.data.formats import Sample, find_samples, load_pair
+from segsweep.data.split import (
+    COLUMNS,
+    DEFAULT_GAP,
+    GAP,
+    SPLITS,
+    Frame,
+    SplitRule,
+    assign,
+    closest_frames,
+    compile_group_pattern,
+    cut_line,
+    keep_gap,
+    make_split,
+    manifest_samples,
+    place_frames,
+    random_split,
+    read_manifest,
+)
 from segsweep.data.staging import staged_file
 from segsweep.errors import DataError, UserError
 
@@ -55,7 +74,8 @@ def test_cli_checks_the_data_and_writes_the_manifest(
     out = tmp_path / "splits" / "tiny.csv"
     assert cli.main(split_args(synthetic_dataset.name, out)) == 0
     manifest = read_manifest(out)
-    assert list(manifest.columns) == ["stem", "split", "image", "label"]
+    assert list(manifest.columns) == list(COLUMNS) == ["stem", "split", "group", "frame", "image", "label"]
+    assert (manifest["group"] == manifest["stem"]).all(), "KITTI: every frame its own group"
     samples = find_samples("kitti_semantics", Path(synthetic_dataset.name))
     assert manifest["stem"].tolist() == [s.stem for s in samples]  # stem order, as strings
     assert manifest["image"].tolist() == [str(s.image) for s in samples]  # relative, as found
@@ -89,44 +109,12 @@ def test_a_dataset_without_road_is_refused(tmp_path: Path) -> None:
         Image.fromarray(np.full((16, 24), 8, np.uint8)).save(label)
     with pytest.raises(DataError, match=r"no road pixels in any of the 3 labels .* label IDs \[7\]"):
         make_split("kitti_semantics", root, None, "random", 0, FRACTIONS, tmp_path / "split.csv")
-    with pytest.raises(DataError, match=r"label IDs \[6, 7\]"):
-        make_split("kitti_semantics", root, [7, 6], "random", 0, FRACTIONS, tmp_path / "split.csv")
+    with pytest.raises(DataError, match=r"label IDs \[7, 22\]"):
+        make_split("kitti_semantics", root, [7, 22], "random", 0, FRACTIONS, tmp_path / "split.csv")
+    with pytest.raises(UserError, match=r"positive ids \[6\] cannot be road"):  # 6 (ground): void by default
+        make_split("kitti_semantics", root, [6], "random", 0, FRACTIONS, tmp_path / "split.csv")
     make_split("kitti_semantics", root, [8], "random", 0, (0.4, 0.3, 0.3), tmp_path / "split.csv")
     assert len(read_manifest(tmp_path / "split.csv")) == 3
-
-
-def test_format_split_keeps_camvid_folders_when_all_three_exist(tmp_path: Path) -> None:
-    root = camvid(tmp_path, {"train": ["t1", "t2"], "val": ["v1"], "test": ["s1", "s2"]})
-    manifest = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "split.csv")
-    assert manifest.set_index("stem")["split"].to_dict() == {
-        "s1": "test", "s2": "test", "t1": "train", "t2": "train", "v1": "val"
-    }  # fmt: skip
-    with pytest.raises(UserError, match="no split folders of its own"):
-        root = kitti_semantics(tmp_path / "k", ["a"])
-        make_split("kitti_semantics", root, None, "format", 0, FRACTIONS, tmp_path / "k.csv")
-
-
-def test_format_split_halves_val_when_there_is_no_test_folder(tmp_path: Path) -> None:
-    root = camvid(tmp_path, {"train": ["t1"], "val": ["v1", "v2", "v3", "v4", "v5"]})
-    samples = find_samples("camvid", root)
-    splits = format_split(samples, 0, "camvid")
-    assert splits["t1"] == "train"
-    held_out = [splits[f"v{i}"] for i in range(1, 6)]
-    assert sorted(held_out) == ["test", "test", "val", "val", "val"]
-    others = [format_split(samples, seed, "camvid") for seed in range(1, 8)]
-    assert any(other != splits for other in others), "the halves depend on the seed"
-    assert format_split(samples[::-1], 0, "camvid") == splits
-
-
-def test_format_split_of_the_real_camvid_sample(camvid_sample: Path, tmp_path: Path) -> None:
-    manifest = make_split("camvid", camvid_sample, None, "format", 0, FRACTIONS, tmp_path / "camvid.csv")
-    by_split = {name: set(manifest_samples(manifest, name)) for name in SPLITS}
-    train_files = {p.stem for p in (camvid_sample / "train").glob("*.png")}
-    val_files = {p.stem for p in (camvid_sample / "val").glob("*.png")}
-    assert {s.stem for s in by_split["train"]} == train_files
-    val, test = ({s.stem for s in by_split[name]} for name in ("val", "test"))
-    assert val | test == val_files and not val & test
-    assert len(val) - len(test) == len(val_files) % 2
 
 
 def test_the_manifest_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
