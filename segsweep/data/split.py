@@ -404,7 +404,7 @@ def make_split(
     empty = [name for name in SPLITS if name not in splits.values()]
     if empty:
         raise DataError(
-            f"{root}: split {empty[0]} is empty once frames within split.gap = {split_rule.gap} of another "
+            f"{root}: splits {empty} are empty once frames within split.gap = {split_rule.gap} of another "
             "split are dropped; lower split.gap or hold out other groups"
         )
     return write_manifest(frames, splits, out)
