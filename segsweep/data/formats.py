@@ -231,13 +231,16 @@ _CITYSCAPES_IGNORE_IN_EVAL = (0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30
 
 _FORMATS: dict[str, _Format] = {
     "kitti_semantics": _Format(
-        _KITTI_SEMANTICS_LAYOUT, _find_kitti_semantics, _decode_index_label(34, "kitti_semantics"), (7,),
-        _CITYSCAPES_IGNORE_IN_EVAL, 34, None,
-    ),  # fmt: skip
-    "kitti_road": _Format(_KITTI_ROAD_LAYOUT, _find_kitti_road, _decode_kitti_road, (1,), (2,), 3, None),
-    "camvid": _Format(
-        _CAMVID_LAYOUT, _find_camvid, _decode_index_label(12, "camvid"), (3,), (11,), 12, r"^([^_]+)_"
+        _KITTI_SEMANTICS_LAYOUT,
+        _find_kitti_semantics,
+        _decode_index_label(34, "kitti_semantics"),
+        (7,),
+        _CITYSCAPES_IGNORE_IN_EVAL,
+        34,
+        None,
     ),
+    "kitti_road": _Format(_KITTI_ROAD_LAYOUT, _find_kitti_road, _decode_kitti_road, (1,), (2,), 3, None),
+    "camvid": _Format(_CAMVID_LAYOUT, _find_camvid, _decode_index_label(12, "camvid"), (3,), (11,), 12, r"^([^_]+)_"),
 }
 FORMAT_NAMES: tuple[str, ...] = tuple(_FORMATS)
 

@@ -74,9 +74,9 @@ SPLITS = ("train", "val", "test")
 GAP = "gap"  # the split of a frame dropped to keep --gap between splits of one group
 REQUIRED_COLUMNS = ("stem", "split", "image", "label")
 COLUMNS = ("stem", "split", "group", "frame", "image", "label")
-# Frame numbers kept between two splits of one group: 1 s of 30 fps video, CamVid's (and
-# Cityscapes') frame rate and CamVid's training label interval, so that no held-out frame is
-# nearer a training frame than two consecutive training frames are to each other.
+# Frame numbers kept between two splits of one group: 1 s of CamVid's 30 fps video, which is also
+# its training label interval, so that no held-out frame is as near a training frame as two
+# consecutive training frames are to each other.
 DEFAULT_GAP = 30
 
 
