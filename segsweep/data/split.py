@@ -19,7 +19,8 @@ Assignment, in this order:
    --source format without a test folder needs --test-groups: which drive is held out is the
    user's call.
 2. val: --source format keeps the format's ``val`` folder (what is left of it after step 1);
-   otherwise, or where it is empty, a random cut of the remaining frames.
+   otherwise, or where it is empty, a random cut of the remaining frames by the train and val
+   fractions.
 3. train: the rest.
 
 A random cut lays the groups out in an order shuffled by the seed (groups sorted first, so the
@@ -453,11 +454,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--gap", type=int, default=DEFAULT_GAP,
-        help=f"frame numbers kept between two splits of one group (default {DEFAULT_GAP})",
+        help=f"frames of two splits of one group stay more than GAP frame numbers apart (default {DEFAULT_GAP})",
     )  # fmt: skip
-    axis = parser.add_mutually_exclusive_group()
-    axis.add_argument("--repeats", type=int, default=1, help="random splits on the split axis (default 1)")
-    axis.add_argument("--folds", type=int, default=None, help="k-fold cross-validation folds on the split axis")
+    parser.add_argument("--repeats", type=int, default=1, help="random splits on the split axis (default 1)")
+    parser.add_argument(
+        "--folds", type=int, default=None, help="k-fold cross-validation folds on the split axis (not with --repeats > 1)"
+    )  # fmt: skip
     parser.add_argument("--index", type=int, default=0, help="which split of the axis to write (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="manifest CSV to write")
 
