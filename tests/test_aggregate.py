@@ -209,3 +209,22 @@ def test_bad_input_names_the_file(small_sweep, capsys):
     assert str(metrics) in capsys.readouterr().err
     assert main([*small_sweep.aggregate_args(), "--candidate", "nope"]) == 2  # the last --candidate counts
     assert "--candidate 'nope' is not one of --models" in capsys.readouterr().err
+
+
+def test_per_image_without_the_empty_reference_column_names_the_file(small_sweep, capsys):
+    path = small_sweep.eval_dir("unet", "none", 1) / "per_image.csv"
+    table = pd.read_csv(path, dtype={"stem": str})
+    table.drop(columns="empty_reference").to_csv(path, index=False)
+    assert main(small_sweep.aggregate_args()) == 2
+    assert f"{path}: missing columns empty_reference" in capsys.readouterr().err
+
+
+def test_no_complete_pair_is_reported_not_compared(small_sweep, tmp_path):
+    (small_sweep.eval_dir("unetpp", "none", 0) / "metrics.json").unlink()
+    (small_sweep.eval_dir("unet", "none", 1) / "metrics.json").unlink()
+    assert main([*small_sweep.aggregate_args(), "--allow-missing"]) == 0
+    verdict = json.loads((small_sweep.out_dir / "verdict.json").read_text())
+    assert verdict["decision"] == "no_pairs" and "nothing to compare" in verdict["sentence"]
+    out = tmp_path / "report.html"
+    assert main(["report", "--results", str(small_sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert "no pairs" in out.read_text(encoding="utf-8")

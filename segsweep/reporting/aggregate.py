@@ -36,7 +36,7 @@ import pandas as pd
 from segsweep.errors import UserError
 from segsweep.reporting import stats
 from segsweep.reporting.bootstrap import METRICS, Split
-from segsweep.reporting.decision import METRIC_NAMES, Comparison, compare, conflicts, sentence
+from segsweep.reporting.decision import METRIC_NAMES, ROW_COLUMNS, Comparison, compare, conflicts, sentence
 
 SUMMARY_METRICS = ("pooled_iou", "per_image_mean_iou", "precision", "recall", "f1", "max_f", "average_precision",
                    "boundary_iou", "val_pooled_iou")
@@ -318,16 +318,19 @@ def verdict_fields(found: list[Comparison], args) -> dict:
     headline = next((c for c in ours if c.scope == headline_scope and c.metric == args.metric), None)
     if headline is None:
         return {"decision": "no_pairs", "metric": args.metric, "min_effect": args.min_effect,
+                "n_splits": len(args.splits), "resamples": args.bootstrap_resamples, "scope": headline_scope,
                 "sentence": f"No seed has runs of both {args.candidate} and {args.baseline} for every augmentation: "
                             "nothing to compare.", "conflicts": [], "by_augmentation": [], "by_baseline": []}
     secondary = next(c for c in ours if c.scope == headline_scope and c.metric != args.metric)
-    views = {f"{METRIC_NAMES[args.metric]} over all augmentations": headline,
+    views = {METRIC_NAMES[args.metric]: headline,
              METRIC_NAMES[secondary.metric]: secondary,
              **{f"{METRIC_NAMES[args.metric]} on augmentation {c.scope}": c
                 for c in ours if c.metric == args.metric and c.scope != headline_scope}}
     found_conflicts = conflicts(views)
+
     def entry(c: Comparison) -> dict:
         return {**c.as_row(), "sentence": sentence(c)}
+
     return {
         **headline.as_row(),
         "sentence": sentence(headline, found_conflicts),
@@ -421,7 +424,8 @@ def run(args) -> int:
     tables.runs.to_csv(out / "runs.csv", index=False)
     summarize(tables.runs).to_csv(out / "summary.csv", index=False)
     model_table(tables.runs, args.bootstrap_resamples, args.bootstrap_seed).to_csv(out / "models.csv", index=False)
-    pd.DataFrame([c.as_row() for c in found_comparisons]).to_csv(out / "comparison.csv", index=False)
+    pd.DataFrame([c.as_row() for c in found_comparisons], columns=ROW_COLUMNS).to_csv(out / "comparison.csv",
+                                                                                     index=False)
     tables.per_image.to_csv(out / "per_image.csv", index=False)
     pruning_table = pruning(tables.modes)
     pruning_table.to_csv(out / "pruning.csv", index=False)

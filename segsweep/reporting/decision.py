@@ -83,13 +83,21 @@ class Comparison:
         return self.mean_diff.low >= self.min_effect or self.mean_diff.high <= -self.min_effect
 
     def as_row(self) -> dict:
-        """A flat row for comparison.csv and verdict.json."""
-        row = {k: v for k, v in asdict(self).items() if not isinstance(getattr(self, k), Estimate)}
-        for name in ("mean_diff", "iqm_diff", "prob_improvement"):
+        """A flat row for comparison.csv and verdict.json, in ROW_COLUMNS order."""
+        row = {k: v for k, v in asdict(self).items() if k not in ESTIMATES}
+        for name in ESTIMATES:
             estimate = getattr(self, name)
             row[name], row[f"{name}_low"], row[f"{name}_high"] = estimate.value, estimate.low, estimate.high
         row["ci_low"], row["ci_high"] = self.mean_diff.low, self.mean_diff.high
         return {**row, "decision": self.decision, "exceeds_min_effect": self.exceeds_min_effect}
+
+
+ESTIMATES = ("mean_diff", "iqm_diff", "prob_improvement")
+ROW_COLUMNS = [
+    *(f for f in Comparison.__dataclass_fields__ if f not in ESTIMATES),
+    *(f"{name}{end}" for name in ESTIMATES for end in ("", "_low", "_high")),
+    "ci_low", "ci_high", "decision", "exceeds_min_effect",
+]
 
 
 def compare(splits: list[Split], baseline: str, candidate: str, metric: str, scope: str, *,
