@@ -275,6 +275,25 @@ def test_threshold_chosen_on_val_is_used_on_test(sweep):
     assert fixed["max_f"] == on_val["max_f"] and fixed["average_precision"] == on_val["average_precision"]
 
 
+@pytest.mark.parametrize("threshold, error", [("val", None), (0.3, None), ("best", "is not valid"), (1.0, "is not valid")])
+def test_config_threshold_is_a_number_or_val(tmp_path, threshold, error):
+    from segsweep.config import job_settings, load_config
+    from segsweep.errors import ConfigError
+
+    (tmp_path / "data").mkdir()
+    config = {**CONFIG, "dataset": {**CONFIG["dataset"], "root": str(tmp_path / "data")},
+              "models": ["unet_wide", "unetpp_nods"], "report": {"baseline": "unet_wide", "candidate": "unetpp_nods"},
+              "evaluate": {"threshold": threshold}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    if error:
+        with pytest.raises(ConfigError, match=f"key 'evaluate.threshold': .*{error}"):
+            load_config(tmp_path / "config.yaml")
+        return
+    settings = job_settings(load_config(tmp_path / "config.yaml"), "unet_wide", "none")
+    assert settings["evaluate"]["threshold"] == threshold
+    assert settings["model"]["match_unetpp_parameters"] is True
+
+
 def test_choice_rules():
     from segsweep.evaluation.choice import checkpoint_threshold, headline_mode, thresholds_on_val
     from segsweep.evaluation.metrics import probability_histograms
