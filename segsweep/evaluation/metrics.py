@@ -152,7 +152,8 @@ def probability_histograms(probability: np.ndarray, truth: np.ndarray, valid: np
     probability = np.asarray(probability)
     maps = probability.reshape(-1, *probability.shape[-2:])
     keep = np.ones(maps.shape[-2:], bool) if valid is None else np.asarray(valid, bool)
-    level = np.clip(np.floor(maps[:, keep].astype(np.float64) * (LEVELS - 1)), 0, LEVELS - 1).astype(np.int64)
+    # floor by truncation (p >= 0; a resize's rounding below 0 truncates to 0 too); exact in float64
+    level = np.minimum((maps[:, keep].astype(np.float64) * (LEVELS - 1)).astype(np.int64), LEVELS - 1)
     not_road = (~np.asarray(truth, bool)[keep]).astype(np.int64)
     index = (np.arange(len(maps))[:, None] * 2 + not_road) * LEVELS + level
     counts = np.bincount(index.ravel(), minlength=len(maps) * 2 * LEVELS)
