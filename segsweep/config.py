@@ -58,10 +58,15 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
-# Built-in model variants; config key `model_variants` adds to or overrides them.
+# Built-in model variants; config key `model_variants` adds to or overrides them. The two fair
+# baselines of the U-Net++ paper: `unet_wide`, a U-Net with U-Net++'s parameter count (within
+# 2%, at the same network.filters: segsweep.models.widths), and `unetpp_nods`, U-Net++ with one
+# head and no deep supervision.
 BUILTIN_MODEL_VARIANTS: dict[str, dict] = {
     "unet": {"architecture": "unet"},
     "unetpp": {"architecture": "unetpp", "deep_supervision": True},
+    "unet_wide": {"architecture": "unet", "match_unetpp_parameters": True},
+    "unetpp_nods": {"architecture": "unetpp", "deep_supervision": False},
 }
 
 
