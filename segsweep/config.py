@@ -58,10 +58,15 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
-# Built-in model variants; config key `model_variants` adds to or overrides them.
+# Built-in model variants; config key `model_variants` adds to or overrides them. The two fair
+# baselines of the U-Net++ paper: `unet_wide`, a U-Net with U-Net++'s parameter count (within
+# 2%, at the same network.filters: segsweep.models.widths), and `unetpp_nods`, U-Net++ with one
+# head and no deep supervision.
 BUILTIN_MODEL_VARIANTS: dict[str, dict] = {
     "unet": {"architecture": "unet"},
     "unetpp": {"architecture": "unetpp", "deep_supervision": True},
+    "unet_wide": {"architecture": "unet", "match_unetpp_parameters": True},
+    "unetpp_nods": {"architecture": "unetpp", "deep_supervision": False},
 }
 
 
@@ -102,6 +107,8 @@ def check_config(config: dict) -> None:
     fractions = config["split"]["fractions"]
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
         raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
+    if config["split"]["folds"] is not None and config["split"]["repeats"] > 1:
+        raise ConfigError("keys 'split.repeats' and 'split.folds' are two kinds of split axis: set one, not both")
     dataset = config["dataset"]
     made_by_rule = "generate" in dataset or "download" in dataset
     if not made_by_rule and not Path(dataset["root"]).is_dir():
@@ -139,9 +146,6 @@ def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
     }
 
 
-# The `evaluate` keys that training reads: the validation road IoU, which picks the best epoch and
-# stops early, is thresholded as the test IoU is.
-EVALUATE_KEYS_TRAINING_READS = ("threshold",)
 # Keys that say how fast a job runs, never what it computes (the rule's `threads`, `--threads`).
 SPEED_ONLY_TRAIN_KEYS = ("threads",)
 
@@ -149,12 +153,16 @@ SPEED_ONLY_TRAIN_KEYS = ("threads",)
 def training_settings(settings: dict) -> dict[str, Any]:
     """The part of job settings a training run's result depends on: what the train rule passes,
     and what the resume fingerprint hashes. An evaluation-only key or a thread count changed
-    later never reruns a training job nor discards its saved epochs."""
+    later never reruns a training job nor discards its saved epochs. Of `evaluate`, training
+    uses only the threshold of the validation IoU that picks its best epoch (0.5 where the
+    evaluation chooses its threshold on val): that value is kept, not the config's."""
     part = {key: value for key, value in settings.items() if key != "evaluate"}
     if "train" in part:
         part["train"] = {k: v for k, v in part["train"].items() if k not in SPEED_ONLY_TRAIN_KEYS}
     if "evaluate" in settings:
-        part["evaluate"] = {k: v for k, v in settings["evaluate"].items() if k in EVALUATE_KEYS_TRAINING_READS}
+        from segsweep.evaluation.choice import checkpoint_threshold
+
+        part["evaluate"] = {"threshold": checkpoint_threshold(settings["evaluate"])}
     return part
 
 

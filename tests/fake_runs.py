@@ -1,10 +1,13 @@
-"""A fabricated sweep on disk, laid out as docs/formats.md says, so reporting tests need no training.
+"""A fabricated sweep on disk, laid out as CONTRACT.md's experiment folder EXP, so reporting tests need no training.
 
 The dataset is the project's own procedural kitti_semantics scenes with a real split manifest;
 each run's "prediction" is the true road shifted sideways and cut below its top edge by a random
 number of pixels, whose mean is set per model (`error_px`). Per-image and pooled metrics are then
 counted from those masks with segsweep.evaluation.metrics, so every file agrees with every other,
-as real evaluation output would.
+as real evaluation output would. The first `empty_images` test images of each split have their road
+removed from the truth the runs are scored on: no reference, so their IoU is NaN (empty_reference).
+Boundary IoU, MaxF, AP and validation scores are plausible stand-ins derived from those counts,
+not computed from boundaries or score maps: reporting only carries them.
 """
 
 from __future__ import annotations
@@ -34,31 +37,36 @@ class FakeSweep:
     models: tuple[str, ...] = ("unet", "unetpp")
     augmentations: tuple[str, ...] = ("none", "flip_crop")
     seeds: tuple[int, ...] = (0, 1, 2)
+    splits: tuple[int, ...] = (0,)
     error_px: dict[str, float] = field(default_factory=lambda: {"unet": 7.0, "unetpp": 2.0})
     n_images: int = 16
     fractions: tuple[float, float, float] = (0.25, 0.25, 0.5)  # train, val, test: 8 test images
     size: tuple[int, int] = (48, 160)
     deep_supervision: bool = True  # of the candidate (the last model): it then reports pruned modes
+    empty_images: int = 0  # test images per split without road in truth
 
     @property
     def results(self) -> Path:
-        """The experiment's folder, results/<name>/ (named after the dataset, as by default)."""
-        return self.root / "results" / self.dataset
+        """The experiment folder EXP."""
+        return self.root / "results" / "exp"
 
     @property
     def out_dir(self) -> Path:
         return self.results / "aggregate"
 
-    def run_dir(self, model: str, aug: str, seed: int) -> Path:
-        return self.results / "runs" / model / aug / "split0" / f"seed{seed}"
+    def run_dir(self, model: str, aug: str, seed: int, split: int = 0) -> Path:
+        return self.results / "runs" / model / aug / f"split{split}" / f"seed{seed}"
 
-    def eval_dir(self, model: str, aug: str, seed: int) -> Path:
-        return self.results / "eval" / model / aug / "split0" / f"seed{seed}"
+    def eval_dir(self, model: str, aug: str, seed: int, split: int = 0) -> Path:
+        return self.results / "eval" / model / aug / f"split{split}" / f"seed{seed}"
+
+    def benchmark(self, model: str, aug: str, seed: int, split: int = 0) -> Path:
+        return self.results / "benchmarks" / "train" / model / aug / f"split{split}" / f"seed{seed}.tsv"
 
     def aggregate_args(self, grid_images: int = 2) -> list[str]:
         return [
             "aggregate", "--results", str(self.results), "--dataset", self.dataset,
-            "--models", *self.models, "--augmentations", *self.augmentations,
+            "--models", *self.models, "--augmentations", *self.augmentations, "--splits", *map(str, self.splits),
             "--seeds", *map(str, self.seeds), "--baseline", self.models[0], "--candidate", self.models[-1],
             "--grid-images", str(grid_images), "--out-dir", str(self.out_dir),
         ]
@@ -70,7 +78,8 @@ class FakeSweep:
             "models": list(self.models),
             "augmentations": list(self.augmentations),
             "seeds": list(self.seeds),
-            "report": {"baseline": self.models[0], "candidate": self.models[-1], "grid_images": 2},
+            "report": {"baseline": self.models[0], "candidate": self.models[-1], "grid_images": 2,
+                       "metric": "pooled_iou", "min_effect": 0.01, "bootstrap_resamples": 10000, "bootstrap_seed": 0},
         }
 
 
@@ -103,55 +112,79 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-def _write_dataset(sweep: FakeSweep) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Scenes and the split manifest; returns each test stem's (road, valid) masks."""
+def _write_dataset(sweep: FakeSweep) -> dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Scenes and a manifest per split (split i drawn with seed i); each split's test (road, valid) masks."""
     root = sweep.root / "data"
     generate(root, sweep.n_images, seed=0, height=sweep.size[0], width=sweep.size[1])
-    manifest = make_split(FORMAT, root, None, "random", 0, sweep.fractions,
-                          sweep.results / "splits" / "split0.csv")
-    pairs = {s.stem: load_pair(FORMAT, s)[1:] for s in manifest_samples(manifest, "test")}
-    return {stem: (road.astype(bool), valid) for stem, (road, valid) in pairs.items()}
+    truths = {}
+    for split in sweep.splits:
+        manifest = make_split(FORMAT, root, None, "random", split, sweep.fractions,
+                              sweep.results / "splits" / f"split{split}.csv")
+        pairs = {s.stem: load_pair(FORMAT, s)[1:] for s in manifest_samples(manifest, "test")}
+        truth = {stem: (road.astype(bool), valid) for stem, (road, valid) in sorted(pairs.items())}
+        for stem in list(truth)[: sweep.empty_images]:
+            truth[stem] = (np.zeros_like(truth[stem][0]), truth[stem][1])
+        truths[split] = truth
+    return truths
 
 
 def _modes(pooled_iou: float, per_image_iou: float, speed: float, parameters: int, rng) -> list[dict]:
-    """Pruned U-Net++ levels: shallower heads are faster, smaller and a little worse."""
+    """Pruned U-Net++ levels: shallower heads are faster, smaller and a little worse, on val as on test."""
     levels = [("L1", 0.12, 3.0, 0.05), ("L2", 0.06, 2.0, 0.2), ("L3", 0.02, 1.4, 0.5), ("L4", 0.0, 1.1, 1.0)]
-    modes = [{"mode": "accurate", "parameters": parameters, "pooled_iou": pooled_iou,
+    modes = [{"mode": "accurate", "parameters": parameters, "pooled_iou": pooled_iou, "val_pooled_iou": pooled_iou + 0.03,
               "per_image_mean_iou": per_image_iou, "images_per_second": speed}]
     for name, loss, speedup, share in levels:
         jitter = float(rng.normal(0, 0.005))
         modes.append({"mode": name, "parameters": int(parameters * share), "pooled_iou": pooled_iou - loss + jitter,
-                      "per_image_mean_iou": per_image_iou - loss + jitter, "images_per_second": speed * speedup})
+                      "val_pooled_iou": pooled_iou - loss + 0.03, "per_image_mean_iou": per_image_iou - loss + jitter,
+                      "images_per_second": speed * speedup})
     return modes
 
 
-def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def _stand_ins(counts: dict) -> dict:
+    """MaxF and AP a little above F1 and precision x recall: plausible values, not computed from score maps."""
+    return {"max_f": min(1.0, counts["f1"] + 0.01), "average_precision": counts["precision"] * counts["recall"]}
+
+
+def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
+               truth: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """One run's training and evaluation files, with predictions made from the truth."""
-    key = [sweep.models.index(model), sweep.augmentations.index(aug), seed]
+    key = [sweep.models.index(model), sweep.augmentations.index(aug), split, seed]
     rng = np.random.default_rng(key)
     candidate = model == sweep.models[-1]
     deep = candidate and sweep.deep_supervision
     parameters = 1_900_000 if candidate else 1_200_000
     speed = float(80.0 / (1.6 if candidate else 1.0) + rng.normal(0, 2))
-    masks_dir = sweep.eval_dir(model, aug, seed) / "masks"
-    masks_dir.mkdir(parents=True, exist_ok=True)
+    eval_dir = sweep.eval_dir(model, aug, seed, split)
+    (eval_dir / "masks").mkdir(parents=True, exist_ok=True)
     rows, per_image_counts = [], []
     run_error = abs(rng.normal(sweep.error_px[model], 0.5))
     for stem, (road, valid) in truth.items():
         pred = _prediction(road, abs(rng.normal(run_error, 1.5)), rng)
-        Image.fromarray(pred.astype(np.uint8) * 255).save(masks_dir / f"{stem}.png")
+        Image.fromarray(pred.astype(np.uint8) * 255).save(eval_dir / "masks" / f"{stem}.png")
         counts = confusion_counts(pred, road, valid)
         per_image_counts.append(counts)
-        rows.append({"stem": stem, **_floats(scores(counts)), **_floats(counts._asdict(), int)})
-    _write_csv(sweep.eval_dir(model, aug, seed) / "per_image.csv", rows)
+        empty = not (road & valid).any()
+        image_scores = _floats(scores(counts))
+        if empty:
+            image_scores["iou"] = image_scores["recall"] = image_scores["f1"] = float("nan")
+        rows.append({"stem": stem, **image_scores, "boundary_iou": image_scores["iou"] ** 2,
+                     **_floats(counts._asdict(), int), "empty_reference": empty})
+    _write_csv(eval_dir / "per_image.csv", rows)
     totals = Counts(*np.array(per_image_counts).T).pooled()
     pooled = _floats(scores(totals))
-    per_image_mean = {k: float(np.mean([r[k] for r in rows])) for k in ("iou", "precision", "recall", "f1")}
-    _write_json(sweep.eval_dir(model, aug, seed) / "metrics.json", {
-        "dataset": sweep.dataset, "model": model, "augmentation": aug, "seed": seed, "n_images": len(rows),
-        "threshold": 0.5, "mode": "accurate" if deep else "single",
-        "pooled": {**pooled, **_floats(totals._asdict(), int)},
-        "per_image_mean": per_image_mean, "parameters": parameters,
+    per_image_mean = {k: float(np.nanmean([r[k] for r in rows])) for k in ("iou", "precision", "recall", "f1")}
+    val_pooled = {k: min(1.0, v + 0.03) for k, v in pooled.items()}
+    _write_json(eval_dir / "metrics.json", {
+        "dataset": sweep.dataset, "model": model, "augmentation": aug, "seed": seed, "split": split,
+        "n_images": len(rows), "n_empty_reference": sum(r["empty_reference"] for r in rows),
+        "threshold": 0.5, "threshold_chosen_on": "config", "chosen_on": "val",
+        "mode": "L4" if deep else "single", "mode_chosen_on": "val" if deep else "single",
+        "pooled": {**pooled, **_floats(totals._asdict(), int)}, **_stand_ins(pooled),
+        "boundary_iou": float(np.nanmean([r["boundary_iou"] for r in rows])),
+        "per_image_mean": per_image_mean,
+        "val": {"pooled": val_pooled, **_stand_ins(val_pooled), "boundary_iou": val_pooled["iou"] ** 2},
+        "parameters": parameters, "training_flops_per_image": 3 * (4.0e9 if candidate else 1.7e9),
         "speed": {"images_per_second": speed, "batch_size": 4, "repeats": 5, "input_size": list(sweep.size)},
         "modes": _modes(pooled["iou"], per_image_mean["iou"], speed, parameters, rng) if deep else [],
     })
@@ -162,12 +195,12 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[st
         history.append({"epoch": epoch, "loss": 0.6 * np.exp(-epoch / 4), "val_loss": 0.65 * np.exp(-epoch / 4),
                         "val_road_iou": val_iou, "epoch_seconds": 3.0 + rng.random(),
                         "images_per_second": 25 + rng.random(), "learning_rate": 0.001})
-    _write_csv(sweep.run_dir(model, aug, seed) / "history.csv", history)
+    _write_csv(sweep.run_dir(model, aug, seed, split) / "history.csv", history)
     best = max(history, key=lambda row: row["val_road_iou"])
     train_seconds = sum(row["epoch_seconds"] for row in history)
-    _write_json(sweep.run_dir(model, aug, seed) / "run.json", {
+    _write_json(sweep.run_dir(model, aug, seed, split) / "run.json", {
         "dataset": sweep.dataset, "model": model, "architecture": "unetpp" if candidate else "unet",
-        "deep_supervision": deep, "augmentation": aug, "seed": seed, "settings": {},
+        "deep_supervision": deep, "augmentation": aug, "seed": seed, "split": split, "settings": {},
         "parameters": parameters, "epochs_run": epochs_run, "best_epoch": best["epoch"],
         "best_val_road_iou": best["val_road_iou"], "train_seconds": train_seconds, "resumed": False,
         "resumed_from_epoch": None, "attempts": 1, "precision": "float32",
@@ -176,7 +209,7 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[st
                      "python": "3.11", "segsweep": "0.1.0"},
         "finished_at": "2025-01-01T00:00:00+00:00",
     })
-    bench = sweep.results / "benchmarks" / "train" / model / aug / "split0" / f"seed{seed}.tsv"
+    bench = sweep.benchmark(model, aug, seed, split)
     bench.parent.mkdir(parents=True, exist_ok=True)
     bench.write_text(
         "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -188,9 +221,10 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, seed: int, truth: dict[st
 def make_fake_sweep(root: Path, **overrides) -> FakeSweep:
     """Write the dataset, manifest, and every run of the sweep under `root`; return its description."""
     sweep = FakeSweep(root=Path(root), **overrides)
-    truth = _write_dataset(sweep)
+    truths = _write_dataset(sweep)
     for model in sweep.models:
         for aug in sweep.augmentations:
-            for seed in sweep.seeds:
-                _write_run(sweep, model, aug, seed, truth)
+            for split in sweep.splits:
+                for seed in sweep.seeds:
+                    _write_run(sweep, model, aug, split, seed, truths[split])
     return sweep

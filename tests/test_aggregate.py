@@ -13,6 +13,7 @@ from PIL import Image
 
 from fake_runs import make_fake_sweep
 from segsweep.cli import main
+from segsweep.reporting import stats
 
 T_975_DF2 = 4.302653  # Student t quantile for 3 seeds, from printed tables
 
@@ -32,21 +33,24 @@ def read(sweep, name: str) -> pd.DataFrame:
 def test_runs_table_has_one_row_per_run_with_its_files_values(clear_win):
     runs = read(clear_win, "runs.csv")
     assert len(runs) == 2 * 2 * 3
-    assert {"dataset", "model", "augmentation", "seed", "pooled_iou", "per_image_mean_iou", "precision", "recall",
-            "f1", "best_epoch", "epochs_run", "train_seconds", "parameters", "images_per_second",
-            "precision_policy"} <= set(runs.columns)
+    assert {"dataset", "model", "augmentation", "split", "seed", "pooled_iou", "per_image_mean_iou", "precision",
+            "recall", "f1", "max_f", "average_precision", "boundary_iou", "val_pooled_iou", "val_test_gap", "mode",
+            "mode_chosen_on", "training_flops_per_image", "n_empty_reference", "best_epoch", "epochs_run",
+            "train_seconds", "parameters", "images_per_second", "precision_policy"} <= set(runs.columns)
     row = runs[(runs.model == "unetpp") & (runs.augmentation == "flip_crop") & (runs.seed == 1)].iloc[0]
     metrics = json.loads((clear_win.eval_dir("unetpp", "flip_crop", 1) / "metrics.json").read_text())
     info = json.loads((clear_win.run_dir("unetpp", "flip_crop", 1) / "run.json").read_text())
     assert row.pooled_iou == pytest.approx(metrics["pooled"]["iou"])
     assert row.per_image_mean_iou == pytest.approx(metrics["per_image_mean"]["iou"])
     assert row.images_per_second == pytest.approx(metrics["speed"]["images_per_second"])
+    assert row.boundary_iou == pytest.approx(metrics["boundary_iou"])
+    assert row.val_test_gap == pytest.approx(metrics["val"]["pooled"]["iou"] - metrics["pooled"]["iou"])
     assert (row.best_epoch, row.epochs_run, row.precision_policy) == (info["best_epoch"], info["epochs_run"], "float32")
 
 
 def test_summary_is_mean_std_and_t_interval_over_seeds(clear_win):
     runs, summary = read(clear_win, "runs.csv"), read(clear_win, "summary.csv")
-    assert len(summary) == 2 * 2 * 5  # models x augmentations x metrics
+    assert len(summary) == 2 * 2 * 9  # models x augmentations x metrics
     values = runs[(runs.model == "unet") & (runs.augmentation == "none")]["pooled_iou"].to_numpy()
     cell = summary[(summary.model == "unet") & (summary.augmentation == "none") & (summary.metric == "pooled_iou")].iloc[0]
     std = math.sqrt(((values - values.mean()) ** 2).sum() / 2)
@@ -56,30 +60,50 @@ def test_summary_is_mean_std_and_t_interval_over_seeds(clear_win):
     assert (cell.ci_low, cell.ci_high) == pytest.approx((values.mean() - half, values.mean() + half), rel=1e-6)
 
 
-def test_comparison_pairs_seeds_and_images(clear_win):
+def test_comparison_covers_every_scope_and_metric(clear_win):
     comparison = read(clear_win, "comparison.csv")
-    assert list(comparison.augmentation) == ["none", "none", "flip_crop", "flip_crop", "all", "all"]
-    seeds = comparison[(comparison.augmentation == "none") & (comparison.level == "seeds")].iloc[0]
-    images = comparison[(comparison.augmentation == "none") & (comparison.level == "images")].iloc[0]
-    assert seeds.n == 3 and seeds.p_min == pytest.approx(0.25) and seeds.evidence == "ci_only"
-    assert images.n == 8 and images.evidence == "clear"
-    # The seed-level difference is the mean over seeds of (candidate - baseline) pooled IoU.
-    runs = read(clear_win, "runs.csv").query("augmentation == 'none'")
-    by_model = runs.pivot(index="seed", columns="model", values="pooled_iou")
-    assert seeds.mean_diff == pytest.approx((by_model.unetpp - by_model.unet).mean())
-    # The image-level difference averages each image over seeds first.
-    per_image = read(clear_win, "per_image.csv").query("augmentation == 'none'")
-    image_means = per_image.pivot_table(index="stem", columns="model", values="iou", aggfunc="mean")
-    assert images.mean_diff == pytest.approx((image_means.unetpp - image_means.unet).mean())
-    assert images.prob_improvement == pytest.approx(((image_means.unetpp > image_means.unet).mean()))
+    assert list(zip(comparison.scope, comparison.metric)) == [
+        (scope, metric) for scope in ("none", "flip_crop", "all") for metric in ("pooled_iou", "per_image_iou")]
+    assert (comparison.baseline == "unet").all() and (comparison.n_seeds == 3).all() and (comparison.n_images == 8).all()
+    # The difference over all augmentations: per seed, pooled IoU averaged over augmentations, then the mean.
+    runs = read(clear_win, "runs.csv")
+    per_seed = runs.pivot_table(index="seed", columns="model", values="pooled_iou", aggfunc="mean")
+    row = comparison[(comparison.scope == "all") & (comparison.metric == "pooled_iou")].iloc[0]
+    assert row.mean_diff == pytest.approx((per_seed.unetpp - per_seed.unet).mean())
+    assert row.ci_low < row.mean_diff < row.ci_high and row.decision == "candidate_better"
+    # P(improvement) with augmentations as tasks and seeds as runs.
+    wins = [stats.prob_improvement(g.pivot(index="seed", columns="model", values="pooled_iou")[["unetpp"]],
+                                   g.pivot(index="seed", columns="model", values="pooled_iou")[["unet"]])
+            for _, g in runs.groupby("augmentation")]
+    assert row.prob_improvement == pytest.approx(np.mean(wins))
 
 
 def test_verdict_reports_a_clear_win(clear_win):
     verdict = json.loads((clear_win.out_dir / "verdict.json").read_text())
-    assert verdict["status"] == "candidate_better" and verdict["scope"] == "all"
-    assert verdict["sentence"].startswith("unetpp beats unet by +")
-    assert [v["augmentation"] for v in verdict["by_augmentation"]] == ["none", "flip_crop", "all"]
+    for key in ("decision", "metric", "min_effect", "mean_diff", "ci_low", "ci_high", "iqm_diff", "iqm_diff_low",
+                "iqm_diff_high", "prob_improvement", "prob_improvement_low", "prob_improvement_high", "seeds_needed",
+                "n_seeds", "n_images", "n_splits", "sentence"):
+        assert key in verdict, key
+    assert verdict["decision"] == "candidate_better" and verdict["scope"] == "all" and verdict["metric"] == "pooled_iou"
+    assert (verdict["n_seeds"], verdict["n_images"], verdict["n_splits"], verdict["min_effect"]) == (3, 8, 1, 0.01)
+    assert verdict["resamples"] == 10_000 and verdict["conflicts"] == []
+    assert verdict["sentence"].startswith("unetpp vs unet, pooled test IoU (3 seeds x 8 test images): +")
+    assert "Verdict: unetpp is better" in verdict["sentence"]
+    assert [v["scope"] for v in verdict["by_augmentation"]] == ["none", "flip_crop"]
+    assert verdict["secondary"]["metric"] == "per_image_iou"
     assert verdict["missing_runs"] == [] and verdict["runs_found"] == verdict["runs_expected"] == 12
+
+
+def test_models_table_has_iqm_metrics_and_costs(clear_win):
+    models = read(clear_win, "models.csv").set_index("model")
+    runs = read(clear_win, "runs.csv")
+    unetpp = runs[runs.model == "unetpp"]
+    assert models.loc["unetpp", "iqm_pooled_iou"] == pytest.approx(stats.iqm(unetpp.pooled_iou))
+    assert models.loc["unetpp", "iqm_low"] < models.loc["unetpp", "iqm_pooled_iou"] < models.loc["unetpp", "iqm_high"]
+    assert models.loc["unetpp", "mean_max_f"] == pytest.approx(unetpp.max_f.mean())
+    assert models.loc["unetpp", "mean_val_test_gap"] == pytest.approx((unetpp.val_pooled_iou - unetpp.pooled_iou).mean())
+    assert models.loc["unetpp", "training_flops_per_image"] == 12e9 and models.loc["unet", "parameters"] == 1_200_000
+    assert models.loc["unetpp", "modes_chosen"] == "L4 (6)" and models.loc["unet", "modes_chosen"] == "single (6)"
 
 
 def test_per_image_and_pruning_tables(clear_win):
@@ -89,6 +113,7 @@ def test_per_image_and_pruning_tables(clear_win):
     pruning = read(clear_win, "pruning.csv")
     assert len(pruning) == 2 * 5  # augmentations x (accurate, L1..L4), only for the deep-supervised U-Net++
     assert set(pruning.model) == {"unetpp"} and (pruning.n == 3).all()
+    assert (pruning.val_pooled_iou > pruning.pooled_iou).all()  # the fake runs' val is 3 points above test
     l1 = pruning[(pruning.augmentation == "none") & (pruning["mode"] == "L1")].iloc[0]
     speeds = [next(m["images_per_second"] for m in json.loads(
         (clear_win.eval_dir("unetpp", "none", seed) / "metrics.json").read_text())["modes"] if m["mode"] == "L1")
@@ -97,7 +122,7 @@ def test_per_image_and_pruning_tables(clear_win):
 
 
 def test_plots_and_grids_are_written(clear_win):
-    for name in ("iou_by_model", "val_iou_curves", "per_image_scatter", "pruning_speed_iou"):
+    for name in ("iou_by_model", "score_distribution", "val_iou_curves", "per_image_scatter", "pruning_speed_iou"):
         with Image.open(clear_win.out_dir / "plots" / f"{name}.png") as image:
             assert min(image.size) > 200
     verdict = json.loads((clear_win.out_dir / "verdict.json").read_text())
@@ -106,23 +131,46 @@ def test_plots_and_grids_are_written(clear_win):
     assert sorted(g["file"] for g in verdict["grids"]) == grids
     best = next(g for g in verdict["grids"] if g["file"] == "none_best.png")
     assert best["seed"] == 0 and len(best["stems"]) == 2
-    per_image = read(clear_win, "per_image.csv").query("augmentation == 'none' and seed == 0")
+    per_image = read(clear_win, "per_image.csv").query("augmentation == 'none' and seed == 0 and split == 0")
     mean_iou = per_image.groupby("stem")["iou"].mean()
     assert best["stems"] == list(mean_iou.sort_values(ascending=False).index[:2])
 
 
 def test_equal_models_are_not_declared_different(tmp_path):
-    """Same error on average, but each run draws its own: on the same images one model may look
-    better, which retraining (the seeds) does not confirm. No pruned modes: the figure says so."""
+    """Same error on average, but each run draws its own: the decision must not claim a winner.
+    No pruned modes: the figure says so."""
     sweep = make_fake_sweep(tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 4.0},
                             deep_supervision=False)
     assert main(sweep.aggregate_args(grid_images=1)) == 0
     verdict = json.loads((sweep.out_dir / "verdict.json").read_text())
-    assert verdict["status"] in ("within_noise", "within_seed_noise") and verdict["scope"] == "none"
-    assert "within noise" in verdict["sentence"] or "within seed noise" in verdict["sentence"]
-    assert " beats " not in verdict["sentence"]
+    assert verdict["decision"] in ("equivalent", "inconclusive") and verdict["scope"] == "none"
+    assert " is better" not in verdict["sentence"] and " is worse" not in verdict["sentence"]
+    if verdict["decision"] == "inconclusive":
+        assert "seeds at this test set" in verdict["sentence"] or "more test images" in verdict["sentence"]
     assert read(sweep, "pruning.csv").empty
     assert (sweep.out_dir / "plots" / "pruning_speed_iou.png").stat().st_size > 1000
+
+
+def test_empty_references_splits_and_every_baseline(tmp_path):
+    """Two splits, an image without road per split, and a third model: comparisons against each
+    baseline; per-image IoU leaves the empty images out and counts them."""
+    sweep = make_fake_sweep(tmp_path, models=("unet", "unet_wide", "unetpp"), augmentations=("none",),
+                            splits=(0, 1), seeds=(0, 1), n_images=12, empty_images=1,
+                            error_px={"unet": 7.0, "unet_wide": 6.0, "unetpp": 2.0}, deep_supervision=False)
+    assert main([*sweep.aggregate_args(grid_images=1), "--bootstrap-resamples", "2000"]) == 0
+    verdict = json.loads((sweep.out_dir / "verdict.json").read_text())
+    assert (verdict["n_splits"], verdict["n_seeds"], verdict["baseline"]) == (2, 2, "unet")
+    assert [v["baseline"] for v in verdict["by_baseline"]] == ["unet_wide"]
+    assert "2 splits x 2 seeds" in verdict["sentence"]
+    per_image = read(sweep, "per_image.csv")
+    empty = per_image[per_image.empty_reference]
+    assert len(empty) == 3 * 2 * 2 and empty.iou.isna().all()  # models x splits x seeds, one image each
+    assert verdict["secondary"]["n_empty_reference"] == 2 and "2 without road left out" in verdict["secondary"]["sentence"]
+    runs = read(sweep, "runs.csv")
+    assert (runs.n_empty_reference == 1).all()
+    kept = per_image[~per_image.empty_reference].groupby(["model", "split", "seed"]).iou.mean()
+    assert runs.set_index(["model", "split", "seed"]).per_image_mean_iou.sort_index().to_numpy() == pytest.approx(
+        kept.sort_index().to_numpy())
 
 
 @pytest.fixture
@@ -135,7 +183,7 @@ def test_missing_run_fails_listing_it(small_sweep, capsys):
     assert main(small_sweep.aggregate_args()) == 2
     error = capsys.readouterr().err
     assert "1 of 4 expected runs are missing" in error
-    assert "unetpp/none/seed1" in error and "metrics.json" in error and "--allow-missing" in error
+    assert "unetpp/none/split0/seed1" in error and "metrics.json" in error and "--allow-missing" in error
     assert not (small_sweep.out_dir / "runs.csv").exists()
 
 
@@ -149,8 +197,9 @@ def test_allow_missing_goes_on_and_records_them(small_sweep):
     assert missing["missing"] == [str(small_sweep.eval_dir("unetpp", "none", 1) / "masks")]
     summary = read(small_sweep, "summary.csv").query("model == 'unetpp' and metric == 'pooled_iou'").iloc[0]
     assert summary.n == 1 and math.isnan(summary.ci_low) and "one value" in summary.note
-    seeds = read(small_sweep, "comparison.csv").query("level == 'seeds'").iloc[0]
-    assert seeds.n == 1  # only seed 0 has both models
+    verdict_row = read(small_sweep, "comparison.csv").iloc[0]
+    assert verdict_row.n_seeds == 1  # only seed 0 has both models
+    assert "seed variance is unknown with one seed" in verdict_row.seeds_needed_note
 
 
 def test_bad_input_names_the_file(small_sweep, capsys):
@@ -160,3 +209,22 @@ def test_bad_input_names_the_file(small_sweep, capsys):
     assert str(metrics) in capsys.readouterr().err
     assert main([*small_sweep.aggregate_args(), "--candidate", "nope"]) == 2  # the last --candidate counts
     assert "--candidate 'nope' is not one of --models" in capsys.readouterr().err
+
+
+def test_per_image_without_the_empty_reference_column_names_the_file(small_sweep, capsys):
+    path = small_sweep.eval_dir("unet", "none", 1) / "per_image.csv"
+    table = pd.read_csv(path, dtype={"stem": str})
+    table.drop(columns="empty_reference").to_csv(path, index=False)
+    assert main(small_sweep.aggregate_args()) == 2
+    assert f"{path}: missing columns empty_reference" in capsys.readouterr().err
+
+
+def test_no_complete_pair_is_reported_not_compared(small_sweep, tmp_path):
+    (small_sweep.eval_dir("unetpp", "none", 0) / "metrics.json").unlink()
+    (small_sweep.eval_dir("unet", "none", 1) / "metrics.json").unlink()
+    assert main([*small_sweep.aggregate_args(), "--allow-missing"]) == 0
+    verdict = json.loads((small_sweep.out_dir / "verdict.json").read_text())
+    assert verdict["decision"] == "no_pairs" and "nothing to compare" in verdict["sentence"]
+    out = tmp_path / "report.html"
+    assert main(["report", "--results", str(small_sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert "no pairs" in out.read_text(encoding="utf-8")

@@ -13,12 +13,15 @@ from PIL import Image
 
 from segsweep.data.formats import (
     Sample,
+    default_group_pattern,
     default_positive_ids,
+    default_void_ids,
     find_samples,
-    ignore_ids,
     load_pair,
     resolve_positive_ids,
+    resolve_void_ids,
 )
+from segsweep.evaluation.metrics import confusion_counts
 from segsweep.errors import DataError, UserError
 
 H, W = 16, 24
@@ -308,12 +311,53 @@ def test_positive_ids_choose_the_road_and_are_checked(tmp_path: Path) -> None:
         find_samples("cityscapes", root)
 
 
+CITYSCAPES_IGNORE_IN_EVAL = [0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30]  # labels.py, by hand
+
+
 @pytest.mark.parametrize(
-    ("fmt", "road", "void"), [("kitti_semantics", [7], [0]), ("kitti_road", [1], [2]), ("camvid", [3], [11])]
+    ("fmt", "road", "void", "group_pattern"),
+    [
+        ("kitti_semantics", [7], CITYSCAPES_IGNORE_IN_EVAL, None),
+        ("kitti_road", [1], [2], None),
+        ("camvid", [3], [11], r"^([^_]+)_"),
+    ],
 )
-def test_format_ids(fmt: str, road: list[int], void: list[int]) -> None:
+def test_format_ids(fmt: str, road: list[int], void: list[int], group_pattern: str | None) -> None:
     assert default_positive_ids(fmt) == road
-    assert ignore_ids(fmt) == void
+    assert default_void_ids(fmt) == resolve_void_ids(fmt, None) == resolve_void_ids(fmt, []) == void
+    assert default_group_pattern(fmt) == group_pattern
+
+
+def test_parking_predicted_as_road_is_not_a_false_positive(tmp_path: Path) -> None:
+    # rows 0-3 parking (9), rows 4-7 sidewalk (8), rows 8-15 road (7); the prediction calls
+    # parking and road "road": by Cityscapes' rules 0 false positives, by "only 0 is void" 4*W.
+    label = np.full((H, W), 7, np.uint8)
+    label[:4], label[4:8] = 9, 8
+    write_png(tmp_path / "training" / "image_2" / "a.png", photo(0))
+    write_png(tmp_path / "training" / "semantic" / "a.png", label)
+    (sample,) = find_samples("kitti_semantics", tmp_path)
+    predicted = np.isin(label, [7, 9])
+    _, road, valid = load_pair("kitti_semantics", sample)
+    assert not valid[:4].any() and valid[4:].all()
+    counts = confusion_counts(predicted, road.astype(bool), valid)
+    assert (int(counts.tp), int(counts.fp), int(counts.fn)) == (8 * W, 0, 0)
+    _, road, valid = load_pair("kitti_semantics", sample, None, [0])  # dataset.void_ids: [0]
+    counts = confusion_counts(predicted, road.astype(bool), valid)
+    assert (int(counts.tp), int(counts.fp), int(counts.fn)) == (8 * W, 4 * W, 0)
+
+
+def test_void_ids_are_checked_and_never_road(tmp_path: Path) -> None:
+    root = camvid(tmp_path, {"train": ["a"]})
+    (sample,) = find_samples("camvid", root)
+    label = np.asarray(Image.open(sample.label))
+    _, road, valid = load_pair("camvid", sample, None, [1])  # class 1 void instead of 11
+    np.testing.assert_array_equal(valid, label != 1)
+    assert road.any() and not road[~valid].any()
+    assert resolve_void_ids("camvid", [11, 0, 11]) == [0, 11]
+    with pytest.raises(UserError, match=r"void ids \[12\] are not label IDs of format camvid \(0\.\.11\)"):
+        resolve_void_ids("camvid", [11, 12])
+    with pytest.raises(UserError, match=r"positive ids \[3\] cannot be road .* \[3\] are void"):
+        load_pair("camvid", sample, None, [3])
 
 
 # --- the real samples in ../shared/data ----------------------------------------------------

@@ -6,7 +6,19 @@ import keras
 import numpy as np
 import pytest
 
-from segsweep.models import build_model, forward_flops, inference_model, inference_modes, load_model, parameter_count
+from segsweep.config import BUILTIN_MODEL_VARIANTS
+from segsweep.errors import ConfigError
+from segsweep.models import (
+    build_model,
+    forward_flops,
+    inference_model,
+    inference_modes,
+    level_widths,
+    load_model,
+    parameter_count,
+    training_flops,
+)
+from segsweep.models.widths import scaled
 
 # The original papers' setting: the official "standard unit" (two conv3x3-act-dropout, no BN).
 PAPER = {"filters": [32, 64, 128, 256, 512], "batch_norm": False, "dropout": 0.5}
@@ -187,6 +199,52 @@ def test_forward_flops_by_hand():
     )
     model = build_model(settings("unet", filters=[2, 4], batch_norm=True, dropout=0.0), (4, 4, 1))
     assert forward_flops(model) == 2 * macs == 7232
+
+
+def test_training_flops_are_three_forward_passes():
+    model = build_model(settings("unet", filters=[2, 4], batch_norm=True, dropout=0.0), (4, 4, 1))
+    assert training_flops(model) == 3 * 7232
+
+
+def builtin(name: str, **network) -> dict:
+    return {"name": name, "deep_supervision": True, **BUILTIN_MODEL_VARIANTS[name], **network}
+
+
+DEFAULT = {"filters": [8, 16, 32, 64, 128], "batch_norm": True, "dropout": 0.0}
+
+
+@pytest.mark.parametrize("network", [DEFAULT, PAPER], ids=["default widths", "paper widths"])
+def test_unet_wide_has_the_parameters_of_unetpp_at_the_same_widths(network):
+    shape = (32, 32, 3)
+    unetpp = parameter_count(build_model(builtin("unetpp", **network), shape))
+    wide = build_model(builtin("unet_wide", **network), shape)
+    assert abs(parameter_count(wide) - unetpp) <= 0.02 * unetpp
+    assert parameter_count(build_model(builtin("unet", **network), shape)) < 0.9 * unetpp  # it did widen
+    widths = level_widths(wide)
+    assert len(widths) == len(network["filters"])
+    # One factor for every level: the factors that round each width to its value overlap.
+    low = max((w - 0.5) / f for w, f in zip(widths, network["filters"]))
+    high = min((w + 0.5) / f for w, f in zip(widths, network["filters"]))
+    assert 1 < low < high
+    assert tuple(widths) == scaled(network["filters"], (low + high) / 2)
+    assert wide.output_names == ["head"] and inference_modes(wide) == []
+
+
+def test_unet_wide_refuses_widths_too_narrow_for_one_factor():
+    # [2, 2, 2, 2, 2]: U-Net has 1,029 parameters at width 2 and 2,158 at width 3; U-Net++ 2,250.
+    with pytest.raises(ConfigError, match=r"network.filters.*\[2, 2, 2, 2, 2\].*2,250.*\[3, 3, 3, 3, 3\]"):
+        build_model(builtin("unet_wide", filters=[2] * 5, batch_norm=True, dropout=0.0), (16, 16, 3))
+
+
+def test_unetpp_nods_is_unetpp_with_one_head():
+    shape = (16, 16, 3)
+    nods = build_model(builtin("unetpp_nods", **TINY5), shape)
+    full = build_model(builtin("unetpp", **TINY5), shape)
+    assert nods.output_names == ["head"] and inference_modes(nods) == []
+    assert len(full.output_names) == 4
+    heads = TINY5["filters"][0] + 1  # each extra head: a 1x1 conv from width 4, with bias
+    assert parameter_count(full) - parameter_count(nods) == 3 * heads
+    assert level_widths(nods) == TINY5["filters"]
 
 
 def _batch_norm_pair(x: np.ndarray):

@@ -34,16 +34,16 @@ def report(tmp_path_factory) -> dict:
     sweep = make_fake_sweep(root, dataset="ds&<i>", models=("unet", HOSTILE_MODEL), augmentations=("none", HOSTILE_AUG),
                             seeds=(0, 1), error_px={"unet": 7.0, HOSTILE_MODEL: 2.0}, n_images=8)
     (sweep.run_dir("unet", HOSTILE_AUG, 1) / "history.csv").unlink()
-    (sweep.results / "benchmarks" / "train" / "unet" / "none" / "split0" / "seed1.tsv").unlink()
+    sweep.benchmark("unet", "none", 1).unlink()
     assert main([*sweep.aggregate_args(grid_images=1), "--allow-missing"]) == 0
     config = {**sweep.config(), "note": SCRIPT}
     out = root / "out" / "report.html"
-    assert main(["report", "--results", str(sweep.results), "--dataset", sweep.dataset,
-                 "--config-json", json.dumps(config), "--out", str(out)]) == 0
+    assert main(["report", "--results", str(sweep.results), "--config-json", json.dumps(config), "--out", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
     parser = Tags()
     parser.feed(html)
-    return {"html": html, "tags": parser.tags, "sweep": sweep}
+    verdict = json.loads((sweep.out_dir / "verdict.json").read_text())
+    return {"html": html, "tags": parser.tags, "sweep": sweep, "verdict": verdict}
 
 
 def test_names_and_config_strings_are_escaped(report):
@@ -60,7 +60,7 @@ def test_names_and_config_strings_are_escaped(report):
 def test_report_is_self_contained(report):
     html, tags = report["html"], report["tags"]
     images = [attrs for tag, attrs in tags if tag == "img"]
-    assert len(images) == 4 + 2 * 3  # four plots; three grids for each of two augmentations
+    assert len(images) == 5 + 2 * 3  # five plots; three grids for each of two augmentations
     assert all(attrs["src"].startswith("data:image/png;base64,") for attrs in images)
     assert not [t for t, a in tags if t in ("link", "script") or (t != "img" and "src" in a)]
     assert not [a["href"] for t, a in tags if t == "a" and not a["href"].startswith("#")]
@@ -73,7 +73,7 @@ def test_missing_runs_are_shown_in_a_warning(report):
     html = report["html"]
     warning = html.split('<section class="warning" role="alert">')[1].split("</section>")[0]
     assert "1 of 8 expected runs are missing" in warning
-    assert "unet / it&#39;s &#34;quoted&#34; &amp; &lt;b&gt;bold / seed 1" in warning
+    assert "unet / it&#39;s &#34;quoted&#34; &amp; &lt;b&gt;bold / split 0 / seed 1" in warning
     assert "history.csv" in warning
 
 
@@ -86,6 +86,35 @@ def test_runs_show_precision_benchmarks_and_provenance(report):
     assert "fakehost: CPU Fake CPU @ 2.0GHz" in provenance
     assert "tensorflow 2.21.0" in provenance and "pandas " in provenance
     assert "git commit" in provenance and "logical cores" in provenance
+
+
+def test_headline_states_decision_interval_probability_margin(report):
+    html, verdict = report["html"], report["verdict"]
+    section = html.split('<section id="verdict"')[1].split("</section>")[0]
+    assert f'status-{verdict["decision"]}' in section
+    assert "95% CI" in section and "P(improvement)" in section and "&plusmn;1.0 IoU points" in section
+    assert f'{100 * verdict["mean_diff"]:+.1f}' in section
+    low, high = verdict["prob_improvement_low"], verdict["prob_improvement_high"]
+    assert f"{low:.2f} to {high:.2f}" in section
+    statistics = html.split('<section id="statistics">')[1].split("</section>")[0]
+    for term in ("Primary metric", "95% CI", "IQM", "P(improvement)", "Decision", "Seeds needed"):
+        assert f"<strong>{term}</strong>" in statistics
+    models = html.split('<section id="models">')[1].split("</section>")[0]
+    assert "MaxF" in models and "Boundary IoU" in models and "training GFLOPs" in models and "L4 (" in models
+
+
+def test_inconclusive_headline_states_the_seeds_needed(tmp_path):
+    sweep = make_fake_sweep(tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 3.8},
+                            deep_supervision=False, n_images=8)
+    assert main([*sweep.aggregate_args(grid_images=1), "--min-effect", "0.001"]) == 0
+    verdict = json.loads((sweep.out_dir / "verdict.json").read_text())
+    assert verdict["decision"] == "inconclusive"
+    out = tmp_path / "report.html"
+    assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    section = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
+    assert "<dt>Seeds needed</dt>" in section
+    assert (f"about {verdict['seeds_needed']} seeds" in section if verdict["seeds_needed"]
+            else "more test images would" in section)
 
 
 def test_read_benchmark(tmp_path):

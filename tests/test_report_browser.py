@@ -171,7 +171,7 @@ def test_report_renders_in_chromium(report, browser, tmp_path):
         "expression": "Array.from(document.images, i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))",
         "returnByValue": True,
     })["result"]["value"]
-    assert len(images) == 4 + 2 * 3  # four plots; best/worst/differ grids for two augmentations
+    assert len(images) == 5 + 2 * 3  # five plots; best/worst/differ grids for two augmentations
     assert all(i["complete"] and i["width"] > 0 for i in images), images
 
     height = browser.send("Page.getLayoutMetrics")["cssContentSize"]["height"]

@@ -1,4 +1,5 @@
-"""The split manifest: random and format splits, the checks before it, reading it back."""
+"""The split manifest: group-aware random and format splits, the gap, the split axis, the checks
+before it, reading it back."""
 
 from __future__ import annotations
 
@@ -13,8 +14,26 @@ from PIL import Image
 from test_data_formats import camvid, kitti_semantics
 
 from segsweep import cli
-from segsweep.data.formats import find_samples, load_pair
-from segsweep.data.split import SPLITS, format_split, make_split, manifest_samples, random_split, read_manifest
+from segsweep.config import ConfigError, load_config
+from segsweep.data.formats import Sample, find_samples, load_pair
+from segsweep.data.split import (
+    COLUMNS,
+    DEFAULT_GAP,
+    GAP,
+    SPLITS,
+    Frame,
+    SplitRule,
+    assign,
+    closest_frames,
+    compile_group_pattern,
+    cut_line,
+    keep_gap,
+    make_split,
+    manifest_samples,
+    place_frames,
+    random_split,
+    read_manifest,
+)
 from segsweep.data.staging import staged_file
 from segsweep.errors import DataError, UserError
 
@@ -55,7 +74,8 @@ def test_cli_checks_the_data_and_writes_the_manifest(
     out = tmp_path / "splits" / "tiny.csv"
     assert cli.main(split_args(synthetic_dataset.name, out)) == 0
     manifest = read_manifest(out)
-    assert list(manifest.columns) == ["stem", "split", "image", "label"]
+    assert list(manifest.columns) == list(COLUMNS) == ["stem", "split", "group", "frame", "image", "label"]
+    assert (manifest["group"] == manifest["stem"]).all(), "KITTI: every frame its own group"
     samples = find_samples("kitti_semantics", Path(synthetic_dataset.name))
     assert manifest["stem"].tolist() == [s.stem for s in samples]  # stem order, as strings
     assert manifest["image"].tolist() == [str(s.image) for s in samples]  # relative, as found
@@ -63,7 +83,7 @@ def test_cli_checks_the_data_and_writes_the_manifest(
     expected = random_split(manifest["stem"].tolist(), 0, (0.5, 0.25, 0.25))
     assert manifest.set_index("stem")["split"].to_dict() == expected
     for name in SPLITS:
-        (first, *_) = manifest_samples(manifest, name)
+        first, *_ = manifest_samples(manifest, name)
         image, road, _ = load_pair("kitti_semantics", first, None)
         assert image.shape[:2] == road.shape
     with pytest.raises(ValueError, match="split must be one of"):
@@ -89,44 +109,12 @@ def test_a_dataset_without_road_is_refused(tmp_path: Path) -> None:
         Image.fromarray(np.full((16, 24), 8, np.uint8)).save(label)
     with pytest.raises(DataError, match=r"no road pixels in any of the 3 labels .* label IDs \[7\]"):
         make_split("kitti_semantics", root, None, "random", 0, FRACTIONS, tmp_path / "split.csv")
-    with pytest.raises(DataError, match=r"label IDs \[6, 7\]"):
-        make_split("kitti_semantics", root, [7, 6], "random", 0, FRACTIONS, tmp_path / "split.csv")
+    with pytest.raises(DataError, match=r"label IDs \[7, 22\]"):
+        make_split("kitti_semantics", root, [7, 22], "random", 0, FRACTIONS, tmp_path / "split.csv")
+    with pytest.raises(UserError, match=r"positive ids \[6\] cannot be road"):  # 6 (ground): void by default
+        make_split("kitti_semantics", root, [6], "random", 0, FRACTIONS, tmp_path / "split.csv")
     make_split("kitti_semantics", root, [8], "random", 0, (0.4, 0.3, 0.3), tmp_path / "split.csv")
     assert len(read_manifest(tmp_path / "split.csv")) == 3
-
-
-def test_format_split_keeps_camvid_folders_when_all_three_exist(tmp_path: Path) -> None:
-    root = camvid(tmp_path, {"train": ["t1", "t2"], "val": ["v1"], "test": ["s1", "s2"]})
-    manifest = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "split.csv")
-    assert manifest.set_index("stem")["split"].to_dict() == {
-        "s1": "test", "s2": "test", "t1": "train", "t2": "train", "v1": "val"
-    }  # fmt: skip
-    with pytest.raises(UserError, match="no split folders of its own"):
-        root = kitti_semantics(tmp_path / "k", ["a"])
-        make_split("kitti_semantics", root, None, "format", 0, FRACTIONS, tmp_path / "k.csv")
-
-
-def test_format_split_halves_val_when_there_is_no_test_folder(tmp_path: Path) -> None:
-    root = camvid(tmp_path, {"train": ["t1"], "val": ["v1", "v2", "v3", "v4", "v5"]})
-    samples = find_samples("camvid", root)
-    splits = format_split(samples, 0, "camvid")
-    assert splits["t1"] == "train"
-    held_out = [splits[f"v{i}"] for i in range(1, 6)]
-    assert sorted(held_out) == ["test", "test", "val", "val", "val"]
-    others = [format_split(samples, seed, "camvid") for seed in range(1, 8)]
-    assert any(other != splits for other in others), "the halves depend on the seed"
-    assert format_split(samples[::-1], 0, "camvid") == splits
-
-
-def test_format_split_of_the_real_camvid_sample(camvid_sample: Path, tmp_path: Path) -> None:
-    manifest = make_split("camvid", camvid_sample, None, "format", 0, FRACTIONS, tmp_path / "camvid.csv")
-    by_split = {name: set(manifest_samples(manifest, name)) for name in SPLITS}
-    train_files = {p.stem for p in (camvid_sample / "train").glob("*.png")}
-    val_files = {p.stem for p in (camvid_sample / "val").glob("*.png")}
-    assert {s.stem for s in by_split["train"]} == train_files
-    val, test = ({s.stem for s in by_split[name]} for name in ("val", "test"))
-    assert val | test == val_files and not val & test
-    assert len(val) - len(test) == len(val_files) % 2
 
 
 def test_the_manifest_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
@@ -151,3 +139,223 @@ def test_read_manifest_keeps_stems_as_text_and_checks_columns(tmp_path: Path) ->
     bad.write_text("stem,split,image,label\na,training,i,l\n")
     with pytest.raises(DataError, match=r"unknown split names \['training'\]"):
         read_manifest(bad)
+
+
+# --- groups, the gap and the split axis ------------------------------------------------------
+
+
+def frames_of(groups: dict[str, list[int]]) -> list[Frame]:
+    """Frames without files: group -> frame numbers; stems as CamVid's (group_number)."""
+    return [
+        Frame(Sample(f"{group}_{number:05d}", Path(), Path()), group, number)
+        for group, numbers in groups.items()
+        for number in numbers
+    ]
+
+
+def by_split(splits: dict[str, str], name: str) -> list[str]:
+    return sorted(stem for stem, split in splits.items() if split == name)
+
+
+def test_camvid_stems_give_the_sequence_and_frame_number(tmp_path: Path) -> None:
+    stems = ["0016E5_07959", "0006R0_f00930", "Seq05VD_f00000", "0001TP_008550"]
+    samples = [Sample(stem, Path(), Path()) for stem in stems]
+    placed = {f.stem: (f.group, f.number) for f in place_frames(samples, compile_group_pattern("camvid", None))}
+    assert placed == {
+        "0016E5_07959": ("0016E5", 7959), "0006R0_f00930": ("0006R0", 930),
+        "Seq05VD_f00000": ("Seq05VD", 0), "0001TP_008550": ("0001TP", 8550),
+    }  # fmt: skip
+    kitti = [Sample(stem, Path(), Path()) for stem in ("000000_10", "000000_11", "000001_10")]
+    own = place_frames(kitti, compile_group_pattern("kitti_semantics", None))
+    assert [f.group for f in own] == ["000000_10", "000000_11", "000001_10"]
+    drives = place_frames(kitti, compile_group_pattern("kitti_semantics", r"^(\d+)_"))
+    assert [(f.group, f.number) for f in drives] == [("000000", 10), ("000000", 11), ("000001", 10)]
+    whole_match = place_frames(kitti, compile_group_pattern("kitti_semantics", r"^\d+"))
+    assert [f.group for f in whole_match] == ["000000", "000000", "000001"]
+    wordy = [Sample(stem, Path(), Path()) for stem in ("run_b", "run_a")]  # no digits: position in stem order
+    assert [(f.stem, f.number) for f in place_frames(wordy, compile_group_pattern("camvid", None))] == [
+        ("run_a", 0), ("run_b", 1)
+    ]  # fmt: skip
+    with pytest.raises(DataError, match=r"stem 'nounderscore': split group pattern '\^\(\[\^_\]\+\)_' finds no group"):
+        place_frames([Sample("nounderscore", Path(), Path())], compile_group_pattern("camvid", None))
+    with pytest.raises(UserError, match=r"split group pattern '\(' is not a valid regular expression"):
+        compile_group_pattern("camvid", "(")
+
+
+def test_random_splits_never_put_a_group_in_two_splits() -> None:
+    sizes = {"A": 40, "B": 25, "C": 20, "D": 10, "E": 5, "F": 30}
+    frames = frames_of({group: list(range(0, 30 * n, 30)) for group, n in sizes.items()})
+    seen = set()
+    for seed in range(12):
+        splits = assign(frames, SplitRule(seed=seed), "camvid", Path("d"))
+        split_of_group = {}
+        for frame in frames:
+            assert split_of_group.setdefault(frame.group, splits[frame.stem]) == splits[frame.stem], (seed, frame)
+        assert set(split_of_group.values()) == set(SPLITS)
+        seen.add(tuple(sorted(split_of_group.items())))
+    assert len(seen) > 3, "the groups' splits depend on the seed"
+
+
+def test_one_sequence_is_cut_into_contiguous_blocks_with_the_gap() -> None:
+    frames = frames_of({"S": list(range(100))})
+    splits = keep_gap(frames, assign(frames, SplitRule(fractions=(0.6, 0.2, 0.2)), "camvid", Path("d")), 5)
+    # cut at 60 and 80 (in frame order); val frames 75-79 are within 5 of test 80, then train 55-59
+    # within 5 of the kept val frame 60.
+    expected = {f"S_{n:05d}": "train" for n in range(55)}
+    expected |= {f"S_{n:05d}": GAP for n in (*range(55, 60), *range(75, 80))}
+    expected |= {f"S_{n:05d}": "val" for n in range(60, 75)} | {f"S_{n:05d}": "test" for n in range(80, 100)}
+    assert splits == expected
+
+
+def test_cut_line_keeps_whole_groups_where_it_can() -> None:
+    line = frames_of({"A": list(range(62)), "B": list(range(101)), "C": list(range(305))})
+    parts = cut_line(line, [328, 70, 70])  # the sizes ask for cuts inside C; two boundaries exist
+    assert [sorted({f.group for f in part}) for part in parts] == [["A"], ["B"], ["C"]]
+    parts = cut_line(line[:163], [100, 40, 23])  # two groups, three parts: one cut inside a group
+    assert [len(part) for part in parts] == [62, 78, 23]
+    assert [f.number for f in parts[1]] == list(range(0, 78)), "contiguous, in frame order"
+    assert [len(part) for part in cut_line(frames_of({"S": list(range(10))}), [4, 3, 3])] == [4, 3, 3]
+
+
+def test_the_gap_counts_frame_numbers_and_test_ranks_highest() -> None:
+    frames = frames_of({"S": [0, 30, 60, 90, 92, 94, 120, 150], "T": [0, 30]})
+    splits = {"S_00000": "train", "S_00030": "train", "S_00060": "train", "S_00090": "val", "S_00092": "test",
+              "S_00094": "val", "S_00120": "train", "S_00150": "train", "T_00000": "train", "T_00030": "val"}  # fmt: skip
+    kept = keep_gap(frames, splits, 30)
+    # val 90 and 94 go (2 from test 92); train 60 stays (32 from test; the dropped val 90 protects
+    # nothing); train 120 goes (28 from test); in T, train 0 goes for val 30.
+    assert kept == splits | {"S_00090": GAP, "S_00094": GAP, "S_00120": GAP, "T_00000": GAP}
+    assert keep_gap(frames, splits, 2) == splits | {"S_00090": GAP, "S_00094": GAP}
+    assert keep_gap(frames, splits, 1) == splits
+
+
+def test_test_groups_are_held_out_whole_and_unknown_ones_refused() -> None:
+    frames = frames_of({"A": list(range(0, 600, 30)), "B": list(range(0, 900, 30)), "C": list(range(0, 300, 30))})
+    for seed in range(4):
+        splits = assign(frames, SplitRule(seed=seed, test_groups=("C",)), "camvid", Path("d"))
+        assert by_split(splits, "test") == [f.stem for f in frames if f.group == "C"]
+        assert by_split(splits, "val") and by_split(splits, "train")
+    with pytest.raises(
+        DataError, match=r"d: split test groups \['Z'\] are not among the groups here: A \(20\), B \(30\), C \(10\)"
+    ):
+        assign(frames, SplitRule(test_groups=("Z",)), "camvid", Path("d"))
+
+
+def test_folds_make_every_train_val_frame_val_once_with_a_fixed_test_set() -> None:
+    frames = frames_of({"A": list(range(0, 1500, 30)), "B": list(range(0, 600, 30)), "C": list(range(0, 300, 30))})
+    folds = [keep_gap(frames, assign(frames, SplitRule(test_groups=("C",), folds=4, index=i), "camvid", Path("d")), 30)
+             for i in range(4)]  # fmt: skip
+    assert all(by_split(fold, "test") == by_split(folds[0], "test") for fold in folds)
+    val_stems = [stem for fold in folds for stem in by_split(fold, "val")]
+    assert len(val_stems) == len(set(val_stems)), "no frame is val in two folds"
+    pool = {f.stem for f in frames if f.group != "C"}
+    dropped = {stem for fold in folds for stem in by_split(fold, GAP)}
+    assert set(val_stems) | dropped >= pool and set(val_stems) <= pool
+    # 70 frames, seed 0 lays out A (50) then B (20): cuts asked at 18, 36, 53; the last moves to
+    # the A|B boundary at 50. The gap drops train frames only (val ranks above train).
+    assert [len(by_split(fold, "val")) for fold in folds] == [18, 18, 14, 20]
+    random_folds = [assign(frames, SplitRule(folds=3, index=i), "camvid", Path("d")) for i in range(3)]
+    assert all(by_split(fold, "test") == by_split(random_folds[0], "test") for fold in random_folds)
+
+
+def test_repeats_redraw_val_around_a_fixed_test_set() -> None:
+    frames = frames_of({g: list(range(0, 300, 30)) for g in "ABCDEFG"})
+    repeats = [assign(frames, SplitRule(test_groups=("G",), repeats=5, index=i), "camvid", Path("d")) for i in range(5)]
+    assert all(by_split(r, "test") == by_split(repeats[0], "test") for r in repeats)
+    assert len({tuple(by_split(r, "val")) for r in repeats}) > 1
+    assert repeats[2] == assign(frames, SplitRule(seed=2, test_groups=("G",)), "camvid", Path("d")), "seed + index"
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (SplitRule(repeats=3, folds=5), "set one of them, not both"),
+        (SplitRule(folds=5, index=5), r"split index must be in 0\.\.4 \(5 splits\), got 5"),
+        (SplitRule(index=1), r"split index must be in 0\.\.0"),
+        (SplitRule(folds=1), "split folds must be 2 or more"),
+        (SplitRule(gap=-1), "split gap must be 0 or more"),
+    ],
+)
+def test_split_rule_is_checked(rule: SplitRule, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        rule.check()
+
+
+def test_config_takes_one_split_axis_and_the_cli_default_gap_is_the_schema_one(tmp_path: Path) -> None:
+    from segsweep.config import _schema
+
+    assert _schema()["properties"]["split"]["properties"]["gap"]["default"] == DEFAULT_GAP
+    config = tmp_path / "c.yaml"
+    config.write_text(f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{repeats: 3, folds: 5}}\n")
+    with pytest.raises(ConfigError, match=r"keys 'split.repeats' and 'split.folds' .* set one, not both"):
+        load_config(config)
+    config.write_text(f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{folds: 5}}\n")
+    split = load_config(config)["split"]
+    assert (split["folds"], split["repeats"], split["gap"], split["test_groups"]) == (5, 1, DEFAULT_GAP, [])
+
+
+def test_format_source_uses_the_test_folder_and_drops_its_neighbours(tmp_path: Path) -> None:
+    # As CamVid's official split: the test folder continues training sequence 0001TP.
+    root = camvid(tmp_path / "data", {
+        "train": ["0001TP_008490", "0001TP_008520", "0006R0_f00930", "0006R0_f00960"],
+        "val": ["0016E5_07959"], "test": ["0001TP_008550", "Seq05VD_f00000"],
+    })  # fmt: skip
+    manifest = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "s.csv")
+    splits = manifest.set_index("stem")["split"].to_dict()
+    assert splits == {"0001TP_008490": "train", "0001TP_008520": GAP, "0006R0_f00930": "train",
+                      "0006R0_f00960": "train", "0016E5_07959": "val", "0001TP_008550": "test",
+                      "Seq05VD_f00000": "test"}  # fmt: skip
+    assert manifest_samples(manifest, "train")[0].stem == "0001TP_008490"
+    held_out = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "s.csv", test_groups=("0001TP",))
+    assert by_split(held_out.set_index("stem")["split"].to_dict(), "test") == [
+        "0001TP_008490", "0001TP_008520", "0001TP_008550", "Seq05VD_f00000"]  # fmt: skip
+    no_test = camvid(tmp_path / "nt", {"train": ["A_1", "B_1"], "val": ["C_1"]})
+    with pytest.raises(
+        DataError, match=r"no test folder; name the sequence\(s\) to hold out .* A \(1\), B \(1\), C \(1\)"
+    ):
+        make_split("camvid", no_test, None, "format", 0, FRACTIONS, tmp_path / "nt.csv")
+    with pytest.raises(UserError, match="no split folders of its own"):
+        make_split("kitti_semantics", kitti_semantics(tmp_path / "k", ["a"]), None, "format", 0, FRACTIONS,
+                   tmp_path / "k.csv")  # fmt: skip
+
+
+def test_a_gap_that_empties_a_split_is_refused(tmp_path: Path) -> None:
+    root = camvid(tmp_path / "data", {"train": ["S_000", "S_010"], "val": ["S_020"], "test": ["S_030"]})
+    with pytest.raises(DataError, match=r"splits \['train', 'val'\] are empty once frames within split.gap = 30"):
+        make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "s.csv")
+    manifest = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "s.csv", gap=9)
+    assert manifest["split"].tolist() == ["train", "train", "val", "test"]
+    assert closest_frames(manifest).to_dict() == {
+        "distance": 10, "group": "S", "first": "S_010 (train)", "second": "S_020 (val)"
+    }  # fmt: skip
+    assert closest_frames(manifest[manifest["split"] == "train"]) is None
+
+
+def test_camvid_config_tests_on_a_drive_never_seen_in_training(
+    camvid_sample: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """config/camvid.yaml on the real sample: no test frame within 30 frames of a train or val
+    frame of its sequence; distances in frame numbers (the digits after the prefix), which count
+    time at 30 fps whichever folder a frame is in (train labels every 30th frame, val every 2nd)."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    config = load_config("config/camvid.yaml")
+    dataset, split = config["dataset"], config["split"]
+    manifest = make_split(
+        dataset["format"], Path(dataset["root"]), dataset["positive_ids"], split["source"], split["seed"],
+        tuple(split["fractions"].values()), tmp_path / "camvid.csv", void_ids=dataset["void_ids"],
+        group_pattern=split["group_pattern"], test_groups=tuple(split["test_groups"]), gap=split["gap"],
+    )  # fmt: skip
+    sequence = {row.stem: (row.stem.split("_")[0], int("".join(filter(str.isdigit, row.stem.split("_")[1]))))
+                for row in manifest.itertuples()}  # fmt: skip
+    stems = {name: manifest.loc[manifest["split"] == name, "stem"].tolist() for name in SPLITS}
+    test_drives = {sequence[s][0] for s in stems["test"]}
+    assert test_drives == {"0001TP"}
+    assert not test_drives & {sequence[s][0] for s in stems["train"] + stems["val"]}, "a drive never seen"
+
+    def nearest(a: list[str], b: list[str]) -> float:
+        return min((abs(sequence[x][1] - sequence[y][1]) for x in a for y in b if sequence[x][0] == sequence[y][0]),
+                   default=float("inf"))  # fmt: skip
+
+    assert nearest(stems["test"], stems["train"] + stems["val"]) > 30
+    assert nearest(stems["val"], stems["train"]) > 30
+    assert {len(v) for v in stems.values()} == {305, 101, 62} and len(manifest) == 468

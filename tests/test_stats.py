@@ -1,134 +1,308 @@
-"""segsweep.reporting.stats on hand-computed inputs."""
+"""The verdict's statistics on hand-computed inputs, on constructed designs, and against rliable.
+
+rliable's outputs come from tests/fixtures/rliable_reference.json, recorded by
+tests/fixtures/make_rliable_reference.py in a venv of its own (the file holds the command and the
+versions): rliable 1.2.0 does not import beside this project's pandas 3.
+"""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
 from segsweep.reporting import stats
+from segsweep.reporting.bootstrap import Split, components, crossed_bootstrap, linearised_differences
+from segsweep.reporting.decision import compare, conflicts, decide, sentence
 
 T_975 = {2: 4.302653, 3: 3.182446}  # Student t quantiles from printed tables
+RLIABLE = json.loads((Path(__file__).parent / "fixtures" / "rliable_reference.json").read_text())
+RESAMPLES = 10_000
 
 
 def test_mean_ci_hand_computed():
     interval = stats.mean_ci([1, 2, 3, 4])
     std = math.sqrt(5 / 3)  # sum of squared deviations 5, over n - 1 = 3
     half = T_975[3] * std / 2
-    assert interval.n == 4
-    assert interval.mean == 2.5
+    assert (interval.n, interval.mean, interval.note) == (4, 2.5, "")
     assert interval.std == pytest.approx(std)
     assert (interval.ci_low, interval.ci_high) == pytest.approx((2.5 - half, 2.5 + half), rel=1e-6)
-    assert interval.note == ""
 
 
-def test_mean_ci_three_seeds_ignores_nan():
+def test_mean_ci_ignores_nan_and_one_value_has_no_interval():
     interval = stats.mean_ci([0.70, float("nan"), 0.74, 0.72])
-    half = T_975[2] * 0.02 / math.sqrt(3)  # std of 0.70, 0.72, 0.74 is 0.02
+    half = T_975[2] * 0.02 / math.sqrt(3)
     assert interval.n == 3
     assert (interval.ci_low, interval.ci_high) == pytest.approx((0.72 - half, 0.72 + half), rel=1e-6)
-
-
-def test_mean_ci_one_value_has_no_interval_and_says_so():
-    interval = stats.mean_ci([0.8])
-    assert interval.n == 1 and interval.mean == 0.8
-    assert math.isnan(interval.std) and math.isnan(interval.ci_low) and math.isnan(interval.ci_high)
-    assert "one value" in interval.note
+    one = stats.mean_ci([0.8])
+    assert one.n == 1 and math.isnan(one.ci_low) and "one value" in one.note
     assert stats.mean_ci([]).n == 0
 
 
-def test_wilcoxon_exact_all_positive():
-    # Every one of 6 differences positive: 1 of the 2**6 sign patterns, doubled for two sides.
-    p, p_min, note = stats.wilcoxon_p([1, 2, 3, 4, 5, 6])
-    assert p == pytest.approx(2 / 64)
-    assert p_min == pytest.approx(2 / 64)
-    assert note == ""
+# --- IQM and probability of improvement, by hand and against rliable -------------------------
+
+def test_iqm_hand_computed():
+    # 8 values: 2 cut at each end, the mean of 3, 4, 5, 6; the outlier 100 does not count.
+    assert stats.iqm([7, 1, 100, 3, 5, 2, 6, 4]) == 4.5
+    # 3 values: int(0.75) = 0 cut, so the IQM of 3 seeds is their mean.
+    assert stats.iqm([0.1, 0.2, 0.6]) == pytest.approx(0.3)
+    assert stats.iqm([[1, 2], [3, 4], [5, 6], [7, 8]]) == 4.5  # over runs and tasks together
 
 
-def test_wilcoxon_matches_scipy_on_mixed_signs():
-    diffs = [0.5, -1.2, 2.0, 3.1, -0.3, 1.7, 2.2]
-    assert stats.wilcoxon_p(diffs)[0] == pytest.approx(scipy_stats.wilcoxon(diffs).pvalue)
+def test_probability_of_improvement_hand_computed():
+    # One task: x = 1, 2, 3 against y = 2, 2: pairs won 0, 0, 1, 1, ties 2 -> (2 + 2 * 0.5) / 6.
+    assert stats.prob_improvement([[1], [2], [3]], [[2], [2]]) == pytest.approx(0.5)
+    # Two tasks averaged: task 1 wins 1 of 1, task 2 loses: (1 + 0) / 2.
+    assert stats.prob_improvement([[3, 0]], [[1, 1]]) == 0.5
+    # Ties count one half: a model against itself is 0.5.
+    assert stats.prob_improvement([[0.7], [0.8]], [[0.7], [0.8]]) == 0.5
+    with pytest.raises(ValueError, match="tasks"):
+        stats.prob_improvement([[1, 2]], [[1]])
 
 
-def test_wilcoxon_three_seeds_cannot_reach_five_percent():
-    p, p_min, note = stats.wilcoxon_p([0.01, 0.02, 0.03])
-    assert p == pytest.approx(0.25) and p_min == pytest.approx(0.25)
-    assert "smallest possible p is 0.25" in note
+def test_probability_of_improvement_is_the_mann_whitney_u_statistic():
+    rng = np.random.default_rng(3)
+    x, y = np.round(rng.normal(0, 1, 7), 1), np.round(rng.normal(0.3, 1, 5), 1)  # rounding makes ties
+    u = scipy_stats.mannwhitneyu(x, y, alternative="greater").statistic
+    assert stats.prob_improvement(x[:, None], y[:, None]) == pytest.approx(u / (7 * 5))
 
 
-def test_wilcoxon_degenerate_inputs():
-    assert stats.wilcoxon_p([0.0, 0.0, 0.0]) == (1.0, 1.0, "all differences are zero")
-    assert stats.wilcoxon_p([0.0, 0.1, 0.2])[1] == pytest.approx(0.5)  # zeros dropped: 2 pairs left
-    p, p_min, _ = stats.wilcoxon_p([])
-    assert math.isnan(p) and math.isnan(p_min)
+def test_rliable_published_fixture_values():
+    fixture = RLIABLE["published_fixture"]
+    x, y, published = np.array(fixture["x"]), np.array(fixture["y"]), fixture["published"]
+    assert stats.iqm(x) == published["iqm_x"] == fixture["iqm_x"]
+    assert stats.iqm(y) == published["iqm_y"] == fixture["iqm_y"]
+    assert stats.prob_improvement(x, y) == pytest.approx(published["prob_improvement_x_over_y"])
+    assert stats.prob_improvement(x, y) == pytest.approx(fixture["prob_improvement_x_over_y"])
 
 
-def test_probability_of_improvement_counts_ties_half():
-    # wins at pairs 1 and 4, a tie at pair 2, a loss at pair 3: (1 + 0.5 + 0 + 1) / 4
-    assert stats.prob_improvement([1, 2, 3, 4], [2, 2, 1, 5]) == 0.625
+def test_iqm_and_probability_of_improvement_agree_with_rliable():
+    x, y = np.array(RLIABLE["inputs"]["x"]), np.array(RLIABLE["inputs"]["y"])
+    assert stats.iqm(x) == pytest.approx(RLIABLE["iqm_x"], abs=1e-12)
+    assert stats.iqm(y) == pytest.approx(RLIABLE["iqm_y"], abs=1e-12)
+    assert stats.prob_improvement(x, y) == pytest.approx(RLIABLE["prob_improvement_x_over_y"], abs=1e-12)
 
 
-def test_paired_differences_and_evidence():
-    result = stats.paired([0.5, 0.6, 0.7], [0.52, 0.63, 0.74])  # differences 0.02, 0.03, 0.04
-    half = T_975[2] * 0.01 / math.sqrt(3)
-    assert result.n == 3
-    assert result.mean_diff == pytest.approx(0.03)
-    assert (result.ci_low, result.ci_high) == pytest.approx((0.03 - half, 0.03 + half))
-    assert result.prob_improvement == 1.0
-    assert result.evidence == "ci_only"  # interval excludes 0, but p = 0.25 is the floor
-    assert result.as_row()["evidence"] == "ci_only"
-
-    many = stats.paired([0.5] * 8, [0.51, 0.52, 0.53, 0.54, 0.55, 0.56, 0.57, 0.58])
-    assert many.evidence == "clear" and many.p_value == pytest.approx(2 / 256)
-
-    mixed = stats.paired([0.5, 0.6, 0.7, 0.8], [0.52, 0.58, 0.71, 0.79])
-    assert mixed.evidence == "within_noise"
-
-    with pytest.raises(ValueError):
-        stats.paired([1, 2], [1, 2, 3])
+@pytest.mark.parametrize("name, statistic", [("iqm", stats.iqm), ("mean", np.mean)])
+def test_stratified_bootstrap_interval_agrees_with_rliable(name, statistic):
+    """Both are Monte Carlo estimates with different generators. Tolerance: 0.001 IoU, over three
+    times the largest spread between rliable's own endpoints over 5 random states (recorded)."""
+    reference = RLIABLE["stratified_bootstrap"]
+    intervals = np.array(reference[f"{name}_x_intervals"])
+    spread = float((intervals.max(axis=0) - intervals.min(axis=0)).max())
+    tolerance = 0.001
+    assert 3 * spread < tolerance
+    ours = stats.stratified_interval(RLIABLE["inputs"]["x"], statistic, resamples=reference["reps"], seed=0)
+    assert ours.low == pytest.approx(intervals[:, 0].mean(), abs=tolerance)
+    assert ours.high == pytest.approx(intervals[:, 1].mean(), abs=tolerance)
 
 
-GAINS = [0.51, 0.52, 0.53, 0.54, 0.55, 0.56, 0.57, 0.58]  # over 0.5: mean gain 4.5 IoU points
-CLEAR_IMAGES = stats.paired([0.5] * 8, GAINS)
-CLEAR_SEEDS = stats.paired([0.5, 0.6, 0.7], [0.52, 0.63, 0.74])
-NOISY_SEEDS = stats.paired([0.5, 0.6, 0.7], [0.56, 0.55, 0.73])
+def test_stratified_interval_of_constant_scores_collapses():
+    interval = stats.stratified_interval(np.full((4, 3), 0.8), resamples=2000)
+    assert (interval.value, interval.low, interval.high) == pytest.approx((0.8, 0.8, 0.8))
 
 
-def test_verdict_clear_win():
-    status, sentence = stats.verdict("unetpp", "unet", CLEAR_IMAGES, CLEAR_SEEDS, "3 seeds")
-    assert status == "candidate_better"
-    assert sentence.startswith("unetpp beats unet by +4.5 IoU points (95% CI +")
-    assert "p=0.0078 over 8 test-image pairs, per-image IoU averaged over 3 seeds" in sentence
-    assert "across 3 seed-paired runs: +3.0 IoU points" in sentence
-    assert "smallest possible p is 0.25" in sentence
+# --- the crossed bootstrap on constructed designs ----------------------------------------------
+
+def make_split(baseline_iou, candidate_iou, union=1000.0) -> Split:
+    """A split whose per-image IoU is given per model as (A, R, I) arrays; counts follow from them
+    with tp + fp + fn = union per image (NaN IoU: an empty reference with 50 false positives)."""
+    iou = np.stack([np.asarray(baseline_iou, float), np.asarray(candidate_iou, float)])
+    empty = np.isnan(iou)
+    tp = np.where(empty, 0.0, np.nan_to_num(iou) * union)
+    fp = np.where(empty, 50.0, (union - tp) / 2)
+    fn = np.where(empty, 0.0, union - tp - fp)
+    return Split(counts=np.stack([tp, fp, fn], axis=-1), iou=iou, stems=tuple(f"{i:03d}" for i in range(iou.shape[-1])))
 
 
-def test_verdict_within_seed_noise():
-    status, sentence = stats.verdict("unetpp", "unet", CLEAR_IMAGES, NOISY_SEEDS, "3 seeds")
-    assert status == "within_seed_noise"
-    assert "but the difference is within seed noise" in sentence
+def noisy_design(effect: float, seed_sd: float, image_sd: float, noise_sd: float, n_seeds=3, n_images=18, n_augs=1,
+                 rng_seed=0) -> Split:
+    """Baseline IoU from image difficulty plus noise; candidate adds effect + seed + image + noise terms."""
+    rng = np.random.default_rng(rng_seed)
+    difficulty = rng.uniform(0.6, 0.85, n_images)
+    base = difficulty + rng.normal(0, 0.01, (n_augs, n_seeds, n_images))
+    shift = (effect + rng.normal(0, seed_sd, (1, n_seeds, 1)) + rng.normal(0, image_sd, (1, 1, n_images))
+             + rng.normal(0, noise_sd, (n_augs, n_seeds, n_images)))
+    return make_split(base, base + shift)
 
 
-def test_verdict_within_noise():
-    images = stats.paired([0.5, 0.6, 0.7, 0.8, 0.9], [0.52, 0.58, 0.71, 0.79, 0.9])
-    status, sentence = stats.verdict("unetpp", "unet", images, NOISY_SEEDS, "3 seeds")
-    assert status == "within_noise"
-    assert sentence.startswith("unetpp vs unet: ")
-    assert "the difference is within noise" in sentence
+def summary(split, metric="pooled_iou", seed=0, resamples=RESAMPLES):
+    return crossed_bootstrap([split] if isinstance(split, Split) else split, metric, resamples, seed).summary()
 
 
-def test_verdict_baseline_better_reads_as_positive_gain_of_the_baseline():
-    images = stats.paired(GAINS, [0.5] * 8)
-    seeds = stats.paired([0.52, 0.63, 0.74], [0.5, 0.6, 0.7])
-    status, sentence = stats.verdict("unetpp", "unet", images, seeds, "3 seeds")
-    assert status == "baseline_better"
-    assert sentence.startswith("unet beats unetpp by +4.5 IoU points (95% CI +")
-    low, high = sentence.split("(95% CI ")[1].split(",")[0].split(" to ")
-    assert 0 < float(low) < 4.5 < float(high)  # the interval is flipped with the difference
+def test_constant_difference_collapses_the_interval():
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.5, 0.9, (2, 3, 12))
+    result = summary(make_split(base, base + 0.05), "per_image_iou")
+    for name in ("mean_diff", "iqm_diff"):
+        assert (result[name].value, result[name].low, result[name].high) == pytest.approx((0.05, 0.05, 0.05))
+    # Pooled IoU of identical images is the same under any resample of them.
+    same = make_split(np.full((1, 3, 5), 0.7), np.full((1, 3, 5), 0.74))
+    pooled = summary(same)["mean_diff"]
+    assert (pooled.value, pooled.low, pooled.high) == pytest.approx((0.04, 0.04, 0.04))
 
 
-def test_verdict_one_seed_says_seed_noise_is_unmeasured():
-    status, sentence = stats.verdict("unetpp", "unet", CLEAR_IMAGES, stats.paired([0.5], [0.6]), "1 seed")
-    assert status == "candidate_better"
-    assert "seed noise is not measured: one seed" in sentence
+def test_same_seed_same_interval_other_seed_other_draws():
+    split = noisy_design(0.02, 0.01, 0.01, 0.02)
+    assert summary(split, seed=7) == summary(split, seed=7)
+    assert summary(split, seed=7)["mean_diff"].low != summary(split, seed=8)["mean_diff"].low
+
+
+def test_pooled_iou_is_recomputed_from_counts():
+    """Point estimate: the pooled IoU of summed counts, per seed, not a mean of per-image IoU."""
+    split = noisy_design(0.03, 0.01, 0.01, 0.02)
+    split.counts[1, ..., 0, :] *= 5  # image 0 of the candidate weighs five times as much in the pool
+    tp, union = split.counts[..., 0].sum(-1), split.counts.sum(-1).sum(-1)
+    pooled = (tp / union).mean(axis=1)  # (model, seed), one augmentation
+    result = summary(split)
+    assert result["mean_diff"].value == pytest.approx((pooled[1] - pooled[0]).mean())
+    assert result["mean_diff"].value != pytest.approx(summary(split, "per_image_iou")["mean_diff"].value, abs=1e-4)
+
+
+def test_difference_depending_only_on_the_seed_gives_n_seeds_not_n_runs():
+    """Three augmentations that repeat one seed's result are not three replicates: the interval is
+    that of 3 seeds, as wide as with one augmentation."""
+    one = noisy_design(0.01, 0.02, 0.0, 0.0, n_augs=1)
+    three = make_split(np.repeat(one.iou[0], 3, axis=0), np.repeat(one.iou[1], 3, axis=0))
+    comparison = compare([three], "unet", "unetpp", "pooled_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
+    assert comparison.n_seeds == 3
+    assert summary(three)["mean_diff"] == pytest.approx(summary(one)["mean_diff"])
+    # The seed-only difference is resampled as 3 values: the interval ends lie within their range.
+    per_seed = (one.iou[1] - one.iou[0]).mean(axis=-1)[0]
+    assert per_seed.min() - 1e-9 <= comparison.mean_diff.low < comparison.mean_diff.high <= per_seed.max() + 1e-9
+
+
+def test_empty_references_are_left_out_of_per_image_iou_and_counted():
+    split = noisy_design(0.02, 0.0, 0.01, 0.01, n_images=10)
+    with_empty = make_split(np.concatenate([np.full((1, 3, 1), np.nan), split.iou[0]], axis=-1),
+                            np.concatenate([np.full((1, 3, 1), np.nan), split.iou[1]], axis=-1))
+    assert with_empty.n_empty == 1 and with_empty.n_images == 11
+    mean = summary(with_empty, "per_image_iou")["mean_diff"]
+    assert not math.isnan(mean.low) and not math.isnan(mean.high)
+    assert mean.value == pytest.approx(np.mean(split.iou[1] - split.iou[0]))
+    comparison = compare([with_empty], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=2000, seed=0)
+    assert comparison.n_empty_reference == 1
+    assert "(1 without road left out)" in sentence(comparison)
+    # Pooled IoU keeps the empty image: its false positives count.
+    tp, union = with_empty.counts[..., 0].sum(-1), with_empty.counts.sum(-1).sum(-1)
+    pooled = (tp / union).mean(axis=1)
+    assert summary(with_empty)["mean_diff"].value == pytest.approx((pooled[1] - pooled[0]).mean())
+
+
+def test_probability_of_improvement_under_the_bootstrap_uses_runs_and_tasks():
+    split = noisy_design(0.02, 0.01, 0.0, 0.01, n_augs=2)
+    tp, union = split.counts[..., 0].sum(-1), split.counts.sum(-1).sum(-1)
+    pooled = tp / union  # (model, aug, seed)
+    expected = stats.prob_improvement(pooled[1].T, pooled[0].T)  # runs (seeds) x tasks (augmentations)
+    result = summary(split)["prob_improvement"]
+    assert result.value == pytest.approx(expected)
+    assert 0 <= result.low <= result.value <= result.high <= 1
+
+
+def test_splits_are_an_outer_level():
+    """Two splits that disagree widen the interval beyond either split alone."""
+    first = noisy_design(0.03, 0.005, 0.005, 0.005, rng_seed=1)
+    second = noisy_design(-0.01, 0.005, 0.005, 0.005, rng_seed=2)
+    both = summary([first, second])["mean_diff"]
+    assert both.value == pytest.approx((summary(first)["mean_diff"].value + summary(second)["mean_diff"].value) / 2)
+    width = both.high - both.low
+    assert width > summary(first)["mean_diff"].high - summary(first)["mean_diff"].low
+    assert width > summary(second)["mean_diff"].high - summary(second)["mean_diff"].low
+
+
+# --- variance components and seeds needed ------------------------------------------------------
+
+def test_linearised_differences_average_to_each_seeds_pooled_difference():
+    split = noisy_design(0.02, 0.01, 0.01, 0.02, n_augs=2)
+    split.counts[..., 3, 0] *= 3  # an image with more road
+    tp, union = split.counts[..., 0].sum(-1), split.counts.sum(-1).sum(-1)
+    pooled = (tp / union).mean(axis=1)  # (model, seed), averaged over augmentations
+    assert linearised_differences(split, "pooled_iou").mean(axis=1) == pytest.approx(pooled[1] - pooled[0])
+
+
+def test_variance_components_of_an_additive_design():
+    """Differences a_r + b_i with no interaction: s2_seed = var(a), s2_image = var(b), residual 0."""
+    a, b = np.array([0.0, 0.02, -0.01, 0.03]), np.linspace(-0.02, 0.02, 9)
+    base = np.full((1, 4, 9), 0.6)
+    split = make_split(base, base + a[None, :, None] + b[None, None, :])
+    found = components([split], "per_image_iou")
+    assert found.seed == pytest.approx(np.var(a, ddof=1))
+    assert found.image == pytest.approx(np.var(b, ddof=1))
+    assert found.residual == pytest.approx(0, abs=1e-12)
+    # Planned half-width 1.96 sqrt(s2_seed / R + s2_image / I): hand-solved for the seeds needed.
+    target = 0.01
+    room = (target / 1.959964) ** 2 - np.var(b, ddof=1) / 9
+    assert found.seeds_needed(target) == math.floor(np.var(a, ddof=1) / room) + 1
+    assert found.half_width(found.seeds_needed(target)) < target <= found.half_width(found.seeds_needed(target) - 1)
+    assert found.seeds_needed(0.001) is None  # the 9 images alone leave more than +-0.1 points
+    assert components([make_split(base[:, :1], base[:, :1] + 0.01)], "per_image_iou") is None  # one seed
+
+
+# --- the decision ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("low, high, decision", [
+    (-0.005, 0.008, "equivalent"),          # inside +-1 point
+    (0.002, 0.008, "equivalent"),           # above 0 but inside the margin: equivalent comes first
+    (-0.005, 0.02, "inconclusive"),         # holds 0 and reaches past the margin
+    (-0.02, 0.02, "inconclusive"),
+    (0.002, 0.03, "candidate_better"),      # above 0, reaches inside the margin
+    (0.012, 0.03, "candidate_better"),      # above the margin
+    (-0.03, -0.002, "candidate_worse"),
+    (-0.01, 0.005, "inconclusive"),         # touches -m: not inside
+    (float("nan"), float("nan"), "inconclusive"),
+])
+def test_decision_rule(low, high, decision):
+    assert decide(low, high, 0.01) == decision
+
+
+@pytest.mark.parametrize("effect, seed_sd, noise, rng_seed, decision", [
+    (0.0, 0.002, 0.002, 4, "equivalent"),
+    (0.05, 0.002, 0.002, 4, "candidate_better"),
+    (-0.05, 0.002, 0.002, 4, "candidate_worse"),
+    (0.0, 0.012, 0.005, 1, "inconclusive"),  # seeds scatter by about +-1 point
+])
+def test_decisions_on_constructed_designs(effect, seed_sd, noise, rng_seed, decision):
+    split = noisy_design(effect, seed_sd, 0.002, noise, n_seeds=5, n_images=20, rng_seed=rng_seed)
+    comparison = compare([split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
+    assert comparison.decision == decision
+    text = sentence(comparison)
+    assert text.startswith("unetpp vs unet, per-image test IoU (5 seeds x 20 test images): ")
+    assert "P(unetpp > unet) = " in text and "95% CI" in text and "1.0-point margin" in text
+    if decision == "inconclusive":
+        assert comparison.seeds_needed > 5
+        assert f"about {comparison.seeds_needed} seeds at this test set would bring its half-width under 1.0" in text
+    if decision == "candidate_better":
+        assert comparison.exceeds_min_effect and "beyond the 1.0-point margin" in text
+
+
+def test_better_but_perhaps_less_than_the_margin_is_said():
+    split = noisy_design(0.01, 0.002, 0.002, 0.002, n_seeds=5, n_images=20, rng_seed=0)
+    comparison = compare([split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
+    assert comparison.decision == "candidate_better" and not comparison.exceeds_min_effect
+    assert "may be smaller than what matters" in sentence(comparison)
+
+
+def test_conflicting_metrics_are_named():
+    """Small images favour the candidate (per-image IoU better); the large images that dominate
+    pooled IoU favour the baseline (pooled IoU worse)."""
+    n_seeds, n_images = 4, 40
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.6, 0.7, (1, n_seeds, n_images))
+    large = np.arange(n_images) >= 30
+    cand = base + np.where(large, -0.04, 0.06) + rng.normal(0, 0.003, base.shape)
+    split = make_split(base, cand)
+    split.counts[..., large, :] *= 50  # the last ten images hold most of the road pixels
+    views = {metric: compare([split], "unet", "unetpp", metric, "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
+             for metric in ("pooled_iou", "per_image_iou")}
+    assert views["per_image_iou"].decision == "candidate_better"
+    assert views["pooled_iou"].decision == "candidate_worse"
+    found = conflicts({"pooled test IoU": views["pooled_iou"], "per-image test IoU": views["per_image_iou"]})
+    assert len(found) == 1
+    assert found[0].startswith("Conflict: per-image test IoU says unetpp is better (+")
+    assert "while pooled test IoU says it is worse (-" in found[0]
+    assert sentence(views["pooled_iou"], found).endswith(found[0])
+    assert conflicts({"a": views["pooled_iou"], "b": views["pooled_iou"]}) == []

@@ -7,17 +7,27 @@ Layouts (only ``*.png`` files count; names starting with ``.`` are skipped):
 
 ``kitti_semantics``
     ``training/image_2/{stem}.png`` + ``training/semantic/{stem}.png``: 8-bit Cityscapes label IDs
-    0..33 (what the KITTI files hold; 255 and other values are refused). Road = 7. ID 0
-    ("unlabeled") is void: nobody said whether it is road.
+    0..33 (what the KITTI files hold; 255 and other values are refused). Road = 7. Void by
+    default: Cityscapes' ``ignoreInEval`` IDs (``cityscapesscripts/helpers/labels.py``: 0-6
+    unlabeled .. ground, 9 parking, 10 rail track, 14-16 guard rail, bridge, tunnel, 18 polegroup,
+    29 caravan, 30 trailer; license plate is -1 and never in a uint8 label), because the
+    benchmark's road IoU leaves them out: parking predicted as road is no false positive there.
+    Each frame is its own group (its stem carries no drive).
 ``kitti_road``
     ``training/image_2/{cat}_{n}.png`` + ``training/gt_image_2/{cat}_road_{n}.png`` (``*_lane_*``,
     the ego-lane ground truth, is ignored). RGB ground truth, decoded to IDs so that positive and
     void IDs work as for the other formats: 0 = non-road red (255,0,0), 1 = road magenta
     (255,0,255), 2 = black (0,0,0), which the KITTI devkit treats as outside the evaluated area
-    (void). Any other colour is refused.
+    (void). Any other colour is refused. Each frame is its own group (``um``/``umm``/``uu`` name
+    road types, not drives).
 ``camvid``
     SegNet layout ``{train,val,test}/`` + ``{train,val,test}annot/``, whichever exist; 8-bit class
     indices 0..11, road = 3, 11 = void. `Sample.subset` keeps the folder for ``split --source format``.
+    The group is the sequence prefix before the first ``_`` (``0016E5_07959`` -> ``0016E5``,
+    ``Seq05VD_f00000`` -> ``Seq05VD``).
+
+Void IDs (``dataset.void_ids``, default the format's own) are left out of the training loss and of
+every evaluation count, through the ``valid`` mask `load_pair` returns.
 
 Images must be 8-bit RGB PNGs (palette PNGs are expanded); grayscale, RGBA and 16-bit images are
 refused rather than converted, because which conversion is right is the user's call.
@@ -53,8 +63,9 @@ class _Format:
     find: Callable[[Path], list[Sample]]
     decode_label: Callable[[Path], np.ndarray]
     positive: tuple[int, ...]
-    ignore: tuple[int, ...]
+    void: tuple[int, ...]
     n_ids: int
+    group_pattern: str | None  # regex on the stem; None: every frame its own group
 
 
 # --- PNG reading -----------------------------------------------------------------------------
@@ -215,12 +226,21 @@ def _find_camvid(root: Path) -> list[Sample]:
     return sorted(samples, key=lambda s: s.stem)
 
 
+# Cityscapes' labels with ignoreInEval (cityscapesscripts/helpers/labels.py), license plate (-1) aside.
+_CITYSCAPES_IGNORE_IN_EVAL = (0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30)
+
 _FORMATS: dict[str, _Format] = {
     "kitti_semantics": _Format(
-        _KITTI_SEMANTICS_LAYOUT, _find_kitti_semantics, _decode_index_label(34, "kitti_semantics"), (7,), (0,), 34
+        _KITTI_SEMANTICS_LAYOUT,
+        _find_kitti_semantics,
+        _decode_index_label(34, "kitti_semantics"),
+        (7,),
+        _CITYSCAPES_IGNORE_IN_EVAL,
+        34,
+        None,
     ),
-    "kitti_road": _Format(_KITTI_ROAD_LAYOUT, _find_kitti_road, _decode_kitti_road, (1,), (2,), 3),
-    "camvid": _Format(_CAMVID_LAYOUT, _find_camvid, _decode_index_label(12, "camvid"), (3,), (11,), 12),
+    "kitti_road": _Format(_KITTI_ROAD_LAYOUT, _find_kitti_road, _decode_kitti_road, (1,), (2,), 3, None),
+    "camvid": _Format(_CAMVID_LAYOUT, _find_camvid, _decode_index_label(12, "camvid"), (3,), (11,), 12, r"^([^_]+)_"),
 }
 FORMAT_NAMES: tuple[str, ...] = tuple(_FORMATS)
 
@@ -240,24 +260,43 @@ def default_positive_ids(fmt: str) -> list[int]:
     return list(_format(fmt).positive)
 
 
-def ignore_ids(fmt: str) -> list[int]:
-    """Label IDs that are void: excluded from loss and metrics, never counted as road or not."""
-    return list(_format(fmt).ignore)
+def default_void_ids(fmt: str) -> list[int]:
+    """Label IDs that are void when the config leaves `dataset.void_ids` null: excluded from the
+    loss and from every metric, never counted as road or as not road."""
+    return list(_format(fmt).void)
 
 
-def resolve_positive_ids(fmt: str, positive_ids: list[int] | None) -> list[int]:
-    """The road IDs to use: the format's own for None or an empty list (what the CLI passes for a
-    null config key), else the given ones, refused if the format cannot hold them or voids them."""
+def default_group_pattern(fmt: str) -> str | None:
+    """The format's regex for a stem's group (sequence); None: every frame is its own group."""
+    return _format(fmt).group_pattern
+
+
+def resolve_void_ids(fmt: str, void_ids: list[int] | None) -> list[int]:
+    """The void IDs to use: the format's own for None or an empty list (what the CLI passes for a
+    null config key), else the given ones, refused where the format cannot hold them."""
     spec = _format(fmt)
-    if not positive_ids:
-        return list(spec.positive)
-    bad = sorted({i for i in positive_ids if not 0 <= i < spec.n_ids or i in spec.ignore})
+    if not void_ids:
+        return list(spec.void)
+    bad = sorted({i for i in void_ids if not 0 <= i < spec.n_ids})
+    if bad:
+        raise UserError(f"void ids {bad} are not label IDs of format {fmt} (0..{spec.n_ids - 1})")
+    return sorted(set(void_ids))
+
+
+def resolve_positive_ids(fmt: str, positive_ids: list[int] | None, void_ids: list[int] | None = None) -> list[int]:
+    """The road IDs to use: the format's own for None or an empty list (what the CLI passes for a
+    null config key), else the given ones; refused if the format cannot hold them or they are void
+    (`void_ids` resolved as `resolve_void_ids` does)."""
+    spec = _format(fmt)
+    void = resolve_void_ids(fmt, void_ids)
+    positive = sorted(set(positive_ids or spec.positive))
+    bad = sorted({i for i in positive if not 0 <= i < spec.n_ids or i in void})
     if bad:
         raise UserError(
             f"positive ids {bad} cannot be road in format {fmt}: its label IDs are 0..{spec.n_ids - 1}, "
-            f"of which {list(spec.ignore)} are void"
+            f"of which {void} are void"
         )
-    return sorted(set(positive_ids))
+    return positive
 
 
 def find_samples(fmt: str, root: Path) -> list[Sample]:
@@ -277,19 +316,20 @@ def _id_lookup(ids: list[int] | tuple[int, ...]) -> np.ndarray:
 
 
 def load_pair(
-    fmt: str, sample: Sample, positive_ids: list[int] | None = None
+    fmt: str, sample: Sample, positive_ids: list[int] | None = None, void_ids: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode and check one pair: ``(image uint8 HxWx3, road uint8 HxW in {0,1}, valid bool HxW)``.
 
-    `valid` is False on void pixels (`ignore_ids`), where `road` is 0.
+    `valid` is False on void pixels (`void_ids`; None or empty: the format's own), where `road` is 0.
     """
     spec = _format(fmt)
-    positive = resolve_positive_ids(fmt, positive_ids)
+    void = resolve_void_ids(fmt, void_ids)
+    positive = resolve_positive_ids(fmt, positive_ids, void)
     image = _read_png(Path(sample.image), "image", _RGB)
     ids = spec.decode_label(Path(sample.label))
     if image.shape[:2] != ids.shape:
         (ih, iw), (lh, lw) = image.shape[:2], ids.shape
         raise DataError(f"{sample.label}: label is {lw}x{lh} pixels but its image {sample.image} is {iw}x{ih}")
     road = _id_lookup(positive)[ids].view(np.uint8)
-    valid = ~_id_lookup(spec.ignore)[ids]
+    valid = ~_id_lookup(void)[ids]
     return image, road, valid

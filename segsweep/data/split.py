@@ -2,17 +2,46 @@
 
 Every pair is decoded and checked first, so that a bad file stops the workflow here, before any
 training, with the file named; a dataset without a single road pixel (for the given or default
---positive-ids) is refused too.
+--positive-ids and --void-ids) is refused too.
 
---source random: the stems, sorted, are shuffled with --seed and cut by --fractions (TRAIN VAL
-TEST, summing to 1); each split gets at least one image. The result depends only on the stems,
-the seed and the fractions: not on file listing order, nor on any training seed.
+Splits never leak through time. Frames of one drive a fraction of a second apart are near-copies,
+so a test frame next to a training frame measures memory, not generalisation. Every frame therefore
+has a *group* (its sequence: the first capture group, or else the whole match, of --group-pattern
+on the stem; the format's own pattern by default, e.g. CamVid ``0016E5_07959`` -> ``0016E5``; a
+format whose names carry no drive, as KITTI's, makes each frame its own group) and a *frame number*
+(the last run of digits in the stem outside the group; where a group's stems have none, their
+position in stem order).
 
---source format: the format's own folders (CamVid train/val/test). Where the format has a val
-folder but no test folder (as the common SegNet release of CamVid), the val stems, sorted, are
-shuffled with --seed and halved: the first half (rounded up) stays val and the rest becomes
-test. A test folder without a val folder is halved the same way, its first half becoming val.
---fractions are not used.
+Assignment, in this order:
+
+1. test: the groups named by --test-groups, plus the format's own ``test`` folder
+   (--source format); with --source random and no --test-groups, the last part of the random cut.
+   --source format without a test folder needs --test-groups: which drive is held out is the
+   user's call.
+2. val: --source format keeps the format's ``val`` folder (what is left of it after step 1);
+   otherwise, or where it is empty, a random cut of the remaining frames by the train and val
+   fractions.
+3. train: the rest.
+
+A random cut lays the groups out in an order shuffled by the seed (groups sorted first, so the
+listing order never matters), each group's frames in frame order, and cuts that line into parts of
+the sizes the fractions ask for. Each cut moves to the nearest group boundary, so that no group is
+in two parts; only where no boundary is left (fewer groups than parts, e.g. one sequence) is a
+group cut, and then into contiguous blocks in frame order, never interleaved. With one frame per
+group this is exactly a shuffle of the sorted stems cut by the fractions.
+
+The gap: wherever one group ends up in two splits (a cut group, CamVid's val drive beside its
+training frames, a test folder continuing a training sequence), a frame is dropped when it lies
+within --gap frame numbers of a frame of a split that ranks above it (test > val > train); the
+manifest keeps it with split ``gap``. Frame numbers, not positions, because they count time: CamVid
+labels its training drives every 30th frame and its val drive every 2nd, so 30 positions are 30 s
+in one folder and 2 s in the other.
+
+The split axis (config split.repeats / split.folds): --repeats R writes split --index I of R random
+cuts, seeded --seed + I (the test groups named or the format's test folder stay fixed; for
+--source format with R > 1 the val folder is redrawn too). --folds K keeps test fixed (cut with
+--seed where it is random) and cuts the rest, in the --seed order, into K contiguous parts; fold I
+is val, as nnU-Net's cross-validation.
 
 The CSV is written beside --out under a hidden name and renamed into place.
 """
@@ -21,23 +50,292 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from segsweep.data.formats import FORMAT_NAMES, Sample, find_samples, load_pair, resolve_positive_ids
+from segsweep.data.formats import (
+    FORMAT_NAMES,
+    Sample,
+    default_group_pattern,
+    find_samples,
+    load_pair,
+    resolve_positive_ids,
+    resolve_void_ids,
+)
 from segsweep.data.staging import staged_file
 from segsweep.errors import DataError, UserError
 
 SPLITS = ("train", "val", "test")
-COLUMNS = ("stem", "split", "image", "label")
+GAP = "gap"  # the split of a frame dropped to keep --gap between splits of one group
+REQUIRED_COLUMNS = ("stem", "split", "image", "label")
+COLUMNS = ("stem", "split", "group", "frame", "image", "label")
+# Frame numbers kept between two splits of one group: 1 s of CamVid's 30 fps video, which is also
+# its training label interval, so that no held-out frame is as near a training frame as two
+# consecutive training frames are to each other.
+DEFAULT_GAP = 30
 
 
-def check_pairs(fmt: str, samples: list[Sample], positive_ids: list[int] | None) -> None:
+@dataclass(frozen=True)
+class Frame:
+    """A sample placed in time: its group (sequence) and frame number within it."""
+
+    sample: Sample
+    group: str
+    number: int
+
+    @property
+    def stem(self) -> str:
+        return self.sample.stem
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """How frames are assigned (see the module docstring); `index` picks one split of the axis."""
+
+    source: str = "random"
+    seed: int = 0
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    test_groups: tuple[str, ...] = ()
+    gap: int = DEFAULT_GAP
+    repeats: int = 1
+    folds: int | None = None
+    index: int = 0
+
+    def check(self) -> None:
+        if self.source not in ("random", "format"):
+            raise UserError(f"split source must be 'random' or 'format', got {self.source!r}")
+        if self.seed < 0:
+            raise UserError(f"split seed must be 0 or more, got {self.seed}")
+        fractions = self.fractions
+        if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
+            raise UserError(f"--fractions must be three numbers above 0 summing to 1, got {list(fractions)}")
+        if self.gap < 0:
+            raise UserError(f"split gap must be 0 or more frames, got {self.gap}")
+        if self.repeats < 1:
+            raise UserError(f"split repeats must be 1 or more, got {self.repeats}")
+        if self.folds is not None and self.folds < 2:
+            raise UserError(f"split folds must be 2 or more, got {self.folds}")
+        if self.folds is not None and self.repeats > 1:
+            raise UserError("split repeats and folds are two kinds of split axis: set one of them, not both")
+        n_splits = self.folds or self.repeats
+        if not 0 <= self.index < n_splits:
+            raise UserError(f"split index must be in 0..{n_splits - 1} ({n_splits} splits), got {self.index}")
+
+
+# --- groups and frame numbers --------------------------------------------------------------
+
+
+def compile_group_pattern(fmt: str, group_pattern: str | None) -> re.Pattern | None:
+    """The group regex: the given one, or the format's own for None or ''."""
+    pattern = group_pattern or default_group_pattern(fmt)
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise UserError(f"split group pattern {pattern!r} is not a valid regular expression: {error}") from None
+
+
+def _group_span(stem: str, pattern: re.Pattern | None) -> tuple[int, int]:
+    if pattern is None:
+        return 0, len(stem)
+    match = pattern.search(stem)
+    which = 1 if pattern.groups else 0
+    if match is None or not match[which]:
+        raise DataError(
+            f"stem {stem!r}: split group pattern {pattern.pattern!r} finds no group in it "
+            "(set split.group_pattern to a regex whose first capture group is the sequence)"
+        )
+    return match.span(which)
+
+
+def place_frames(samples: list[Sample], pattern: re.Pattern | None) -> list[Frame]:
+    """Each sample's group and frame number, in stem order."""
+    spans = {s.stem: _group_span(s.stem, pattern) for s in samples}
+    numbers: dict[str, int | None] = {}
+    for stem, (start, end) in spans.items():
+        digits = re.findall(r"\d+", f"{stem[:start]}/{stem[end:]}")
+        numbers[stem] = int(digits[-1]) if digits else None
+    by_group: dict[str, list[Sample]] = defaultdict(list)
+    for sample in sorted(samples, key=lambda s: s.stem):
+        start, end = spans[sample.stem]
+        by_group[sample.stem[start:end]].append(sample)
+    frames = []
+    for group, members in by_group.items():
+        numbered = all(numbers[s.stem] is not None for s in members)
+        for position, sample in enumerate(members):
+            frames.append(Frame(sample, group, numbers[sample.stem] if numbered else position))
+    return sorted(frames, key=lambda f: f.stem)
+
+
+# --- cutting a line of frames ----------------------------------------------------------------
+
+
+def _in_time_order(frames: list[Frame], group_order: Sequence[str]) -> list[Frame]:
+    rank = {group: i for i, group in enumerate(group_order)}
+    return sorted(frames, key=lambda f: (rank[f.group], f.number, f.stem))
+
+
+def shuffled_groups(frames: list[Frame], seed: int) -> list[str]:
+    """The groups, sorted, then permuted by `seed`: independent of listing order."""
+    groups = sorted({f.group for f in frames})
+    return [groups[i] for i in np.random.default_rng(seed).permutation(len(groups))]
+
+
+def cut_line(line: list[Frame], sizes: Sequence[int]) -> list[list[Frame]]:
+    """Cut `line` into len(sizes) non-empty contiguous parts of about `sizes` frames.
+
+    The cuts are chosen together: first as few of them inside a group as possible, then the least
+    total distance from the sizes asked for. So whole groups are kept whenever there are enough of
+    them, and a group is cut (into contiguous blocks) only where there are not.
+    """
+    if len(sizes) == 1:
+        return [list(line)]
+    n, targets = len(line), np.cumsum(sizes)[:-1]
+    positions = np.arange(n + 1)  # a cut at p ends a part before line[p]
+    inside_group = np.array([0 < p < n and line[p].group == line[p - 1].group for p in positions])
+    penalty = float((n + 1) * len(sizes))  # above any total distance: one cut fewer inside a group wins
+    cost = np.full(n + 1, np.inf)
+    cost[0] = 0.0  # the line starts at 0
+    back = []
+    for target in targets:
+        best_at, best = np.zeros(n + 1, int), 0  # best_at[p]: the cheapest earlier cut at or before p
+        for p in positions:
+            best = p if cost[p] < cost[best] else best
+            best_at[p] = best
+        step = np.abs(positions - target) + penalty * inside_group
+        new_cost = np.full(n + 1, np.inf)
+        new_cost[1:n] = step[1:n] + cost[best_at[: n - 1]]
+        back.append(best_at)
+        cost = new_cost
+    cuts, last = [n], int(np.argmin(cost))
+    for best_at in reversed(back):
+        cuts.append(last)
+        last = int(best_at[last - 1])
+    cuts.append(0)
+    cuts.reverse()
+    return [line[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+def _part_sizes(n: int, fractions: Sequence[float], what: str) -> list[int]:
+    """Frames per part: every part after the first gets round(n * fraction), at least 1."""
+    tail = [max(1, math.floor(n * f / sum(fractions) + 0.5)) for f in fractions[1:]]
+    if n - sum(tail) < 1:
+        raise DataError(
+            f"cannot split {n} images into {what} with at least one image each (fractions {list(fractions)})"
+        )
+    return [n - sum(tail), *tail]
+
+
+def random_cut(frames: list[Frame], seed: int, names: Sequence[str], fractions: Sequence[float]) -> dict[str, str]:
+    """stem -> split: the groups in `seed` order cut into `names` by `fractions`."""
+    line = _in_time_order(frames, shuffled_groups(frames, seed))
+    parts = cut_line(line, _part_sizes(len(line), fractions, "/".join(names)))
+    return {f.stem: name for name, part in zip(names, parts) for f in part}
+
+
+def random_split(stems: list[str], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
+    """stem -> split for frames that are each their own group: the sorted stems shuffled by `seed`
+    and cut by `fractions` (TRAIN, VAL, TEST)."""
+    SplitRule(fractions=tuple(fractions)).check()
+    frames = [Frame(Sample(stem, Path(), Path()), stem, 0) for stem in stems]
+    return random_cut(frames, seed, SPLITS, fractions)
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+def _groups_text(frames: list[Frame]) -> str:
+    counts = pd.Series([f.group for f in frames]).value_counts().sort_index()
+    shown = ", ".join(f"{group} ({n})" for group, n in counts.head(12).items())
+    return shown + (f" and {len(counts) - 12} more" if len(counts) > 12 else "")
+
+
+def _held_out_test(frames: list[Frame], rule: SplitRule, folder: Path) -> set[str]:
+    """Stems of the fixed test set: the named groups plus a format test folder."""
+    known = {f.group for f in frames}
+    unknown = sorted(set(rule.test_groups) - known)
+    if unknown:
+        raise DataError(f"{folder}: split test groups {unknown} are not among the groups here: {_groups_text(frames)}")
+    test = {f.stem for f in frames if f.group in rule.test_groups}
+    if rule.source == "format":
+        test |= {f.stem for f in frames if f.sample.subset == "test"}
+        if not test:
+            raise DataError(
+                f"{folder}: no test folder; name the sequence(s) to hold out as test in split.test_groups "
+                f"(--test-groups), e.g. one of: {_groups_text(frames)}"
+            )
+    return test
+
+
+def assign(frames: list[Frame], rule: SplitRule, fmt: str, folder: Path) -> dict[str, str]:
+    """stem -> train | val | test, before the gap (see the module docstring); `folder` is the
+    dataset's, for messages."""
+    rule.check()
+    if rule.source == "format" and any(f.sample.subset is None for f in frames):
+        raise UserError(f"format {fmt} has no split folders of its own; use split source 'random'")
+    if rule.source == "format" and not any(f.sample.subset == "train" for f in frames):
+        raise DataError(f"{folder}: split source 'format' needs a train folder")
+    test = _held_out_test(frames, rule, folder)
+    train_fraction, val_fraction, _ = rule.fractions
+    if rule.folds is None and not test:  # random, nothing held out by name: one three-way cut
+        return random_cut(frames, rule.seed + rule.index, SPLITS, rule.fractions)
+    if not test:  # folds over a random split: its test part stays fixed across folds
+        test = {s for s, name in random_cut(frames, rule.seed, SPLITS, rule.fractions).items() if name == "test"}
+    pool = [f for f in frames if f.stem not in test]
+    if not pool:
+        raise DataError(f"{folder}: nothing is left for train and val once the test groups are held out")
+    splits = dict.fromkeys(test, "test")
+    if rule.folds is not None:
+        line = _in_time_order(pool, shuffled_groups(pool, rule.seed))
+        if len(line) < rule.folds:
+            raise DataError(f"{folder}: cannot cut {len(line)} train+val images into {rule.folds} folds")
+        n, k = len(line), rule.folds
+        parts = cut_line(line, [n // k + (fold < n % k) for fold in range(k)])
+        return splits | {f.stem: "val" if k == rule.index else "train" for k, part in enumerate(parts) for f in part}
+    val_folder = {f.stem for f in pool if f.sample.subset == "val"}
+    if rule.source == "format" and rule.repeats == 1 and val_folder:
+        return splits | {f.stem: "val" if f.stem in val_folder else "train" for f in pool}
+    return splits | random_cut(pool, rule.seed + rule.index, ("train", "val"), (train_fraction, val_fraction))
+
+
+def keep_gap(frames: list[Frame], splits: dict[str, str], gap: int) -> dict[str, str]:
+    """Move to GAP every frame within `gap` frame numbers of a kept frame of a higher-ranked split
+    in its group; test is never moved, val only for test, train for either."""
+    result = dict(splits)
+    by_group: dict[str, list[Frame]] = defaultdict(list)
+    for frame in frames:
+        by_group[frame.group].append(frame)
+    # val first: a val frame dropped for test must not push train frames away.
+    for name, above in (("val", {"test"}), ("train", {"test", "val"})):
+        for members in by_group.values():
+            kept = np.sort([f.number for f in members if result[f.stem] in above])
+            if not kept.size:
+                continue
+            for frame in members:
+                if result[frame.stem] == name and _distance(kept, frame.number) <= gap:
+                    result[frame.stem] = GAP
+    return result
+
+
+def _distance(sorted_numbers: np.ndarray, number: int) -> int:
+    """Distance from `number` to the nearest of `sorted_numbers` (non-empty)."""
+    i = int(np.searchsorted(sorted_numbers, number))
+    return int(min(abs(int(sorted_numbers[j]) - number) for j in (i - 1, i) if 0 <= j < len(sorted_numbers)))
+
+
+def check_pairs(
+    fmt: str, samples: list[Sample], positive_ids: list[int] | None, void_ids: list[int] | None = None
+) -> None:
     """Decode every pair, raising DataError on the first bad one or when no label has any road."""
-    positive = resolve_positive_ids(fmt, positive_ids)
-    has_road = [bool(load_pair(fmt, sample, positive)[1].any()) for sample in samples]  # all, no short cut
+    positive = resolve_positive_ids(fmt, positive_ids, void_ids)
+    has_road = [bool(load_pair(fmt, s, positive, void_ids)[1].any()) for s in samples]  # all, no short cut
     if not any(has_road):
         folder = samples[0].label.parent if samples else "the dataset"
         raise DataError(
@@ -46,55 +344,10 @@ def check_pairs(fmt: str, samples: list[Sample], positive_ids: list[int] | None)
         )
 
 
-def random_split(stems: list[str], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
-    """stem -> split: shuffle the sorted stems with `seed`, then cut by `fractions`."""
-    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
-        raise UserError(f"--fractions must be three numbers above 0 summing to 1, got {list(fractions)}")
-    ordered = sorted(stems)
-    n = len(ordered)
-    n_val, n_test = (max(1, math.floor(n * f + 0.5)) for f in fractions[1:])
-    n_train = n - n_val - n_test
-    if n_train < 1:
-        raise DataError(
-            f"cannot split {n} images into train/val/test with at least one image each "
-            f"(fractions {list(fractions)})"
-        )
-    shuffled = [ordered[i] for i in np.random.default_rng(seed).permutation(n)]
-    names = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
-    return dict(zip(shuffled, names))
-
-
-def format_split(samples: list[Sample], seed: int, fmt: str) -> dict[str, str]:
-    """stem -> split from the format's own folders, halving val (or test) where the other is missing."""
-    by_subset: dict[str, list[str]] = {}
-    for sample in samples:
-        if sample.subset not in SPLITS:
-            raise UserError(f"format {fmt} has no split folders of its own; use split source 'random'")
-        by_subset.setdefault(sample.subset, []).append(sample.stem)
-    folder = samples[0].image.parent.parent
-    if "train" not in by_subset:
-        raise DataError(f"{folder}: split source 'format' needs a train folder")
-    if "val" not in by_subset and "test" not in by_subset:
-        raise DataError(f"{folder}: split source 'format' needs a val or test folder besides train")
-    assigned = {stem: subset for subset, stems in by_subset.items() for stem in stems}
-    for present, missing in (("val", "test"), ("test", "val")):
-        if missing in by_subset:
-            continue
-        stems = sorted(by_subset[present])
-        if len(stems) < 2:
-            raise DataError(f"{folder}: cannot halve the {len(stems)} image(s) of {present} into val and test")
-        shuffled = [stems[i] for i in np.random.default_rng(seed).permutation(len(stems))]
-        half = math.ceil(len(stems) / 2)
-        assigned.update({stem: "val" for stem in shuffled[:half]} | {stem: "test" for stem in shuffled[half:]})
-    return assigned
-
-
-def write_manifest(samples: list[Sample], splits: dict[str, str], out: Path) -> pd.DataFrame:
+def write_manifest(frames: list[Frame], splits: dict[str, str], out: Path) -> pd.DataFrame:
     """Write the manifest CSV (rows in stem order) atomically; return it."""
-    ordered = sorted(samples, key=lambda s: s.stem)
-    manifest = pd.DataFrame(
-        [(s.stem, splits[s.stem], str(s.image), str(s.label)) for s in ordered], columns=list(COLUMNS)
-    )
+    rows = [(f.stem, splits[f.stem], f.group, f.number, str(f.sample.image), str(f.sample.label)) for f in frames]
+    manifest = pd.DataFrame(sorted(rows), columns=list(COLUMNS))
     with staged_file(Path(out)) as staging:
         manifest.to_csv(staging, index=False)
     return manifest
@@ -107,12 +360,12 @@ def read_manifest(path: Path) -> pd.DataFrame:
         manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DataError(f"cannot read split manifest {path}: {error}") from None
-    missing = [c for c in COLUMNS if c not in manifest.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in manifest.columns]
     if missing:
         raise DataError(f"split manifest {path} lacks columns {missing} (has {list(manifest.columns)})")
-    unknown = sorted(set(manifest["split"]) - set(SPLITS))
+    unknown = sorted(set(manifest["split"]) - {*SPLITS, GAP})
     if unknown:
-        raise DataError(f"split manifest {path}: unknown split names {unknown}; expected {list(SPLITS)}")
+        raise DataError(f"split manifest {path}: unknown split names {unknown}; expected {[*SPLITS, GAP]}")
     duplicated = manifest["stem"][manifest["stem"].duplicated()].tolist()
     if duplicated:
         raise DataError(f"split manifest {path}: stems listed more than once: {duplicated[:5]}")
@@ -135,19 +388,44 @@ def make_split(
     seed: int,
     fractions: tuple[float, float, float],
     out: Path,
+    *,
+    void_ids: list[int] | None = None,
+    group_pattern: str | None = None,
+    **rule: object,
 ) -> pd.DataFrame:
-    """Check the dataset, assign splits and write the manifest (see the module docstring)."""
-    if seed < 0:
-        raise UserError(f"split seed must be 0 or more, got {seed}")
+    """Check the dataset, assign splits, keep the gap and write the manifest (see the module
+    docstring); `rule` holds the other `SplitRule` fields (test_groups, gap, repeats, folds, index)."""
+    split_rule = SplitRule(source, seed, tuple(fractions), **rule)
+    split_rule.check()
+    pattern = compile_group_pattern(fmt, group_pattern)
     samples = find_samples(fmt, root)
-    check_pairs(fmt, samples, positive_ids)
-    if source == "random":
-        splits = random_split([s.stem for s in samples], seed, fractions)
-    elif source == "format":
-        splits = format_split(samples, seed, fmt)
-    else:
-        raise UserError(f"split source must be 'random' or 'format', got {source!r}")
-    return write_manifest(samples, splits, out)
+    check_pairs(fmt, samples, positive_ids, void_ids)
+    frames = place_frames(samples, pattern)
+    splits = keep_gap(frames, assign(frames, split_rule, fmt, Path(root)), split_rule.gap)
+    empty = [name for name in SPLITS if name not in splits.values()]
+    if empty:
+        raise DataError(
+            f"{root}: splits {empty} are empty once frames within split.gap = {split_rule.gap} of another "
+            "split are dropped; lower split.gap or hold out other groups"
+        )
+    return write_manifest(frames, splits, out)
+
+
+def closest_frames(manifest: pd.DataFrame) -> pd.Series | None:
+    """The pair of frames of two different splits of one group that are nearest in frame number:
+    {"distance", "group", "first", "second"} (stems), or None where no group is in two splits."""
+    kept = manifest[manifest["split"] != GAP].astype({"frame": int}).sort_values(["group", "frame"])
+    following = kept.shift(-1)
+    across = (kept["group"] == following["group"]) & (kept["split"] != following["split"])
+    if not across.any():
+        return None
+    distance = (following["frame"] - kept["frame"])[across]
+    i = distance.idxmin()
+    first, second = kept.loc[i], following.loc[i]
+    return pd.Series({
+        "distance": int(distance[i]), "group": first["group"],
+        "first": f"{first['stem']} ({first['split']})", "second": f"{second['stem']} ({second['split']})",
+    })  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -157,18 +435,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--positive-ids", type=int, nargs="*", default=[], metavar="ID",
         help="label IDs that are road (none given: the format's own, 7 for KITTI, 3 for CamVid)",
     )  # fmt: skip
+    parser.add_argument(
+        "--void-ids", type=int, nargs="*", default=[], metavar="ID",
+        help="label IDs that are void (none given: the format's own, e.g. 11 for CamVid)",
+    )  # fmt: skip
     parser.add_argument("--source", choices=("random", "format"), default="random", help="how to split")
     parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
     parser.add_argument(
         "--fractions", type=float, nargs=3, default=(0.7, 0.15, 0.15), metavar=("TRAIN", "VAL", "TEST"),
-        help="split fractions for --source random (default 0.7 0.15 0.15)",
+        help="split fractions of a random cut (default 0.7 0.15 0.15)",
     )  # fmt: skip
+    parser.add_argument(
+        "--group-pattern", default="", metavar="REGEX",
+        help="regex on the stem whose first capture group (or whole match) is the group (empty: the format's own)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--test-groups", nargs="*", default=[], metavar="GROUP", help="groups held out whole as test"
+    )  # fmt: skip
+    parser.add_argument(
+        "--gap", type=int, default=DEFAULT_GAP,
+        help=f"frames of two splits of one group stay more than GAP frame numbers apart (default {DEFAULT_GAP})",
+    )  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=1, help="random splits on the split axis (default 1)")
+    parser.add_argument(
+        "--folds", type=int, default=None, help="k-fold cross-validation folds on the split axis (not with --repeats > 1)"
+    )  # fmt: skip
+    parser.add_argument("--index", type=int, default=0, help="which split of the axis to write (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="manifest CSV to write")
 
 
 def run(args: argparse.Namespace) -> None:
     manifest = make_split(
-        args.format, args.root, args.positive_ids, args.source, args.seed, tuple(args.fractions), args.out
-    )
+        args.format, args.root, args.positive_ids, args.source, args.seed, tuple(args.fractions), args.out,
+        void_ids=args.void_ids, group_pattern=args.group_pattern, test_groups=tuple(args.test_groups),
+        gap=args.gap, repeats=args.repeats, folds=args.folds, index=args.index,
+    )  # fmt: skip
     counts = manifest["split"].value_counts()
-    print(f"wrote {args.out}: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in SPLITS))
+    groups = manifest.groupby("split")["group"].agg(lambda g: " ".join(sorted(set(g))))
+    print(f"wrote {args.out}:")
+    for name in (*SPLITS, GAP):
+        if counts.get(name, 0):
+            print(f"  {name}: {counts[name]} images, groups {groups[name]}")
+    closest = closest_frames(manifest)
+    if closest is None:
+        print("no group is in two splits")
+    else:
+        print(f"nearest frames of two splits in one group: {closest['distance']} frame numbers apart, "
+              f"{closest['first']} and {closest['second']}")  # fmt: skip

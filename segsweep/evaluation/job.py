@@ -1,27 +1,34 @@
-"""Evaluate one trained run on the held-out test split, at each image's original resolution.
+"""Evaluate one trained run on the validation and test splits, at each image's original resolution.
 
-Each test image is resized to the network's input size, predicted, its road probability map
-resized back to the image's own size (bilinear) and thresholded at `evaluate.threshold`; void
-pixels are left out of every count. Writes to --out-dir, as docs/formats.md describes:
+Each image is resized to the network's input size, predicted, its road probability map resized
+back to the image's own size (bilinear) and thresholded; void pixels are left out of every
+count. The validation split comes first and makes every choice (segsweep/evaluation/choice.py):
+the threshold when ``evaluate.threshold: val`` (else the configured number), and the headline
+inference mode of a deep-supervised U-Net++. The test split is then scored with those choices
+fixed. Writes to --out-dir, as docs/formats.md describes:
 
-  metrics.json     pooled road IoU, precision, recall, F1 (counts summed over the split first,
-                   as KITTI and Cityscapes do) and their per-image means (every image weighs the
-                   same: a different number), parameters, inference speed (images/s at the
-                   original resolution, median of timed batches after a warm-up) and, for a
-                   deep-supervised U-Net++, the same per inference mode (accurate, pruned L1..L4)
-  per_image.csv    one row per test image: iou, precision, recall, f1, tp, fp, fn
-  masks/{stem}.png predicted road masks, 0/255, at the original resolution
+  metrics.json       test split: pooled road IoU, precision, recall, F1 (counts summed over the
+                     split first, as KITTI and Cityscapes do), their per-image means (over the
+                     images with road), KITTI MaxF and AP, mean Boundary IoU, what was chosen and
+                     on which split, the same validation numbers under "val", parameters,
+                     training FLOPs, inference speed (images/s at the original resolution, median
+                     of timed batches after a warm-up) and, for a deep-supervised U-Net++, each
+                     inference mode (accurate, pruned L1..L4) with its val and test pooled IoU
+  per_image.csv      one row per test image (headline mode): iou, precision, recall, f1,
+                     boundary_iou, tp, fp, fn, empty_reference
+  per_image_val.csv  the same for the validation split
+  masks/{stem}.png   predicted road masks of the test split, 0/255, at the original resolution
 
-The headline numbers use the mean of the heads ("accurate") for a deep-supervised U-Net++, the
-single output otherwise. Outputs are written under hidden names and renamed at the end, so a
-killed job leaves no complete-looking result. Zero-denominator conventions (e.g. no road in
-truth nor prediction scores IoU 1.0) are in segsweep/evaluation/metrics.py.
+With ``evaluate.threshold: val`` the validation split is predicted twice: once to choose the
+threshold from per-threshold counts, once to score at it. Outputs are written under hidden names
+and renamed at the end, so a killed job leaves no complete-looking result. Images with no road
+in truth (after void) have NaN per-image IoU: see segsweep/evaluation/metrics.py.
 
 Example, by hand:
   python -m segsweep evaluate --config config/config.yaml --model unetpp --aug none \\
-    --manifest results/splits/synthetic.csv \\
-    --model-file results/runs/synthetic/unetpp/none/seed0/model.keras \\
-    --threads 2 --out-dir results/eval/synthetic/unetpp/none/seed0
+    --manifest results/synthetic/splits/split0.csv \\
+    --model-file results/synthetic/runs/unetpp/none/split0/seed0/model.keras \\
+    --threads 2 --out-dir results/synthetic/eval/unetpp/none/split0/seed0
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,10 +45,23 @@ from segsweep.config import settings_from_args
 from segsweep.data.formats import Sample, load_pair
 from segsweep.data.staging import staged_dir, staged_file
 from segsweep.errors import DataError
-from segsweep.evaluation.metrics import Counts, iou, scores
+from segsweep.evaluation.choice import VAL, headline_mode, thresholds_on_val
+from segsweep.evaluation.metrics import (
+    Counts,
+    average_precision,
+    empty_reference,
+    iou,
+    max_f,
+    scores,
+    threshold_counts,
+)
 
-TEST_SPLIT = "test"
-OUTPUTS = ("metrics.json", "per_image.csv", "masks")  # metrics.json first: it marks a complete result
+if TYPE_CHECKING:
+    from segsweep.evaluation.scoring import SplitScores
+
+VAL_SPLIT, TEST_SPLIT = "val", "test"
+# metrics.json first: it marks a complete result (the staged outputs are renamed in reverse order).
+OUTPUTS = ("metrics.json", "per_image.csv", "per_image_val.csv", "masks")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,37 +88,77 @@ def run(args: argparse.Namespace) -> int:
     # Slow imports (TensorFlow, pandas), kept out of `--help`.
     from segsweep.data.split import manifest_samples, read_manifest
     from segsweep.evaluation.predict import mode_models
-    from segsweep.evaluation.scoring import score_samples
+    from segsweep.models import parameter_count
 
     seed = _run_seed(args.model_file, settings)
-    samples = manifest_samples(read_manifest(args.manifest), TEST_SPLIT)
-    if not samples:
-        raise DataError(f"{args.manifest}: no images in the {TEST_SPLIT!r} split; nothing to evaluate")
+    manifest = read_manifest(args.manifest)
+    samples = {split: manifest_samples(manifest, split) for split in (VAL_SPLIT, TEST_SPLIT)}
+    for split, listed in samples.items():
+        if not listed:
+            raise DataError(f"{args.manifest}: no images in the {split!r} split; evaluation scores val and test")
     model = _load_model(args.model_file, settings["train"]["input_size"])
     models = mode_models(model)
-    evaluate = settings["evaluate"]
+    parameters = [parameter_count(m) for m in models.values()]
+
+    val, thresholds = _score_val(models, samples[VAL_SPLIT], settings)
+    val_pooled_iou = iou(val.counts.pooled(axis=0))
+    if len(models) == 1:
+        headline = 0
+    else:
+        try:
+            headline = headline_mode(val_pooled_iou.tolist(), parameters)
+        except ValueError as error:
+            raise DataError(f"{args.manifest}: cannot choose the inference mode on val: {error}") from None
 
     out = args.out_dir
     _remove_outputs(out)
     with (
         staged_file(out / "metrics.json") as metrics_path,
         staged_file(out / "per_image.csv") as per_image_path,
+        staged_file(out / "per_image_val.csv") as per_image_val_path,
         staged_dir(out / "masks") as masks_dir,
-    ):  # renamed into place in reverse order: masks, per_image.csv, then metrics.json
-        counts = score_samples(
-            models, samples, settings["dataset"], settings["train"]["input_size"], evaluate["threshold"],
-            evaluate["batch_size"], masks_dir,
-        )
-        speeds = _speeds(models, samples, settings)
-        _per_image_table([s.stem for s in samples], counts).to_csv(per_image_path, index=False)
-        summary = _metrics(settings, seed, models, counts, speeds)
-        metrics_path.write_text(json.dumps(summary, indent=2) + "\n")
+    ):  # renamed into place in reverse order: masks, the tables, then metrics.json
+        test = _score(models, samples[TEST_SPLIT], settings, thresholds, masks_dir, headline)
+        speeds = _speeds(models, samples[TEST_SPLIT], settings, thresholds)
+        _per_image_table(samples[TEST_SPLIT], test, headline).to_csv(per_image_path, index=False)
+        _per_image_table(samples[VAL_SPLIT], val, headline).to_csv(per_image_val_path, index=False)
+        summary = _metrics(settings, seed, model, models, parameters, headline, thresholds, val, test, speeds)
+        metrics_path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     print(
-        f"{len(samples)} test images, mode {summary['mode']}: pooled IoU {summary['pooled']['iou']:.4f}, "
-        f"per-image mean IoU {summary['per_image_mean']['iou']:.4f}, "
-        f"{summary['speed']['images_per_second']:.1f} images/s -> {out}"
+        f"{summary['n_images']} test images, mode {summary['mode']} (chosen on {summary['mode_chosen_on']}), "
+        f"threshold {summary['threshold']:.3f} ({summary['threshold_chosen_on']}): pooled IoU "
+        f"{_text(summary['pooled']['iou'])} (val {_text(summary['val']['pooled']['iou'])}), "
+        f"MaxF {_text(summary['max_f'])}, AP {_text(summary['average_precision'])}, "
+        f"Boundary IoU {_text(summary['boundary_iou'])}, {summary['speed']['images_per_second']:.1f} images/s -> {out}"
     )
     return 0
+
+
+def _text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _score(models: dict, samples: list[Sample], settings: dict, thresholds, masks_dir=None, mask_mode: int = 0):
+    from segsweep.evaluation.scoring import score_samples
+
+    evaluate = settings["evaluate"]
+    return score_samples(
+        models, samples, settings["dataset"], settings["train"]["input_size"], thresholds, evaluate["batch_size"],
+        masks_dir, mask_mode,
+    )
+
+
+def _score_val(models: dict, samples: list[Sample], settings: dict) -> tuple[SplitScores, np.ndarray]:
+    """The validation scores at the thresholds they choose (or the configured one), and those thresholds."""
+    setting = settings["evaluate"]["threshold"]
+    if setting != VAL:
+        thresholds = np.full(len(models), float(setting))
+        return _score(models, samples, settings, thresholds), thresholds
+    counts_only = _score(models, samples, settings, None)
+    if not counts_only.histograms[:, 0].any():  # no road pixel at any level
+        raise DataError("the validation split has no road pixel (after void): evaluate.threshold 'val' needs some")
+    thresholds = thresholds_on_val(counts_only.histograms)
+    return _score(models, samples, settings, thresholds), thresholds
 
 
 def _load_model(path: Path, input_size: list[int]):
@@ -148,7 +209,7 @@ def _remove_outputs(out: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _speeds(models: dict, samples: list[Sample], settings: dict) -> dict[str, float]:
+def _speeds(models: dict, samples: list[Sample], settings: dict, thresholds: np.ndarray) -> dict[str, float]:
     """Images per second of each mode's own (pruned) network, on the first test images."""
     from segsweep.evaluation.speed import inference_rate
 
@@ -157,58 +218,103 @@ def _speeds(models: dict, samples: list[Sample], settings: dict) -> dict[str, fl
     images = [load_pair(dataset["format"], s, dataset.get("positive_ids"))[0] for s in samples[:batch_size]]
     return {
         mode: inference_rate(
-            model, images, settings["train"]["input_size"], evaluate["threshold"], batch_size,
-            evaluate["speed_repeats"],
+            model, images, settings["train"]["input_size"], float(threshold), batch_size, evaluate["speed_repeats"]
         )
-        for mode, model in models.items()
+        for (mode, model), threshold in zip(models.items(), thresholds, strict=True)
     }
 
 
-def _per_image_table(stems: list[str], counts: Counts):
-    """The headline mode's (column 0) per-image metrics and counts."""
+def _column(counts: Counts, m: int) -> Counts:
+    return Counts(*(c[:, m] for c in counts))
+
+
+def _per_image_table(samples: list[Sample], split: SplitScores, m: int):
+    """Mode m's per-image metrics and counts; NaN (an empty cell) where undefined."""
     import pandas as pd
 
-    headline = Counts(*(c[:, 0] for c in counts))
-    return pd.DataFrame({"stem": stems, **scores(headline), **headline._asdict()})
+    counts = _column(split.counts, m)
+    return pd.DataFrame({
+        "stem": [s.stem for s in samples], **scores(counts), "boundary_iou": split.boundary_iou[:, m],
+        **counts._asdict(), "empty_reference": empty_reference(counts),
+    })
 
 
-def _metrics(settings: dict, seed: int | None, models: dict, counts: Counts, speeds: dict[str, float]) -> dict:
-    """metrics.json; `counts` has shape (images, modes), the headline mode first."""
+def _number(value) -> float | None:
+    """A JSON number, or null where the metric is undefined (NaN: no road in the split)."""
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def _mean_over_reference(values: np.ndarray, counts: Counts) -> float | None:
+    """The mean over the images with road in truth: every per-image mean is over the same images."""
+    kept = values[~empty_reference(counts)]
+    return _number(np.mean(kept)) if len(kept) else None
+
+
+def _split_summary(split: SplitScores, m: int) -> dict:
+    """Mode m's split-level numbers: pooled metrics and counts, threshold-free KITTI metrics, Boundary IoU."""
+    counts = _column(split.counts, m)
+    pooled = counts.pooled()
+    curve = threshold_counts(split.histograms[m])
+    return {
+        "n_images": int(len(counts.tp)),
+        "n_empty_reference": int(np.count_nonzero(empty_reference(counts))),
+        "pooled": {
+            **{name: _number(value) for name, value in scores(pooled).items()},
+            **{name: int(value) for name, value in pooled._asdict().items()},
+        },
+        "per_image_mean": {name: _mean_over_reference(value, counts) for name, value in scores(counts).items()},
+        "max_f": _number(max_f(curve)),
+        "average_precision": _number(average_precision(curve)),
+        "boundary_iou": _mean_over_reference(split.boundary_iou[:, m], counts),
+    }
+
+
+def _metrics(
+    settings: dict, seed: int | None, model, models: dict, parameters: list[int], headline: int,
+    thresholds: np.ndarray, val: SplitScores, test: SplitScores, speeds: dict[str, float],
+) -> dict:
+    """metrics.json: the test split's numbers at the top level, the validation split's under "val"."""
     from segsweep.evaluation.predict import SINGLE
-    from segsweep.models import parameter_count
+    from segsweep.models import level_widths, parameter_count, training_flops
 
     modes = list(models)
-    pooled = counts.pooled(axis=0)  # per mode
+    val_pooled_iou = iou(val.counts.pooled(axis=0))
+    test_pooled_iou = iou(test.counts.pooled(axis=0))
     per_mode = [
         {
             "mode": mode,
-            "parameters": parameter_count(models[mode]),
-            "pooled_iou": float(iou(pooled)[m]),
-            "per_image_mean_iou": float(np.mean(iou(counts)[:, m])),
+            "parameters": parameters[m],
+            "threshold": float(thresholds[m]),
+            "pooled_iou": _number(test_pooled_iou[m]),
+            "val_pooled_iou": _number(val_pooled_iou[m]),
+            "per_image_mean_iou": _mean_over_reference(iou(test.counts)[:, m], _column(test.counts, m)),
             "images_per_second": speeds[mode],
         }
         for m, mode in enumerate(modes)
     ]
-    headline = Counts(*(c[0] for c in pooled))
     evaluate = settings["evaluate"]
+    test_summary = _split_summary(test, headline)
+    val_summary = _split_summary(val, headline)
+    del val_summary["per_image_mean"]
     return {
         "dataset": settings["dataset"]["name"],
         "model": settings["model"]["name"],
         "augmentation": settings["augmentation"]["name"],
         "seed": seed,
-        "n_images": int(counts.tp.shape[0]),
-        "threshold": evaluate["threshold"],
-        "mode": modes[0],
-        "pooled": {
-            **{name: float(value) for name, value in scores(headline).items()},
-            **{name: int(value) for name, value in headline._asdict().items()},
-        },
-        "per_image_mean": {
-            name: float(np.mean(value[:, 0])) for name, value in scores(counts).items()
-        },
-        "parameters": per_mode[0]["parameters"],
+        "mode": modes[headline],
+        "mode_chosen_on": "single" if modes == [SINGLE] else VAL_SPLIT,
+        "threshold": float(thresholds[headline]),
+        "threshold_chosen_on": VAL_SPLIT if evaluate["threshold"] == VAL else "config",
+        "chosen_on": VAL_SPLIT,
+        **test_summary,
+        "val": val_summary,
+        "parameters": parameters[headline],
+        "trained_parameters": parameter_count(model),
+        "filters": level_widths(model),
+        "training_flops_per_image": training_flops(model),
         "speed": {
-            "images_per_second": speeds[modes[0]],
+            "images_per_second": speeds[modes[headline]],
             "batch_size": evaluate["batch_size"],
             "repeats": evaluate["speed_repeats"],
             "input_size": list(settings["train"]["input_size"]),

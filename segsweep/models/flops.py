@@ -1,4 +1,5 @@
-"""Analytic forward-pass FLOPs, for images-per-second vs FLOPs in the performance benchmark.
+"""Analytic forward-pass FLOPs, for images-per-second vs FLOPs in the performance benchmark and
+the training cost that metrics.json reports.
 
 Counts 2 x the multiply-adds of Conv2D and Conv2DTranspose layers, which dominate the cost;
 biases, batch norm, activations, pooling and concatenation are left out. Each output pixel of
@@ -29,3 +30,13 @@ def forward_flops(model: keras.Model) -> int:
         elif isinstance(layer, keras.layers.Conv2D):
             flops += 2 * _pixels(layer.output.shape) * math.prod(layer.kernel.shape)
     return flops
+
+
+def training_flops(model: keras.Model) -> int:
+    """FLOPs of training on one image at the model's input size: 3 x the forward pass.
+
+    The usual estimate (e.g. Kaplan et al. 2020): the backward pass computes the gradients with
+    respect to both the activations and the weights, each about one forward pass of work. The
+    optimizer's update, per weight rather than per pixel, is left out.
+    """
+    return 3 * forward_flops(model)

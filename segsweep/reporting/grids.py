@@ -111,10 +111,10 @@ def draw_grid(rows: list[dict], baseline: str, candidate: str, title: str, path:
 
 def write_grids(
     per_image: pd.DataFrame,
-    pairs: pd.DataFrame,
+    have: set[tuple[str, int, str]],
     *,
     results: Path,
-    dataset: str,
+    split: int,
     fmt: str,
     positive_ids: list[int] | None,
     seeds: list[int],
@@ -126,20 +126,21 @@ def write_grids(
 ) -> list[dict]:
     """Draw every grid; returns what each file shows, for verdict.json and the report.
 
-    `pairs` is indexed by the (augmentation, seed) where both models have a run: per augmentation,
-    the first of `seeds` among them is drawn.
+    `have` holds the (augmentation, seed, model) of the runs of split `split` (the first split of
+    the experiment EXP = `results`): per augmentation, the first of `seeds` where both models have
+    a run is drawn.
     """
     from segsweep.data.formats import load_pair
     from segsweep.data.split import manifest_samples, read_manifest
 
-    manifest = results / "splits" / "split0.csv"
+    manifest = results / "splits" / f"split{split}.csv"
     samples = {sample.stem: sample for sample in manifest_samples(read_manifest(manifest), "test")}
     records = []
     for aug in augmentations:
-        seed = next((s for s in seeds if (aug, s) in pairs.index), None)
+        seed = next((s for s in seeds if {(aug, s, baseline), (aug, s, candidate)} <= have), None)
         if seed is None:
             continue
-        rows = per_image[(per_image["augmentation"] == aug) & (per_image["seed"] == seed)]
+        rows = per_image[(per_image["augmentation"] == aug) & (per_image["split"] == split) & (per_image["seed"] == seed)]
         iou = rows.pivot(index="stem", columns="model", values="iou")[[baseline, candidate]].dropna()
         for category, stems in choose_images(iou, baseline, candidate, k).items():
             grid_rows = []
@@ -148,7 +149,7 @@ def write_grids(
                     raise UserError(f"{manifest}: test image {stem!r} of the evaluation is not in the test split")
                 image, truth, valid = load_pair(fmt, samples[stem], positive_ids)
                 preds = {
-                    model: read_mask(results / "eval" / model / aug / "split0" / f"seed{seed}" / "masks" / f"{stem}.png",
+                    model: read_mask(results / "eval" / model / aug / f"split{split}" / f"seed{seed}" / "masks" / f"{stem}.png",
                                      truth.shape)
                     for model in (baseline, candidate)
                 }

@@ -1,9 +1,9 @@
 """Write the sweep's report as one self-contained HTML file.
 
-Reads RESULTS/aggregate/DATASET/ (verdict.json, runs.csv, summary.csv, comparison.csv, pruning.csv,
-plots/*.png, grids/*.png) and the training jobs' Snakemake benchmark files
-RESULTS/benchmarks/train/DATASET/MODEL/AUG/seedSEED.tsv (wall time and peak memory; shown as "-"
-for runs made without Snakemake). Images are embedded as data URIs and the stylesheet is inline, so
+Reads EXP/aggregate/ (verdict.json, runs.csv, summary.csv, models.csv, comparison.csv, pruning.csv,
+plots/*.png, grids/*.png) of the experiment folder EXP and the training jobs' Snakemake benchmark
+files EXP/benchmarks/train/MODEL/AUG/splitSPLIT/seedSEED.tsv (wall time and peak memory; shown as
+"-" for runs made without Snakemake). Images are embedded as data URIs and the stylesheet is inline, so
 the file opens from disk with no server, and its Content-Security-Policy forbids any request.
 Every name and string from the config or the files goes through jinja2's autoescaping.
 """
@@ -28,23 +28,23 @@ from segsweep.reporting.aggregate import read_csv, read_json
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT_PACKAGES = ("segsweep", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "jinja2", "snakemake")
-STATUS_LABELS = {
+DECISION_LABELS = {
     "candidate_better": "candidate better",
-    "baseline_better": "baseline better",
-    "within_seed_noise": "within seed noise",
-    "within_noise": "within noise",
+    "candidate_worse": "candidate worse",
+    "equivalent": "equivalent",
+    "inconclusive": "inconclusive",
     "no_pairs": "no pairs",
 }
-EVIDENCE_LABELS = {"clear": "clear", "ci_only": "CI only", "within_noise": "within noise"}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--results", type=Path, required=True, help="experiment folder (aggregate/, benchmarks/ inside)")
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--results", type=Path, required=True,
+                        help="the experiment folder EXP (aggregate/, benchmarks/ inside)")
+    parser.add_argument("--dataset", help="the dataset's label in the title (default: verdict.json's)")
     parser.add_argument("--config-json", required=True, help="the workflow config as JSON, shown as provenance")
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
     parser.add_argument(
-        "--aggregate-dir", type=Path, help="what `segsweep aggregate` wrote (default RESULTS/aggregate/DATASET)"
+        "--aggregate-dir", type=Path, help="what `segsweep aggregate` wrote (default EXP/aggregate)"
     )
 
 
@@ -125,40 +125,76 @@ def iou_table(summary: pd.DataFrame) -> dict:
     return {"augmentations": augmentations, "rows": cells}
 
 
+def interval(low, high, spec: str = "+.1f", scale: float = 100) -> str:
+    """'+0.8 to +3.4' (IoU points by default); '-' without an interval."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high)):
+        return "-"
+    return f"{format(scale * low, spec)} to {format(scale * high, spec)}"
+
+
 def comparison_rows(comparison: pd.DataFrame) -> list[dict]:
+    from segsweep.reporting.decision import METRIC_NAMES
+
     return [
         {
-            "augmentation": row.augmentation,
-            "level": "seeds (pooled IoU)" if row.level == "seeds" else "test images (per-image IoU)",
-            "n": row.n,
-            "baseline": fmt(row.baseline_mean),
-            "candidate": fmt(row.candidate_mean),
+            "baseline": row.baseline,
+            "scope": row.scope,
+            "metric": METRIC_NAMES.get(row.metric, row.metric),
+            "design": f"{row.n_seeds} x {row.n_images}" + (f" x {row.n_splits} splits" if row.n_splits > 1 else ""),
             "diff": points(row.mean_diff),
-            "ci": f"{points(row.ci_low)} to {points(row.ci_high)}" if not math.isnan(row.ci_low) else "-",
-            "p": fmt(row.p_value, ".2g"),
-            "p_min": fmt(row.p_min, ".2g"),
-            "prob": fmt(row.prob_improvement, ".0%"),
-            "evidence": row.evidence,
-            "evidence_label": EVIDENCE_LABELS.get(row.evidence, row.evidence),
-            "note": row.note if isinstance(row.note, str) else "",
+            "ci": interval(row.mean_diff_low, row.mean_diff_high),
+            "iqm": f"{points(row.iqm_diff)} ({interval(row.iqm_diff_low, row.iqm_diff_high)})",
+            "prob": f"{fmt(row.prob_improvement, '.2f')} ({interval(row.prob_improvement_low, row.prob_improvement_high, '.2f', 1)})",
+            "decision": row.decision,
+            "decision_label": DECISION_LABELS.get(row.decision, row.decision),
+            "seeds_needed": fmt(row.seeds_needed, ".0f") if row.decision == "inconclusive" else "",
         }
         for row in comparison.itertuples()
     ]
 
 
-def run_rows(runs: pd.DataFrame, results: Path, dataset: str) -> list[dict]:
+def model_rows(models: pd.DataFrame) -> list[dict]:
+    return [
+        {
+            "model": row.model,
+            "n": row.n_runs,
+            "iqm": fmt(row.iqm_pooled_iou),
+            "iqm_ci": interval(row.iqm_low, row.iqm_high, ".3f", 1),
+            "pooled_iou": fmt(row.mean_pooled_iou),
+            "per_image_iou": fmt(row.mean_per_image_mean_iou),
+            "max_f": fmt(row.mean_max_f),
+            "ap": fmt(row.mean_average_precision),
+            "boundary_iou": fmt(row.mean_boundary_iou),
+            "val_iou": fmt(row.mean_val_pooled_iou),
+            "gap": points(row.mean_val_test_gap),
+            "parameters": fmt(row.parameters, ",.0f"),
+            "gflops": fmt(row.training_flops_per_image / 1e9, ",.1f"),
+            "modes": row.modes_chosen,
+            "chosen_on": row.mode_chosen_on,
+            "empty": fmt(row.n_empty_reference, ".0f"),
+        }
+        for row in models.itertuples()
+    ]
+
+
+def run_rows(runs: pd.DataFrame, results: Path) -> list[dict]:
     rows = []
     for run in runs.itertuples():
         bench = read_benchmark(
-            results / "benchmarks" / "train" / run.model / run.augmentation / "split0" / f"seed{run.seed}.tsv"
+            results / "benchmarks" / "train" / run.model / run.augmentation / f"split{run.split}" / f"seed{run.seed}.tsv"
         )
         rows.append({
             "model": run.model,
             "augmentation": run.augmentation,
+            "split": run.split,
             "seed": run.seed,
             "pooled_iou": fmt(run.pooled_iou),
+            "val_iou": fmt(run.val_pooled_iou),
             "per_image_iou": fmt(run.per_image_mean_iou),
-            "f1": fmt(run.f1),
+            "max_f": fmt(run.max_f),
+            "ap": fmt(run.average_precision),
+            "boundary_iou": fmt(run.boundary_iou),
+            "mode": run.mode,
             "epochs": f"{run.best_epoch} / {run.epochs_run}",
             "train_time": fmt(run.train_seconds, ".0f"),
             "parameters": fmt(run.parameters, ","),
@@ -172,13 +208,15 @@ def run_rows(runs: pd.DataFrame, results: Path, dataset: str) -> list[dict]:
     return rows
 
 
-def context(results: Path, dataset: str, config_json: str, agg: Path | None = None) -> dict:
+def context(results: Path, dataset: str | None, config_json: str, agg: Path | None = None) -> dict:
     """Everything the template shows, as display-ready strings and lists."""
     agg = agg or results / "aggregate"
     verdict = read_json(agg / "verdict.json")
+    dataset = dataset or verdict.get("dataset", results.name)
     runs = read_csv(agg / "runs.csv", ("model", "augmentation", "seed", "pooled_iou", "precision_policy"))
     summary = read_csv(agg / "summary.csv", ("model", "augmentation", "metric", "n", "mean", "std", "ci_low", "ci_high"))
-    comparison = read_csv(agg / "comparison.csv", ("augmentation", "level", "n", "mean_diff", "p_value"))
+    comparison = read_csv(agg / "comparison.csv", ("baseline", "scope", "metric", "mean_diff", "decision"))
+    models = read_csv(agg / "models.csv", ("model", "iqm_pooled_iou", "iqm_low", "iqm_high"))
     pruning = read_csv(agg / "pruning.csv", ("model", "augmentation", "mode"))
     try:
         config = json.loads(config_json)
@@ -190,15 +228,18 @@ def context(results: Path, dataset: str, config_json: str, agg: Path | None = No
     return {
         "dataset": dataset,
         "verdict": verdict,
-        "status_label": STATUS_LABELS.get(verdict.get("status"), verdict.get("status")),
-        "status_labels": STATUS_LABELS,
+        "decision_label": DECISION_LABELS.get(verdict.get("decision"), verdict.get("decision")),
+        "decision_labels": DECISION_LABELS,
+        "points": points,
+        "interval": interval,
+        "models": model_rows(models),
         "iou": iou_table(summary),
         "comparison": comparison_rows(comparison),
         "plots": [{"name": name, "caption": caption, "src": data_uri(agg / "plots" / f"{name}.png"),
                    "wide": is_wide(agg / "plots" / f"{name}.png")} for name, caption in CAPTIONS.items()],
         "grids": [{**grid, "src": data_uri(agg / "grids" / grid["file"])} for grid in verdict.get("grids", [])],
         "pruning": pruning.to_dict("records"),
-        "runs": run_rows(runs, results, dataset),
+        "runs": run_rows(runs, results),
         "precisions": list(dict.fromkeys(runs["precision_policy"].astype(str))),
         "provenance": {
             "commit": git_commit(),

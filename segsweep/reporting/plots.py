@@ -1,4 +1,4 @@
-"""The aggregate step's four figures, drawn with seaborn from the tidy tables.
+"""The aggregate step's figures, drawn with seaborn from the tidy tables.
 
 Names from the config (models, augmentations) are drawn as plain text: mathtext is off, so a
 name with a dollar sign cannot break a figure. Colours are seaborn's colour-blind palette.
@@ -16,6 +16,11 @@ LEVELS = ("L1", "L2", "L3", "L4")  # pruned U-Net++ modes, shallowest first
 # File stem -> caption, in report order; the HTML report shows each figure with its caption.
 CAPTIONS = {
     "iou_by_model": "Pooled test IoU of every run, by augmentation and model: boxes over seeds, one point per seed.",
+    "score_distribution": (
+        "Score distribution (rliable's performance profile): for each test IoU on the x axis, the share of a "
+        "model's runs (every augmentation, split and seed) that score above it. A curve lying to the right "
+        "throughout means better runs at every level, not only on average."
+    ),
     "per_image_scatter": (
         "Per test image, the two models' IoU (each a mean over seeds): points above the diagonal are images "
         "where the candidate is better."
@@ -26,7 +31,8 @@ CAPTIONS = {
     ),
     "pruning_speed_iou": (
         "U-Net++ with deep supervision, pruned to its first 1-4 levels (L1..L4) and the accurate mode "
-        "(mean of all heads): inference speed against test IoU, mean and std over seeds."
+        "(mean of all heads): inference speed against test IoU, mean and std over seeds. The headline uses "
+        "the mode each run chose on validation, not the best one here."
     ),
 }
 
@@ -61,6 +67,18 @@ def iou_by_model(runs: pd.DataFrame, path: Path) -> None:
         sns.boxplot(**common, showfliers=False, boxprops={"alpha": 0.45}, width=0.6)
     sns.stripplot(**common, dodge=True, size=7, edgecolor="black", linewidth=0.6, legend=False)
     ax.set(xlabel="augmentation preset", ylabel="test IoU (pooled)", title="Test IoU per run (one point per seed)")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model")
+    _save(fig, path)
+
+
+def score_distribution(runs: pd.DataFrame, path: Path) -> None:
+    """The complementary ECDF of per-run pooled test IoU, one curve per model (a performance profile)."""
+    plt, sns = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    sns.ecdfplot(data=runs, x="pooled_iou", hue="model", complementary=True, linewidth=2, ax=ax)
+    sns.rugplot(data=runs, x="pooled_iou", hue="model", height=0.04, legend=False, ax=ax)
+    ax.set(xlabel="test IoU (pooled) of a run", ylabel="share of runs scoring above",
+           title="Score distribution over runs (performance profile)", ylim=(0, 1.02))
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model")
     _save(fig, path)
 
@@ -131,6 +149,7 @@ def write_all(tables, image_pairs: pd.DataFrame, pruning: pd.DataFrame, baseline
               out_dir: Path) -> None:
     """Every figure of CAPTIONS, named as the workflow's report.smk expects."""
     iou_by_model(tables.runs, out_dir / "iou_by_model.png")
+    score_distribution(tables.runs, out_dir / "score_distribution.png")
     val_iou_curves(tables.histories, out_dir / "val_iou_curves.png")
     order = list(dict.fromkeys(tables.runs["augmentation"]))
     per_image_scatter(image_pairs, baseline, candidate, order, out_dir / "per_image_scatter.png")

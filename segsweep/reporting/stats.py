@@ -1,30 +1,34 @@
-"""Statistics over seeds and over paired test images, and the verdict sentence built from them.
+"""Summary statistics of run scores: t-intervals over seeds, IQM, probability of improvement, and
+rliable-style stratified bootstrap intervals.
 
 Kept free of file I/O so that every number in the report can be checked on hand-computed inputs.
-The conventions, and why:
+Definitions follow Agarwal et al. 2021 ("Deep RL at the edge of the statistical precipice", the
+rliable library), so that the two agree on the same inputs (tests/test_stats.py checks it against
+outputs recorded from rliable 1.2.0):
 
-- Confidence intervals are two-sided 95% Student t-intervals of the mean (`scipy.stats.t`): with 3
-  seeds the normal approximation would be far too narrow. One value gives no interval (NaN).
-- Paired p-values are two-sided Wilcoxon signed-rank tests (`scipy.stats.wilcoxon`, zero
-  differences dropped): per-image IoU differences are bounded and skewed, so a rank test is safer
-  than a paired t-test. With n non-zero pairs the exact test cannot go below 2 / 2**n (0.25 for 3
-  seeds); `p_min` carries that floor so the report can say when p < 0.05 was never reachable.
-- Evidence of a difference: "clear" when the interval excludes 0 and p < 0.05; "ci_only" when the
-  interval excludes 0 but so few pairs could never give p < 0.05 (3 seeds), so the interval alone
-  decides; "within_noise" otherwise.
-- The probability of improvement is the fraction of pairs in which the candidate scores higher,
-  ties counting one half: the chance that, for a random pair, the candidate wins.
+- IQM: the interquartile mean, the mean of the middle 50% of all values (`scipy.stats.trim_mean`
+  with 25% cut at each end, over runs and tasks together). It ignores a single diverged run but,
+  unlike the median, still uses half the values.
+- Probability of improvement P(X > Y): per task, the chance that a random run of X scores higher
+  than a random run of Y, ties counting one half (the Mann-Whitney U statistic over the
+  n_x * n_y pairs); then averaged over tasks. A score matrix has one row per run, one column per
+  task (here a task is one (split, augmentation) condition).
+- Stratified bootstrap: runs are resampled with replacement within each task, independently of
+  the other tasks; the interval is the 2.5 and 97.5 percentiles of the resampled statistic.
+  `scipy.stats.bootstrap` does this when each task's column is passed as its own sample.
+- Summary tables keep a two-sided 95% Student t-interval over seeds (`scipy.stats.t`): with 3 seeds
+  the normal approximation would be far too narrow.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 CONFIDENCE = 0.95
-ALPHA = 0.05
+IQM_CUT = 0.25  # trimmed at each end
 
 
 @dataclass(frozen=True)
@@ -40,39 +44,12 @@ class Interval:
 
 
 @dataclass(frozen=True)
-class Paired:
-    """Candidate minus baseline over matched pairs (same seed, or same test image)."""
+class Estimate:
+    """A point estimate with its 95% bootstrap percentile interval."""
 
-    n: int
-    baseline_mean: float
-    candidate_mean: float
-    mean_diff: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    p_min: float
-    prob_improvement: float
-    note: str = ""
-
-    @property
-    def ci_excludes_zero(self) -> bool:
-        return bool(self.ci_low > 0 or self.ci_high < 0)
-
-    @property
-    def evidence(self) -> str:
-        """One of "clear", "ci_only", "within_noise", as the module docstring defines them."""
-        if not self.ci_excludes_zero:
-            return "within_noise"
-        if self.p_value < ALPHA:
-            return "clear"
-        return "ci_only" if self.p_min >= ALPHA else "within_noise"
-
-    @property
-    def beyond_noise(self) -> bool:
-        return self.evidence != "within_noise"
-
-    def as_row(self) -> dict:
-        return {**asdict(self), "evidence": self.evidence}
+    value: float
+    low: float
+    high: float
 
 
 def mean_ci(values) -> Interval:
@@ -92,105 +69,51 @@ def mean_ci(values) -> Interval:
     return Interval(n, mean, std, mean - half, mean + half)
 
 
-def wilcoxon_p(diffs) -> tuple[float, float, str]:
-    """Two-sided Wilcoxon signed-rank p, the smallest p this many non-zero pairs allow, and a note."""
-    d = np.asarray(diffs, dtype=float)
-    nonzero = int(np.count_nonzero(d))
-    if len(d) == 0:
-        return math.nan, math.nan, "no pairs"
-    if nonzero == 0:
-        return 1.0, 1.0, "all differences are zero"
+def iqm(values, axis=None):
+    """Interquartile mean: 25% trimmed off each end (of everything when axis is None), as rliable."""
     from scipy import stats
 
-    p_min = min(1.0, 2.0 / 2.0**nonzero)
-    p = float(stats.wilcoxon(d).pvalue)
-    pairs = "pair" if nonzero == 1 else "pairs"
-    note = f"with {nonzero} non-zero {pairs} the smallest possible p is {p_min:.2g}" if p_min >= ALPHA else ""
-    return p, p_min, note
+    return stats.trim_mean(np.asarray(values, dtype=float), IQM_CUT, axis=axis)
 
 
-def prob_improvement(baseline, candidate) -> float:
-    """Fraction of pairs the candidate wins, ties counting one half."""
-    b = np.asarray(baseline, dtype=float)
-    c = np.asarray(candidate, dtype=float)
-    if len(b) == 0:
-        return math.nan
-    return float(np.mean((c > b) + 0.5 * (c == b)))
+def win_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Share of (x run, y run) pairs with x > y, ties half, over the last axis of both."""
+    x, y = np.asarray(x, dtype=float)[..., :, None], np.asarray(y, dtype=float)[..., None, :]
+    return ((x > y) + 0.5 * (x == y)).mean(axis=(-2, -1))
 
 
-def paired(baseline, candidate) -> Paired:
-    """Compare matched samples; the two sequences must be aligned pair by pair."""
-    b = np.asarray(baseline, dtype=float)
-    c = np.asarray(candidate, dtype=float)
-    if b.shape != c.shape:
-        raise ValueError(f"paired samples differ in length: {b.shape} vs {c.shape}")
-    diff = mean_ci(c - b)
-    p, p_min, p_note = wilcoxon_p(c - b)
-    note = "; ".join(filter(None, [diff.note, p_note]))
-    return Paired(
-        n=diff.n,
-        baseline_mean=float(b.mean()) if len(b) else math.nan,
-        candidate_mean=float(c.mean()) if len(c) else math.nan,
-        mean_diff=diff.mean,
-        ci_low=diff.ci_low,
-        ci_high=diff.ci_high,
-        p_value=p,
-        p_min=p_min,
-        prob_improvement=prob_improvement(b, c),
-        note=note,
-    )
+def prob_improvement(scores_x, scores_y) -> float:
+    """P(X > Y) as rliable defines it: score matrices are runs x tasks; mean over tasks of win_share."""
+    x, y = np.atleast_2d(np.asarray(scores_x, dtype=float)), np.atleast_2d(np.asarray(scores_y, dtype=float))
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"score matrices have {x.shape[1]} and {y.shape[1]} tasks")
+    return float(win_share(x.T, y.T).mean())
 
 
-def _points(x: float) -> str:
-    """A signed IoU difference in percentage points: +2.1."""
-    return f"{100 * x:+.1f}"
+def percentile_interval(resampled, point: float) -> Estimate:
+    """The 95% percentile interval of a bootstrap distribution (NaN resamples left out)."""
+    low, high = np.nanpercentile(np.asarray(resampled, dtype=float), [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
+    return Estimate(float(point), float(low), float(high))
 
 
-def _p(p: float) -> str:
-    return "p<0.001" if p < 0.001 else f"p={p:.2g}"
+def stratified_interval(scores, statistic=iqm, resamples: int = 10_000, seed: int = 0) -> Estimate:
+    """`statistic` of a runs x tasks score matrix with its stratified-bootstrap percentile interval.
 
-
-def _difference(result: Paired, sign: int) -> str:
-    """'+2.1 IoU points (95% CI +0.8 to +3.4, p=0.004' for sign * (candidate - baseline)."""
-    text = f"{_points(sign * result.mean_diff)} IoU points ("
-    if math.isnan(result.ci_low):
-        text += "no confidence interval"
-    else:
-        low, high = sorted((sign * result.ci_low, sign * result.ci_high))
-        text += f"95% CI {_points(low)} to {_points(high)}"
-    if not math.isnan(result.p_value):
-        text += f", {_p(result.p_value)}"
-    return text
-
-
-def verdict(candidate: str, baseline: str, images: Paired, seeds: Paired, averaged_over: str) -> tuple[str, str]:
-    """The report's headline: (status, sentence).
-
-    Images are the powerful test (one pair per test image, IoU averaged over seeds), but they only
-    show the difference between these trained networks; seeds show whether it survives retraining.
-    A win is claimed only when the image pairs are beyond noise and so are the seed pairs, where
-    there are two or more, on the same side. `averaged_over` says what each image's IoU is a mean
-    of ("3 seeds"). Status is "candidate_better", "baseline_better",
-    "within_seed_noise" or "within_noise".
+    Each task's runs form one sample of `scipy.stats.bootstrap`, which resamples every sample on
+    its own: that is rliable's StratifiedBootstrap (runs resampled within tasks).
     """
-    better_is_candidate = images.mean_diff > 0
-    sign = 1 if better_is_candidate or not images.beyond_noise else -1
-    image_part = (
-        f"{_difference(images, sign)} over {images.n} test-image pairs, "
-        f"per-image IoU averaged over {averaged_over})"
+    from scipy import stats
+
+    matrix = np.atleast_2d(np.asarray(scores, dtype=float))
+    point = float(statistic(matrix))
+    if matrix.shape[0] < 2:
+        return Estimate(point, math.nan, math.nan)
+
+    def over_all_tasks(*columns, axis=-1):
+        return statistic(np.concatenate(columns, axis=axis), axis=axis)
+
+    result = stats.bootstrap(
+        tuple(matrix.T), over_all_tasks, n_resamples=resamples, paired=False, vectorized=True,
+        confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(seed),
     )
-    if seeds.n < 2:
-        seed_part = "seed noise is not measured: one seed"
-    else:
-        seed_part = f"across {seeds.n} seed-paired runs: {_difference(seeds, sign)}"
-        seed_part += f"; {seeds.note})" if seeds.note else ")"
-    if not images.beyond_noise:
-        return "within_noise", f"{candidate} vs {baseline}: {image_part}: the difference is within noise; {seed_part}."
-    better, worse = (candidate, baseline) if better_is_candidate else (baseline, candidate)
-    status = "candidate_better" if better_is_candidate else "baseline_better"
-    if seeds.n >= 2 and not (seeds.beyond_noise and (seeds.mean_diff > 0) == better_is_candidate):
-        return "within_seed_noise", (
-            f"{better} scores {image_part} above {worse} on the same test images, "
-            f"but the difference is within seed noise ({seed_part})."
-        )
-    return status, f"{better} beats {worse} by {image_part}; {seed_part}."
+    return Estimate(point, float(result.confidence_interval.low), float(result.confidence_interval.high))

@@ -50,10 +50,12 @@ class DecodedSplit:
         return len(self.stems)
 
 
-def decode_samples(fmt: str, samples: list[Sample], positive_ids: list[int] | None, threads: int = 1) -> DecodedSplit:
+def decode_samples(
+    fmt: str, samples: list[Sample], positive_ids: list[int] | None, threads: int = 1, void_ids: list[int] | None = None
+) -> DecodedSplit:
     """Decode every pair once (PNG decoding releases the GIL, so threads help)."""
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        pairs = list(pool.map(lambda sample: load_pair(fmt, sample, positive_ids), samples))
+        pairs = list(pool.map(lambda sample: load_pair(fmt, sample, positive_ids, void_ids), samples))
     return DecodedSplit(
         stems=[sample.stem for sample in samples],
         images=[image for image, _, _ in pairs],

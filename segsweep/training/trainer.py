@@ -88,6 +88,7 @@ def _fit(
 ) -> None:
     import keras
 
+    from segsweep.evaluation.choice import checkpoint_threshold
     from segsweep.models import inference_model
     from segsweep.training.callbacks import (
         CommitEpoch,
@@ -104,7 +105,7 @@ def _fit(
     batch_size, epochs = train["batch_size"], train["epochs"]
     heads = len(model.output_names)
     decoded = {
-        split: decode_samples(dataset["format"], split_samples, dataset.get("positive_ids"), threads)
+        split: decode_samples(dataset["format"], split_samples, dataset.get("positive_ids"), threads, dataset.get("void_ids"))
         for split, split_samples in samples.items()
     }
     train_data, steps = train_dataset(
@@ -128,7 +129,9 @@ def _fit(
     monitor = {"monitor": "val_road_iou", "mode": "max"}
     callbacks = [
         FailOnNonFiniteLoss(str(run_dir)),  # first: nothing may save a NaN epoch
-        ValidationRoadIoU(inference_model(model, "accurate"), val_data, val_targets, settings["evaluate"]["threshold"]),
+        ValidationRoadIoU(
+            inference_model(model, "accurate"), val_data, val_targets, checkpoint_threshold(settings["evaluate"])
+        ),
         EpochReport(steps * batch_size, epochs, log),
         keras.callbacks.CSVLogger(str(state.history_path), append=True),
         keras.callbacks.ModelCheckpoint(

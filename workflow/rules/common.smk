@@ -60,8 +60,15 @@ AGG_TABLES = {
     "comparison": "comparison.csv",
     "per_image": "per_image.csv",
     "pruning": "pruning.csv",
+    "models": "models.csv",
 }
-PLOTS = ["iou_by_model", "val_iou_curves", "per_image_scatter", "pruning_speed_iou"]
+PLOTS = [
+    "iou_by_model",
+    "score_distribution",
+    "val_iou_curves",
+    "per_image_scatter",
+    "pruning_speed_iou",
+]
 
 
 wildcard_constraints:
@@ -73,21 +80,14 @@ wildcard_constraints:
 
 def split_ids() -> list[int]:
     """The split axis: 0..n-1 for `split.folds` folds or `split.repeats` random splits (one by default)."""
-    split = config["split"]
-    return list(range(split.get("folds") or split.get("repeats") or 1))
+    return list(range(config["split"]["folds"] or config["split"]["repeats"]))
 
 
 def split_axis_args(wildcards) -> str:
-    """`segsweep split` flags that pick split {split} of the axis; none when the split is not an axis."""
+    """`segsweep split` flags of the split axis, and which of its splits {split} is."""
     split = config["split"]
-    if len(split_ids()) == 1:
-        return ""
-    count = (
-        f"--folds {split['folds']}"
-        if split.get("folds")
-        else f"--repeats {split['repeats']}"
-    )
-    return f"--index {wildcards.split} {count}"
+    folds = f"--folds {split['folds']} " if split["folds"] else ""
+    return f"--repeats {split['repeats']} {folds}--index {wildcards.split}"
 
 
 def sweep(pattern: str) -> list[str]:
@@ -120,9 +120,9 @@ def dataset_root(wildcards, input) -> str:
     return input.data[0] if len(input.data) else DATA_ROOT
 
 
-def positive_ids_arg() -> str:
-    """`--positive-ids` arguments: none means the format's own road ids."""
-    return " ".join(map(str, config["dataset"]["positive_ids"] or []))
+def label_ids_arg(key: str) -> str:
+    """`--positive-ids`/`--void-ids` arguments from `dataset.<key>`: none means the format's own."""
+    return " ".join(map(str, config["dataset"][key] or []))
 
 
 def training_params(wildcards) -> str:
@@ -160,7 +160,7 @@ def sweep_args() -> str:
 VERDICT_FLAGS = {
     "metric": "--metric",
     "min_effect": "--min-effect",
-    "bootstrap_resamples": "--resamples",
+    "bootstrap_resamples": "--bootstrap-resamples",
     "bootstrap_seed": "--bootstrap-seed",
 }
 
@@ -168,9 +168,7 @@ VERDICT_FLAGS = {
 def verdict_args() -> str:
     keys = config["report"]
     return " ".join(
-        f"{flag} {shell_quote(str(keys[key]))}"
-        for key, flag in VERDICT_FLAGS.items()
-        if key in keys
+        f"{flag} {shell_quote(str(keys[key]))}" for key, flag in VERDICT_FLAGS.items()
     )
 
 
@@ -196,7 +194,7 @@ def aggregate_params(missing: str) -> dict:
         ),
         "grid_images": config["report"]["grid_images"],
         "format": config["dataset"]["format"],
-        "positive_ids": positive_ids_arg(),
+        "positive_ids": label_ids_arg("positive_ids"),
         "out_dir": lambda wildcards, output: os.path.dirname(output.verdict),
         "missing": missing,
     }

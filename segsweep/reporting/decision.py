@@ -1,0 +1,183 @@
+"""The verdict: a decision with a margin, the seeds that would settle it, conflicts, one sentence.
+
+The rule, on the 95% crossed-bootstrap interval [low, high] of the mean candidate-minus-baseline
+difference of one metric, with the margin m = report.min_effect (the smallest difference that
+matters, in IoU units: 0.01 = 1 IoU point), checked in this order:
+
+1. equivalent:        -m < low and high < m. Whatever the true difference is within the interval,
+                      it is smaller than what matters. This comes first: an interval of
+                      +0.2..+0.8 points with m = 1 point is above 0, yet "better" would oversell
+                      a gain the user said does not matter.
+2. candidate_better:  low > 0. `exceeds_min_effect` says whether low >= m too ("better by at
+                      least the margin") or the gain may still be smaller than the margin.
+3. candidate_worse:   high < 0, symmetrically.
+4. inconclusive:      otherwise: the interval holds 0 and reaches beyond the margin; the data
+                      cannot tell "no difference that matters" from "a difference that matters".
+
+Seeds needed (stated when inconclusive): the planned half-width of the mean difference with R
+seeds at this test set, 1.96 * sqrt((s2_split + s2_seed / R + s2_image / I + s2_res / (R I)) / S),
+from the variance components of segsweep.reporting.bootstrap.components; the fewest R that bring
+it under m. That resolves the question for any true difference of 0 (the interval then fits inside
++-m) or of at least m (it then excludes 0). If the test images (or splits) alone leave a
+half-width of m or more, no number of seeds suffices and the sentence says more test images are
+needed. It is a planning figure from few seeds: the between-seed variance of 3 seeds is itself
+uncertain by a factor of several.
+
+Conflicts: views of the same comparison (the primary metric, the secondary metric, each
+augmentation) whose intervals lie on opposite sides of 0 are named in the sentence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from segsweep.reporting.bootstrap import Split, components, crossed_bootstrap
+from segsweep.reporting.stats import Estimate
+
+DECISIONS = ("candidate_better", "candidate_worse", "equivalent", "inconclusive")
+METRIC_NAMES = {"pooled_iou": "pooled test IoU", "per_image_iou": "per-image test IoU"}
+
+
+def decide(low: float, high: float, min_effect: float) -> str:
+    """One of DECISIONS for the interval [low, high], by the rule of the module docstring."""
+    if math.isnan(low) or math.isnan(high):
+        return "inconclusive"
+    if -min_effect < low and high < min_effect:
+        return "equivalent"
+    if low > 0:
+        return "candidate_better"
+    if high < 0:
+        return "candidate_worse"
+    return "inconclusive"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate minus baseline on one metric over one scope (an augmentation, or all of them)."""
+
+    baseline: str
+    candidate: str
+    metric: str
+    scope: str
+    mean_diff: Estimate
+    iqm_diff: Estimate
+    prob_improvement: Estimate
+    min_effect: float
+    n_splits: int
+    n_seeds: int
+    n_images: int
+    n_empty_reference: int
+    seeds_needed: int | None
+    seeds_needed_note: str
+    resamples: int
+    bootstrap_seed: int
+
+    @property
+    def decision(self) -> str:
+        return decide(self.mean_diff.low, self.mean_diff.high, self.min_effect)
+
+    @property
+    def exceeds_min_effect(self) -> bool:
+        """The whole interval lies at least min_effect away from 0."""
+        return self.mean_diff.low >= self.min_effect or self.mean_diff.high <= -self.min_effect
+
+    def as_row(self) -> dict:
+        """A flat row for comparison.csv and verdict.json, in ROW_COLUMNS order."""
+        row = {k: v for k, v in asdict(self).items() if k not in ESTIMATES}
+        for name in ESTIMATES:
+            estimate = getattr(self, name)
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = estimate.value, estimate.low, estimate.high
+        row["ci_low"], row["ci_high"] = self.mean_diff.low, self.mean_diff.high
+        return {**row, "decision": self.decision, "exceeds_min_effect": self.exceeds_min_effect}
+
+
+ESTIMATES = ("mean_diff", "iqm_diff", "prob_improvement")
+ROW_COLUMNS = [
+    *(f for f in Comparison.__dataclass_fields__ if f not in ESTIMATES),
+    *(f"{name}{end}" for name in ESTIMATES for end in ("", "_low", "_high")),
+    "ci_low", "ci_high", "decision", "exceeds_min_effect",
+]
+
+
+def compare(splits: list[Split], baseline: str, candidate: str, metric: str, scope: str, *,
+            min_effect: float, resamples: int, seed: int) -> Comparison:
+    """Bootstrap the difference, then plan the seeds that would bring the half-width under min_effect."""
+    summary = crossed_bootstrap(splits, metric, resamples, seed).summary()
+    variance = components(splits, metric)
+    n_seeds = splits[0].n_seeds
+    if variance is None:
+        needed, note = None, "seed variance is unknown with one seed" if n_seeds < 2 else "too few test images"
+    else:
+        needed = variance.seeds_needed(min_effect)
+        floor = variance.half_width(10**9)
+        note = "" if needed is not None else (
+            f"the test images{' and splits' if len(splits) > 1 else ''} alone leave a half-width of about "
+            f"{_points(floor, signed=False)} points: no number of seeds brings it under the margin; more test images would"
+        )
+    n_images = sum(s.n_images for s in splits) if len({s.stems for s in splits}) > 1 else splits[0].n_images
+    n_empty = sum(s.n_empty for s in splits) if len({s.stems for s in splits}) > 1 else splits[0].n_empty
+    return Comparison(
+        baseline=baseline, candidate=candidate, metric=metric, scope=scope, **summary, min_effect=min_effect,
+        n_splits=len(splits), n_seeds=n_seeds, n_images=n_images, n_empty_reference=n_empty,
+        seeds_needed=needed, seeds_needed_note=note, resamples=resamples, bootstrap_seed=seed,
+    )
+
+
+def _points(x: float, signed: bool = True) -> str:
+    """An IoU difference in percentage points: +2.1."""
+    return f"{100 * x:{'+' if signed else ''}.1f}"
+
+
+def _interval(e: Estimate) -> str:
+    return f"{_points(e.value)} IoU points (95% CI {_points(e.low)} to {_points(e.high)})"
+
+
+def _design(c: Comparison) -> str:
+    """'3 seeds x 18 test images', or with splits '2 splits x 3 seeds, 16 test images in all'."""
+    seeds = f"{c.n_seeds} seed{'s' * (c.n_seeds != 1)}"
+    images = f"{c.n_images} test images{' in all' if c.n_splits > 1 else ''}"
+    if c.metric == "per_image_iou" and c.n_empty_reference:
+        images += f" ({c.n_empty_reference} without road left out)"
+    return f"{c.n_splits} splits x {seeds}, {images}" if c.n_splits > 1 else f"{seeds} x {images}"
+
+
+def _reason(c: Comparison) -> str:
+    margin = f"{_points(c.min_effect, signed=False)}-point margin"
+    if c.decision == "equivalent":
+        return f"Verdict: equivalent, the whole interval lies inside the ±{margin}"
+    if c.decision in ("candidate_better", "candidate_worse"):
+        word = "better" if c.decision == "candidate_better" else "worse"
+        side = "above" if word == "better" else "below"
+        if c.exceeds_min_effect:
+            return f"Verdict: {c.candidate} is {word}, the whole interval lies {side} 0 and beyond the {margin}"
+        return (f"Verdict: {c.candidate} is {word}, the whole interval lies {side} 0, but it reaches inside the {margin}, so the "
+                f"difference may be smaller than what matters")
+    text = f"Verdict: inconclusive, the interval holds 0 and reaches beyond the ±{margin}"
+    if c.seeds_needed is not None:
+        return text + (f"; about {c.seeds_needed} seeds at this test set would bring its half-width under "
+                       f"{_points(c.min_effect, signed=False)} points")
+    return text + (f"; {c.seeds_needed_note}" if c.seeds_needed_note else "")
+
+
+def sentence(c: Comparison, conflicts: list[str] = ()) -> str:
+    """The headline: metric, difference, interval, IQM, P(improvement), design, decision and why."""
+    scope = "" if c.scope == "all" else f", augmentation {c.scope}"
+    text = (
+        f"{c.candidate} vs {c.baseline}, {METRIC_NAMES[c.metric]}{scope} ({_design(c)}): "
+        f"{_interval(c.mean_diff)}, IQM {_points(c.iqm_diff.value)}; "
+        f"P({c.candidate} > {c.baseline}) = {c.prob_improvement.value:.2f} "
+        f"(95% CI {c.prob_improvement.low:.2f} to {c.prob_improvement.high:.2f}). {_reason(c)}."
+    )
+    return " ".join([text, *conflicts])
+
+
+def conflicts(views: dict[str, Comparison]) -> list[str]:
+    """A sentence for each pair of views (label -> comparison) whose intervals lie on opposite sides of 0."""
+    better = {label: c for label, c in views.items() if c.mean_diff.low > 0}
+    worse = {label: c for label, c in views.items() if c.mean_diff.high < 0}
+    return [
+        f"Conflict: {up} says {cu.candidate} is better ({_interval(cu.mean_diff)}) while {down} says it is worse "
+        f"({_interval(cd.mean_diff)})."
+        for up, cu in better.items() for down, cd in worse.items()
+    ]
