@@ -63,6 +63,16 @@ def test_snakefmt_leaves_the_workflow_unchanged() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+def test_split_axis_fans_out_the_runs_and_the_aggregate_reads_every_split(tmp_path: Path) -> None:
+    code, out = wf.run(tmp_path, wf.tiny_config(split={"repeats": 3}), "-n", "--printshellcmds")
+    assert code == 0, out[-3000:]
+    assert wf.planned_jobs(out)["make_split"] == 3 and wf.planned_jobs(out)["train"] == 12
+    for index in range(3):
+        assert f"--repeats 3 --index {index} --out results/tiny/splits/split{index}.csv" in out
+        assert f"results/tiny/runs/unet/none/split{index}/seed1/model.keras" in out
+    assert "--splits 0 1 2 " in out and "--bootstrap-resamples 10000" in out
+
+
 # ---------------------------------------------------------------------------------------------
 # one finished tiny sweep, and what `snakemake -n` plans after a config change
 

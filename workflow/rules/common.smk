@@ -120,6 +120,12 @@ def dataset_root(wildcards, input) -> str:
     return input.data[0] if len(input.data) else DATA_ROOT
 
 
+def group_pattern_arg() -> str:
+    """`--group-pattern REGEX` from `split.group_pattern`; nothing for the format's own groups."""
+    pattern = config["split"]["group_pattern"]
+    return f"--group-pattern {shell_quote(pattern)}" if pattern else ""
+
+
 def label_ids_arg(key: str) -> str:
     """`--positive-ids`/`--void-ids` arguments from `dataset.<key>`: none means the format's own."""
     return " ".join(map(str, config["dataset"][key] or []))

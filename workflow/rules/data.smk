@@ -61,12 +61,12 @@ rule make_split:
         source=config["split"]["source"],
         seed=config["split"]["seed"],
         fractions="{train} {val} {test}".format(**config["split"]["fractions"]),
-        group_pattern=config["split"]["group_pattern"] or "",
+        group_pattern=group_pattern_arg(),
         test_groups=" ".join(map(shell_quote, config["split"]["test_groups"])),
         gap=config["split"]["gap"],
         axis=split_axis_args,
     shell:
         "python -m segsweep split --format {params.format} --root {params.root:q} "
         "--positive-ids {params.positive_ids} --void-ids {params.void_ids} --source {params.source} "
-        "--seed {params.seed} --fractions {params.fractions} --group-pattern {params.group_pattern:q} "
+        "--seed {params.seed} --fractions {params.fractions} {params.group_pattern} "
         "--test-groups {params.test_groups} --gap {params.gap} {params.axis} --out {output:q} > {log:q} 2>&1"
