@@ -4,7 +4,7 @@ As the workflow runs it:
   python -m segsweep train --settings JSON --manifest SPLIT.csv --seed 0 --threads 2 --out-dir RUN_DIR
 By hand, with the job settings cut from a config file:
   python -m segsweep train --config config/config.yaml --model unet --aug flip_crop \\
-      --manifest results/splits/synthetic.csv --seed 0 --threads 2 --out-dir RUN_DIR
+      --manifest results/synthetic/splits/split0.csv --seed 0 --threads 2 --out-dir RUN_DIR
 
 The model.keras kept is the epoch with the best validation road IoU. One line per epoch goes to
 stdout. The outputs appear only once complete (written under temporary names, then renamed).
