@@ -273,7 +273,8 @@ def signal_after(process: subprocess.Popen, run: Path, epochs: int, signum: int)
 @pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped_and_matches_an_uninterrupted_one(dataset, tmp_path):
     root, manifest = dataset
-    config = write_config(tmp_path, root, epochs=5, early_stopping_patience=0)
+    # The schedule is a function of the optimizer's step counter, which the backups hold.
+    config = write_config(tmp_path, root, epochs=5, early_stopping_patience=0, lr_schedule="cosine", warmup_epochs=1)
     run, reference = tmp_path / "run", tmp_path / "reference"
     args = train_args(config, manifest, run, aug="flip_crop")
     uninterrupted = subprocess.Popen(  # meanwhile, for comparison
@@ -306,9 +307,11 @@ def test_killed_run_resumes_where_it_stopped_and_matches_an_uninterrupted_one(da
     resumed_history, reference_history = history(run), history(reference)
     assert resumed_history["epoch"].tolist() == [1, 2, 3, 4, 5]
     pd.testing.assert_frame_equal(
-        resumed_history[["epoch", "loss", "val_loss", "val_road_iou"]],
-        reference_history[["epoch", "loss", "val_loss", "val_road_iou"]],
+        resumed_history[["epoch", "loss", "val_loss", "val_road_iou", "learning_rate"]],
+        reference_history[["epoch", "loss", "val_loss", "val_road_iou", "learning_rate"]],
     )
+    rates = resumed_history["learning_rate"].tolist()  # 0.001 after the warm-up, then down the cosine
+    assert rates[0] == pytest.approx(0.001) and rates[0] > rates[1] > rates[2] > rates[3] > rates[4] == pytest.approx(0)
     # Three attempts wrote the TensorBoard files: still one event per epoch, the resumed run's values.
     steps, road_iou = curve(run, "validation", "epoch_road_iou")
     assert steps == [1, 2, 3, 4, 5] and road_iou == pytest.approx(resumed_history["val_road_iou"].tolist())
