@@ -337,6 +337,12 @@ def test_summaries_fill_in_committed_epochs_the_files_lack_and_never_repeat_one(
     assert curve("validation", "epoch_loss") == ([1, 2, 3], pytest.approx([2.0, 1.0, 2 / 3]))
     assert curve("validation", "epoch_road_iou") == ([1, 2, 3], pytest.approx([0.1, 0.2, 0.3]))
     assert curve("train", "epoch_learning_rate")[0] == [1, 2, 3]
+    # TensorBoard's own reader sees the same: one event per epoch.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    reader = EventAccumulator(str(directory / "validation"))
+    reader.Reload()
+    assert [event.step for event in reader.Tensors("epoch_road_iou")] == [1, 2, 3]
 
 
 def test_a_summary_record_cut_short_by_a_kill_is_skipped(tmp_path):
