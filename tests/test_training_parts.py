@@ -440,3 +440,24 @@ def test_camvid_config_trains_with_the_cosine_schedule_scale_crops_and_weighted_
         assert weights == (None if model == "unet" else [0.25, 0.5, 0.75, 1.0])
     rates = schedule_rates([0, 10, 10 * train["epochs"]], epochs=train["epochs"], learning_rate=train["learning_rate"])
     assert rates == pytest.approx([0.0, train["learning_rate"], 0.0], abs=1e-9)
+
+
+def test_validation_iou_is_pooled_at_each_image_own_resolution_without_void():
+    """A model that calls everything road: pooled IoU = road pixels / valid pixels, summed over images."""
+    import keras
+
+    from segsweep.training.callbacks import ValidationRoadIoU
+    from segsweep.training.pipeline import DecodedSplit
+
+    image = keras.Input((16, 16, 3))
+    everything_road = keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer="zeros", bias_initializer="ones")
+    model = keras.Model(image, everything_road(image))
+    rng = np.random.default_rng(0)
+    shapes = [(30, 40), (18, 50)]  # unlike each other and the input size
+    roads = [rng.random(shape) < 0.4 for shape in shapes]
+    valids = [rng.random(shape) < 0.8 for shape in shapes]
+    validation = DecodedSplit(["a", "b"], [np.zeros((*shape, 3), np.uint8) for shape in shapes], roads, valids)
+    logs = {}
+    ValidationRoadIoU(model, validation, (16, 16), 0.5, batch_size=1).on_epoch_end(0, logs)
+    expected = sum(np.sum(r & v) for r, v in zip(roads, valids)) / sum(np.sum(v) for v in valids)
+    assert logs == {"val_road_iou": pytest.approx(expected)}

@@ -17,6 +17,7 @@ import numpy as np
 
 from segsweep.errors import UserError
 from segsweep.evaluation.metrics import Counts, confusion_counts, iou, road_mask
+from segsweep.training.pipeline import DecodedSplit
 from segsweep.training.state import RunState
 
 
@@ -63,15 +64,14 @@ class ValidationRoadIoU(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, model: keras.Model, images: list[np.ndarray], roads: list[np.ndarray], valids: list[np.ndarray],
-        input_size: tuple[int, int], threshold: float, batch_size: int,
-    ):  # fmt: skip
+        self, model: keras.Model, validation: DecodedSplit, input_size: tuple[int, int], threshold: float, batch_size: int
+    ):
         from segsweep.evaluation.predict import mode_models, stacked_model
 
         super().__init__()
         self.modes = list(mode_models(model))
         self.scored = stacked_model(mode_models(model))
-        self.images, self.roads, self.valids = images, roads, valids
+        self.images, self.roads, self.valids = validation.images, validation.roads, validation.valids
         self.input_size = input_size
         self.threshold = threshold
         self.batch_size = batch_size

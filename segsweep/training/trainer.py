@@ -143,10 +143,7 @@ def _fit(
     monitor = {"monitor": "val_road_iou", "mode": "max"}
     callbacks = [
         FailOnNonFiniteLoss(str(run_dir)),  # first: nothing may save a NaN epoch
-        ValidationRoadIoU(
-            model, decoded["val"].images, decoded["val"].roads, decoded["val"].valids,
-            augmenter.input_size, selection_threshold(settings), batch_size,
-        ),
+        ValidationRoadIoU(model, decoded["val"], augmenter.input_size, selection_threshold(settings), batch_size),
         EpochReport(steps * batch_size, epochs, log),
         keras.callbacks.CSVLogger(str(state.history_path), append=True),
         keras.callbacks.ModelCheckpoint(
