@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -304,3 +305,159 @@ def test_fingerprint_covers_settings_seed_and_manifest(tmp_path):
     assert fingerprint({"train": {"epochs": 2}}, 1, manifest) != base
     manifest.write_text("stem,split,image,label\na,train,x,y\n")
     assert fingerprint({"train": {"epochs": 2}}, 0, manifest) != base
+
+
+# --- TensorBoard ------------------------------------------------------------------------------
+
+
+def epoch_row(epoch: int) -> dict[str, float]:
+    """A history row as CSVLogger writes it (0-based epoch), with values that tell epochs apart."""
+    return {"epoch": epoch - 1, "loss": 1.0 / epoch, "val_loss": 2.0 / epoch, "val_road_iou": 0.1 * epoch,
+            "learning_rate": 0.001}  # fmt: skip
+
+
+def test_summaries_fill_in_committed_epochs_the_files_lack_and_never_repeat_one(tmp_path):
+    from segsweep.training.callbacks import EpochSummaries, summary_scalars
+
+    directory = tmp_path / "tensorboard"
+    first = EpochSummaries(directory, [])  # attempt 1: epoch 1 committed and written, then
+    first.on_train_begin()
+    first.on_epoch_end(0, {key: value for key, value in epoch_row(1).items() if key != "epoch"})
+    first.on_train_end()  # ... epoch 2 committed, killed before its summary was written
+    resumed = EpochSummaries(directory, [epoch_row(1), epoch_row(2)])  # attempt 2 resumes after epoch 2
+    resumed.on_train_begin()
+    resumed.on_epoch_end(2, {key: value for key, value in epoch_row(3).items() if key != "epoch"})
+    resumed.on_train_end()
+
+    def curve(writer: str, tag: str) -> tuple[list[int], list[float]]:
+        steps, values = zip(*summary_scalars(directory, writer, tag))
+        return list(steps), list(values)
+
+    assert curve("train", "epoch_loss") == ([1, 2, 3], pytest.approx([1.0, 0.5, 1 / 3]))  # each epoch once
+    assert curve("validation", "epoch_loss") == ([1, 2, 3], pytest.approx([2.0, 1.0, 2 / 3]))
+    assert curve("validation", "epoch_road_iou") == ([1, 2, 3], pytest.approx([0.1, 0.2, 0.3]))
+    assert curve("train", "epoch_learning_rate")[0] == [1, 2, 3]
+    # TensorBoard's own reader sees the same: one event per epoch.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    reader = EventAccumulator(str(directory / "validation"))
+    reader.Reload()
+    assert [event.step for event in reader.Tensors("epoch_road_iou")] == [1, 2, 3]
+
+
+def test_a_summary_record_cut_short_by_a_kill_is_skipped(tmp_path):
+    from segsweep.training.callbacks import EpochSummaries, summary_scalars
+
+    directory = tmp_path / "tensorboard"
+    summaries = EpochSummaries(directory, [])
+    summaries.on_epoch_end(0, {"loss": 1.0})
+    summaries.on_epoch_end(1, {"loss": 0.5})
+    summaries.on_train_end()
+    (events,) = (directory / "train").glob("events.out.tfevents.*")
+    events.write_bytes(events.read_bytes()[:-7])
+    assert summary_scalars(directory, "train", "epoch_loss") == [(1, 1.0)]
+
+
+# --- learning-rate schedule, head weights, the CamVid recipe's wiring --------------------------
+
+
+def schedule_rates(steps: list[int], **train) -> list[float]:
+    import keras
+
+    from segsweep.training.schedule import learning_rate
+
+    train = {"learning_rate": 0.002, "lr_schedule": "cosine", "warmup_epochs": 1, "epochs": 5, **train}
+    rate = learning_rate(train, steps_per_epoch=10)
+    return [float(keras.ops.convert_to_numpy(rate(step))) for step in steps]
+
+
+def test_cosine_schedule_warms_up_linearly_then_falls_to_zero_by_the_last_epoch():
+    # 10 steps an epoch: warm-up over steps 0..10, then half a cosine over the 40 steps of epochs 2-5.
+    rates = schedule_rates([0, 5, 10, 30, 50])
+    assert rates == pytest.approx([0.0, 0.001, 0.002, 0.002 * 0.5 * (1 + math.cos(math.pi * 20 / 40)), 0.0], abs=1e-9)
+
+
+def test_constant_schedule_is_the_rate_itself_or_a_warm_up_then_the_rate():
+    from segsweep.training.schedule import learning_rate
+
+    assert learning_rate({"learning_rate": 0.001, "lr_schedule": "constant", "warmup_epochs": 0, "epochs": 3}, 10) == 0.001
+    assert schedule_rates([0, 5, 10, 25, 49], lr_schedule="constant") == pytest.approx([0.0, 0.001, 0.002, 0.002, 0.002])
+
+
+def test_warm_up_as_long_as_training_is_refused_naming_the_key():
+    from segsweep.training.schedule import learning_rate
+
+    with pytest.raises(ConfigError, match=r"train\.warmup_epochs.*5 warm-up epochs.*5 'train\.epochs'"):
+        learning_rate({"learning_rate": 0.001, "lr_schedule": "cosine", "warmup_epochs": 5, "epochs": 5}, 10)
+
+
+def test_head_weights_go_to_deep_supervised_unetpp_only_one_per_head():
+    from segsweep.training.checks import deep_supervision_weights
+
+    unetpp = {"architecture": "unetpp", "filters": [8, 16, 32, 64, 128], "deep_supervision": True}
+    train = {"deep_supervision_weights": [0.25, 0.5, 0.75, 1]}
+    assert deep_supervision_weights(train, unetpp) == [0.25, 0.5, 0.75, 1.0]
+    assert deep_supervision_weights(train, {**unetpp, "architecture": "unet"}) is None
+    assert deep_supervision_weights(train, {**unetpp, "deep_supervision": False}) is None
+    assert deep_supervision_weights({"deep_supervision_weights": None}, unetpp) is None
+    with pytest.raises(ConfigError, match=r"deep_supervision_weights': 4 weights for the 2 heads"):
+        deep_supervision_weights(train, {**unetpp, "filters": [8, 16, 32]})
+
+
+def test_random_resized_crop_keeps_the_input_aspect_so_crops_are_fractions_of_the_frame_height():
+    import albumentations as A
+
+    compose = build_transform([{"transform": "RandomResizedCrop", "scale": [0.36, 1.0]}], "p", (144, 192))
+    (crop,) = [t for t in compose.transforms if isinstance(t, A.RandomResizedCrop)]
+    assert crop.ratio == pytest.approx((192 / 144, 192 / 144)) and tuple(crop.size) == (144, 192)
+    # On a 360x480 CamVid frame: the crop's height is 60-100% of the frame's, its width in proportion.
+    frame = np.zeros((360, 480, 3), np.uint8)
+    for index in range(40):
+        params = crop.get_params_dependent_on_data({"shape": frame.shape}, {"image": frame})
+        x_min, y_min, x_max, y_max = params["crop_coords"]
+        height, width = y_max - y_min, x_max - x_min
+        assert 0.6 * 360 - 1 <= height <= 360 and width == pytest.approx(height * 4 / 3, abs=2), (index, params)
+
+
+def test_camvid_config_trains_with_the_cosine_schedule_scale_crops_and_weighted_heads(tmp_path):
+    """The recipe's keys reach the job settings the trainer reads (no training: the IoU is the README's)."""
+    import yaml
+
+    from segsweep.config import job_settings, load_config
+    from segsweep.training.checks import deep_supervision_weights
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "camvid.yaml").read_text())
+    config["dataset"]["root"] = str(tmp_path)  # the wiring, not the data
+    (tmp_path / "camvid.yaml").write_text(yaml.safe_dump(config))
+    config = load_config(tmp_path / "camvid.yaml")
+    assert config["augmentations"] == ["scale_crop"]
+    for model in config["models"]:
+        settings = job_settings(config, model, "scale_crop")
+        train = settings["train"]
+        assert (train["lr_schedule"], train["warmup_epochs"]) == ("cosine", 1) and train["epochs"] > train["warmup_epochs"]
+        assert settings["augmentation"]["steps"] == BUILTIN_PRESETS["scale_crop"]
+        weights = deep_supervision_weights(train, settings["model"])
+        assert weights == (None if model == "unet" else [0.25, 0.5, 0.75, 1.0])
+    rates = schedule_rates([0, 10, 10 * train["epochs"]], epochs=train["epochs"], learning_rate=train["learning_rate"])
+    assert rates == pytest.approx([0.0, train["learning_rate"], 0.0], abs=1e-9)
+
+
+def test_validation_iou_is_pooled_at_each_image_own_resolution_without_void():
+    """A model that calls everything road: pooled IoU = road pixels / valid pixels, summed over images."""
+    import keras
+
+    from segsweep.training.callbacks import ValidationRoadIoU
+    from segsweep.training.pipeline import DecodedSplit
+
+    image = keras.Input((16, 16, 3))
+    everything_road = keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer="zeros", bias_initializer="ones")
+    model = keras.Model(image, everything_road(image))
+    rng = np.random.default_rng(0)
+    shapes = [(30, 40), (18, 50)]  # unlike each other and the input size
+    roads = [rng.random(shape) < 0.4 for shape in shapes]
+    valids = [rng.random(shape) < 0.8 for shape in shapes]
+    validation = DecodedSplit(["a", "b"], [np.zeros((*shape, 3), np.uint8) for shape in shapes], roads, valids)
+    logs = {}
+    ValidationRoadIoU(model, validation, (16, 16), 0.5, batch_size=1).on_epoch_end(0, logs)
+    expected = sum(np.sum(r & v) for r, v in zip(roads, valids)) / sum(np.sum(v) for v in valids)
+    assert logs == {"val_road_iou": pytest.approx(expected)}

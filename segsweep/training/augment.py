@@ -51,6 +51,9 @@ def _transform(step: dict, preset: str, position: int, input_size: tuple[int, in
     arguments = {key: _tuples(value) for key, value in arguments.items()}
     if name in _SIZED_CROPS:
         arguments.setdefault("size", input_size)
+    if name == "RandomResizedCrop":  # its `scale` is an area fraction; this aspect makes it height fraction squared
+        aspect = input_size[1] / input_size[0]
+        arguments.setdefault("ratio", (aspect, aspect))
     try:
         # strict: an unknown argument is an error, not a warning that lets a typo train silently.
         return cls(**{**arguments, "strict": True})

@@ -10,12 +10,14 @@ import math
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import keras
 import numpy as np
 
 from segsweep.errors import UserError
-from segsweep.evaluation.metrics import confusion_counts, iou, road_mask
+from segsweep.evaluation.metrics import Counts, confusion_counts, iou, road_mask
+from segsweep.training.pipeline import DecodedSplit
 from segsweep.training.state import RunState
 
 
@@ -50,24 +52,48 @@ class FailOnNonFiniteLoss(keras.callbacks.Callback):
 
 
 class ValidationRoadIoU(keras.callbacks.Callback):
-    """Adds ``val_road_iou``: road IoU pooled over the validation split, valid pixels only.
+    """Adds ``val_road_iou``: road IoU of the validation split, computed as evaluation computes test IoU.
 
-    It scores the inference output (the mean of the heads for a deep-supervised U-Net++), the
-    model that evaluation scores, at the network's input size.
+    Each image is resized to the input size, predicted, and its probability map resized back to
+    the image's own size (`segsweep.evaluation.predict.predict_probabilities`); the counts, void
+    pixels left out, are pooled over the images. So the epoch kept as best is the best by the test
+    metric's own definition, not by a proxy at the input size. A deep-supervised U-Net++ is scored
+    in every inference mode (accurate, L1..L4: one forward pass) and ``val_road_iou`` is the best
+    mode's, as evaluation reports the mode chosen on val; each mode's IoU is logged too
+    (``val_road_iou_<mode>``), so a weak shallow head cannot hide an epoch whose L4 is the best.
     """
 
-    def __init__(self, inference: keras.Model, dataset, targets: np.ndarray, threshold: float):
+    def __init__(
+        self, model: keras.Model, validation: DecodedSplit, input_size: tuple[int, int], threshold: float, batch_size: int
+    ):
+        from segsweep.evaluation.predict import mode_models, stacked_model
+
         super().__init__()
-        self.inference = inference
-        self.dataset = dataset
-        self.road = targets[..., 0].astype(bool)
-        self.valid = targets[..., 1].astype(bool)
+        self.modes = list(mode_models(model))
+        self.scored = stacked_model(mode_models(model))
+        self.images, self.roads, self.valids = validation.images, validation.roads, validation.valids
+        self.input_size = input_size
         self.threshold = threshold
+        self.batch_size = batch_size
+
+    def pooled_counts(self) -> Counts:
+        """Counts of each mode (shape (modes,)), pooled over the validation images."""
+        from segsweep.evaluation.predict import predict_probabilities
+
+        counts = []
+        for start in range(0, len(self.images), self.batch_size):
+            batch = slice(start, start + self.batch_size)
+            probabilities = predict_probabilities(self.scored, self.images[batch], self.input_size)
+            for probability, road, valid in zip(probabilities, self.roads[batch], self.valids[batch], strict=True):
+                predicted = np.moveaxis(road_mask(probability, self.threshold), -1, 0)  # (modes, H, W)
+                counts.append(confusion_counts(predicted, road, valid))
+        return Counts(*(np.stack(column) for column in zip(*counts))).pooled(axis=0)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        probability = self.inference.predict(self.dataset, verbose=0)[..., 0]
-        counts = confusion_counts(road_mask(probability, self.threshold), self.road, self.valid)
-        logs["val_road_iou"] = float(iou(counts.pooled()))
+        scores = iou(self.pooled_counts())
+        logs["val_road_iou"] = float(np.max(scores))
+        if len(self.modes) > 1:
+            logs.update({f"val_road_iou_{mode}": float(score) for mode, score in zip(self.modes, scores)})
 
 
 class EpochReport(keras.callbacks.Callback):
@@ -149,6 +175,76 @@ class CommitEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.state.commit_epoch(self.model, epoch + 1)
+
+
+class EpochSummaries(keras.callbacks.Callback):
+    """TensorBoard event files of every committed epoch, in ``RUN_DIR/tensorboard/{train,validation}``.
+
+    Tags and layout are those of `keras.callbacks.TensorBoard` (``epoch_loss`` in ``train`` and
+    ``validation``, ``epoch_road_iou``, ``epoch_learning_rate``, ...), so both losses share a chart;
+    the step is the 1-based epoch of history.csv. Keras' callback is not used: it hooks
+    ``on_train_batch_end`` (a host sync per step, see this module's docstring) and writes before an
+    epoch is committed, so a resumed run would write the uncommitted epoch again. This one comes after
+    `CommitEpoch`; on (re)start it first writes the committed epochs the files lack, from the run's
+    history rows (an attempt killed between its commit and its summary), so each epoch appears once.
+    Events are flushed at every epoch: the curves can be watched while the run trains.
+    """
+
+    def __init__(self, directory: Path, committed_rows: list[dict[str, float]]):
+        super().__init__()
+        self.directory = Path(directory)
+        self.committed_rows = committed_rows
+        self._writers: dict = {}
+
+    def _writer(self, name: str):
+        import tensorflow as tf
+
+        if name not in self._writers:
+            self._writers[name] = tf.summary.create_file_writer(str(self.directory / name))
+        return self._writers[name]
+
+    def _write(self, epoch: int, logs: dict) -> None:
+        """Scalars of one epoch (1-based): ``val_x`` as ``epoch_x`` in validation, the rest in train."""
+        import tensorflow as tf
+
+        for key, value in logs.items():
+            validation = key.startswith("val_")
+            writer = self._writer("validation" if validation else "train")
+            with writer.as_default():
+                tf.summary.scalar("epoch_" + key.removeprefix("val_"), float(value), step=epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        written = {step for step, _ in summary_scalars(self.directory, "train", "epoch_loss")}
+        for row in self.committed_rows:
+            epoch = int(row["epoch"]) + 1
+            if epoch not in written:
+                self._write(epoch, {key: value for key, value in row.items() if key != "epoch"})
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._write(epoch + 1, logs or {})
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        for writer in self._writers.values():
+            writer.close()
+
+
+def summary_scalars(directory: Path, writer: str, tag: str) -> list[tuple[int, float]]:
+    """(step, value) of every `tag` event in ``directory/writer``, in file order (a repeat shows twice)."""
+    import tensorflow as tf
+
+    found = []
+    for path in sorted((Path(directory) / writer).glob("events.out.tfevents.*")):
+        try:
+            for record in tf.data.TFRecordDataset(str(path)):
+                event = tf.compat.v1.Event.FromString(record.numpy())
+                found += [
+                    (event.step, float(tf.make_ndarray(value.tensor))) for value in event.summary.value if value.tag == tag
+                ]
+        except tf.errors.DataLossError:  # a record cut short by a kill: TensorBoard skips it too
+            continue
+    return found
 
 
 class StopOnSigterm(keras.callbacks.Callback):

@@ -3,7 +3,8 @@
 Kept free of imports so that config checks can list the names without loading albumentations.
 Each step is ``{"transform": ClassName, **arguments}``; `segsweep.training.augment` builds them
 with albumentations 2 and appends the resize to ``train.input_size`` (a RandomSizedCrop without
-``size`` gets the input size too). Config key ``augmentation_presets`` adds or overrides presets.
+``size`` gets the input size too, and a RandomResizedCrop without ``ratio`` the input size's
+aspect ratio, so that crops are not stretched by the resize). Config key ``augmentation_presets`` adds or overrides presets.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ BUILTIN_PRESETS: dict[str, list[dict]] = {
     "flip_crop": [
         {"transform": "HorizontalFlip", "p": 0.5},
         {"transform": "RandomSizedCrop", "min_max_height": [300, 370], "w2h_ratio": 370 / 1242, "p": 0.5},
+    ],
+    # Across drives: the road appears at other scales and places, under other light. A crop of
+    # 60-100% of the frame's height (area 0.36-1) at the input size's aspect ratio, so the resize
+    # after it does not stretch; mirror images; mild lighting and colour changes. Unlike
+    # flip_crop it holds for any frame size, since the crop is a fraction of the frame.
+    "scale_crop": [
+        {"transform": "HorizontalFlip", "p": 0.5},
+        {"transform": "RandomResizedCrop", "scale": [0.36, 1.0], "p": 1.0},
+        {"transform": "RandomBrightnessContrast", "brightness_limit": 0.2, "contrast_limit": 0.2, "p": 0.5},
+        {"transform": "HueSaturationValue", "hue_shift_limit": 5, "sat_shift_limit": 15, "val_shift_limit": 10, "p": 0.3},
     ],
     # Lighting and focus changes only: geometry (and so the mask) is untouched.
     "photometric": [

@@ -7,13 +7,14 @@ fitting with the callbacks that keep the state resumable, and the outputs.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from segsweep.data.formats import Sample
 from segsweep.training import runtime
 from segsweep.training.augment import Augmenter
-from segsweep.training.checks import check_input_size, check_splits
+from segsweep.training.checks import check_input_size, check_splits, check_warmup, deep_supervision_weights
 from segsweep.training.outputs import remove_outputs, write_outputs
 from segsweep.training.state import RunState, fingerprint, saved_epochs
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 # Exit status after SIGTERM: 128 + 15, what a shell reports for a process SIGTERM ended.
 EXIT_PREEMPTED = 143
+TENSORBOARD = "tensorboard"  # RUN_DIR/tensorboard/{train,validation}: event files, see callbacks.EpochSummaries
 
 
 def train_run(
@@ -33,6 +35,8 @@ def train_run(
     train, model_settings, augmentation = settings["train"], settings["model"], settings["augmentation"]
     input_size = (int(train["input_size"][0]), int(train["input_size"][1]))
     check_input_size(model_settings["filters"], input_size)
+    check_warmup(train["warmup_epochs"], train["epochs"])
+    loss_weights = deep_supervision_weights(train, model_settings)
     augmenter = Augmenter(augmentation["steps"], augmentation["name"], input_size, seed)
     table = read_manifest(manifest)
     samples = {split: manifest_samples(table, split) for split in ("train", "val")}
@@ -44,6 +48,8 @@ def train_run(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state = RunState.open(run_dir, fingerprint(settings, seed, manifest), log)
+    if not state.completed_epochs:  # a fresh start: no curves of an earlier run
+        shutil.rmtree(run_dir / TENSORBOARD, ignore_errors=True)
     remove_outputs(run_dir)
     model = build_model(model_settings, (*input_size, 3))
     log(
@@ -59,7 +65,7 @@ def train_run(
         if state.completed_epochs:
             log(f"resuming after epoch {state.completed_epochs} from {state.directory}")
         try:
-            _fit(model, state, settings, seed, threads, augmenter, samples, run_dir, log)
+            _fit(model, state, settings, seed, threads, augmenter, samples, loss_weights, run_dir, log)
         except Preempted:
             log(
                 f"run {run_dir}: stopped by SIGTERM; the state in {state.directory} holds epoch {saved_epochs(run_dir)}: "
@@ -83,16 +89,17 @@ def _fit(
     threads: int,
     augmenter: Augmenter,
     samples: dict[str, list[Sample]],
+    loss_weights: list[float] | None,
     run_dir: Path,
     log: Callable[[str], None],
 ) -> None:
     import keras
 
     from segsweep.evaluation.choice import checkpoint_threshold
-    from segsweep.models import inference_model
     from segsweep.training.callbacks import (
         CommitEpoch,
         EpochReport,
+        EpochSummaries,
         FailOnNonFiniteLoss,
         ResumedEarlyStopping,
         StopOnSigterm,
@@ -100,6 +107,7 @@ def _fit(
     )
     from segsweep.training.losses import BceDiceLoss
     from segsweep.training.pipeline import decode_samples, resize_split, train_dataset, validation_dataset
+    from segsweep.training.schedule import learning_rate
 
     train, dataset = settings["train"], settings["dataset"]
     batch_size, epochs = train["batch_size"], train["epochs"]
@@ -120,8 +128,9 @@ def _fit(
             "'train.jit_compile' has no effect unless 'train.deterministic' is false"
         )
     model.compile(
-        optimizer=keras.optimizers.Adam(train["learning_rate"]),
+        optimizer=keras.optimizers.Adam(learning_rate(train, steps)),
         loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
+        loss_weights=loss_weights,
         jit_compile=train["jit_compile"],
     )
     scores = state.scores
@@ -129,16 +138,15 @@ def _fit(
     monitor = {"monitor": "val_road_iou", "mode": "max"}
     callbacks = [
         FailOnNonFiniteLoss(str(run_dir)),  # first: nothing may save a NaN epoch
-        ValidationRoadIoU(
-            inference_model(model, "accurate"), val_data, val_targets, checkpoint_threshold(settings["evaluate"])
-        ),
+        ValidationRoadIoU(model, decoded["val"], augmenter.input_size, checkpoint_threshold(settings["evaluate"]), batch_size),
         EpochReport(steps * batch_size, epochs, log),
         keras.callbacks.CSVLogger(str(state.history_path), append=True),
         keras.callbacks.ModelCheckpoint(
             state.best_pattern, save_best_only=True, initial_value_threshold=max(scores, default=None), **monitor
         ),
         *([ResumedEarlyStopping(scores, patience=patience, **monitor)] if patience else []),
-        CommitEpoch(state),  # last: after the epoch's row and checkpoint are written
+        CommitEpoch(state),  # after the epoch's row and checkpoint are written
+        EpochSummaries(run_dir / TENSORBOARD, state.rows),  # committed epochs only
     ]
     log(f"training {epochs} epochs of {steps} steps of {batch_size} images")
     with StopOnSigterm() as sigterm:
