@@ -25,7 +25,7 @@ import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-ROAD, VOID, OTHER = 7, 0, 1  # Cityscapes IDs as kitti_semantics stores them
+ROAD, VOID, OTHER = 7, 0, 8  # Cityscapes IDs: road, unlabeled (void), sidewalk
 # Original image sizes (height, width) of the split; the network sees 16 x 32.
 SPLIT = {"a": ("train", (40, 100)), "b": ("val", (40, 100)), "c": ("test", (40, 100)), "d": ("test", (37, 90)),
          "e": ("test", (24, 63)), "f": ("test", (30, 60)), "g": ("val", (32, 48))}

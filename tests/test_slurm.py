@@ -379,7 +379,12 @@ def slurm_jobs(run_id: str) -> list[dict[str, str]]:
 
 
 def result_tree(results: Path) -> set[str]:
-    return {str(path.relative_to(results)) for path in results.rglob("*") if path.is_file()}
+    """Every file under results/, with TensorBoard's event file names (time, host, process) as a pattern."""
+    return {
+        re.sub(r"events\.out\.tfevents\..*", "events.out.tfevents.*", str(path.relative_to(results)))
+        for path in results.rglob("*")
+        if path.is_file()
+    }
 
 
 def json_shape(value):
