@@ -9,7 +9,8 @@ rule bench:
         "results/bench/bench.log",
     conda:
         CONDA_ENV
-    threads: config["train"]["threads"]
+    # Every core it is given (`--cores`): the figures are of the machine, not of one sweep job.
+    threads: workflow.cores
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output.json),
     shell:
