@@ -41,6 +41,11 @@ class Counts(NamedTuple):
     fp: np.ndarray
     fn: np.ndarray
 
+    @classmethod
+    def stack(cls, rows: list[Counts]) -> Counts:
+        """One Counts of shape (images, ...) from each image's counts, in order."""
+        return cls(*(np.stack(column) for column in zip(*rows)))
+
     def pooled(self, axis: int | tuple[int, ...] | None = None) -> Counts:
         """Counts summed over images (every axis by default): the input of the pooled metrics.
 

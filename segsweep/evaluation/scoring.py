@@ -74,4 +74,4 @@ def score_samples(
                 Image.fromarray(mask).save(masks_dir / f"{sample.stem}.png")
     if thresholds is None:
         return SplitScores(histograms, None, None)
-    return SplitScores(histograms, Counts(*(np.stack(column) for column in zip(*rows))), np.stack(boundaries))
+    return SplitScores(histograms, Counts.stack(rows), np.stack(boundaries))

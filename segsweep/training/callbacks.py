@@ -87,7 +87,7 @@ class ValidationRoadIoU(keras.callbacks.Callback):
             for probability, road, valid in zip(probabilities, self.roads[batch], self.valids[batch], strict=True):
                 predicted = np.moveaxis(road_mask(probability, self.threshold), -1, 0)  # (modes, H, W)
                 counts.append(confusion_counts(predicted, road, valid))
-        return Counts(*(np.stack(column) for column in zip(*counts))).pooled(axis=0)
+        return Counts.stack(counts).pooled(axis=0)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         scores = iou(self.pooled_counts())
