@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from segsweep.errors import ConfigError
-from segsweep.training.checks import check_input_size
+from segsweep.training.checks import check_input_size, check_warmup, deep_supervision_weights
 from segsweep.training.presets import BUILTIN_PRESETS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -102,8 +102,11 @@ def check_config(config: dict) -> None:
             {**config["train"], **variant.get("train", {})}))
         if errors:
             raise ConfigError(_schema_error_text(errors[0], f"key 'model_variants.{name}.train'"))
-    for name in config["models"]:
-        check_input_size(config["network"]["filters"], job_settings(config, name, "none")["train"]["input_size"])
+    for name in config["models"]:  # the checks training makes, here before any job is queued
+        job = job_settings(config, name, "none")
+        check_input_size(config["network"]["filters"], job["train"]["input_size"])
+        check_warmup(job["train"]["warmup_epochs"], job["train"]["epochs"])
+        deep_supervision_weights(job["train"], job["model"])
     fractions = config["split"]["fractions"]
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
         raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")

@@ -59,6 +59,16 @@ BAD_CONFIGS = [
         {"dataset": {"name": "d", "format": "camvid", "root": "/no/such/folder"}},
         "data folder '/no/such/folder' does not exist",
     ),
+    (
+        "warm-up as long as training",
+        {"dataset": GENERATED, "train": {"epochs": 3, "warmup_epochs": 3}},
+        "key 'train.warmup_epochs': 3 warm-up epochs leave none",
+    ),
+    (
+        "head weights not one per head",
+        {"dataset": GENERATED, "train": {"deep_supervision_weights": [1, 1]}},
+        "key 'train.deep_supervision_weights': 2 weights for the 4 heads",
+    ),
     ("missing dataset", {"models": ["unet"]}, "'dataset' is a required property"),
     ("experiment name with a slash", {"dataset": GENERATED, "name": "a/b"}, "key 'name'"),
     ("experiment name '..'", {"dataset": GENERATED, "name": ".."}, "key 'name'"),
