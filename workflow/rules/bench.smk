@@ -9,8 +9,7 @@ rule bench:
         "results/bench/bench.log",
     conda:
         CONDA_ENV
-    # Every core it is given (`--cores`): the figures are of the machine, not of one sweep job.
-    threads: workflow.cores
+    threads: config["train"]["threads"]
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output.json),
     shell:
