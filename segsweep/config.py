@@ -110,8 +110,15 @@ def check_config(config: dict) -> None:
     fractions = config["split"]["fractions"]
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
         raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
-    if config["split"]["folds"] is not None and config["split"]["repeats"] > 1:
-        raise ConfigError("keys 'split.repeats' and 'split.folds' are two kinds of split axis: set one, not both")
+    split = config["split"]
+    axes = [f"'split.{key}'" for key, on in (
+        ("repeats", split["repeats"] > 1), ("folds", split["folds"] is not None), ("hold_out_each", split["hold_out_each"]),
+    ) if on]  # fmt: skip
+    if len(axes) > 1:
+        raise ConfigError(f"keys {' and '.join(axes)} are different kinds of split axis: set one of them")
+    both = sorted(set(split["hold_out_each"]) & set(split["test_groups"]))
+    if both:
+        raise ConfigError(f"keys 'split.test_groups' and 'split.hold_out_each' both hold {both}: a group is in one of them")
     dataset = config["dataset"]
     made_by_rule = "generate" in dataset or "download" in dataset
     if not made_by_rule and not Path(dataset["root"]).is_dir():

@@ -285,3 +285,23 @@ def test_fused_batch_norm_runs_the_fused_kernel_in_training_and_under_bfloat16(m
     y = ours(tf.cast(x, tf.bfloat16), training=True)
     assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
     np.testing.assert_allclose(np.asarray(y, "float32"), keras_bn(x, training=True), atol=0.05)
+
+
+def test_per_image_normalization_matches_tensorflow_and_removes_exposure(tmp_path) -> None:
+    import tensorflow as tf
+
+    model = build_model(settings("unetpp", input_normalization="per_image", **TINY), (16, 16, 3))
+    x = images((16, 16, 3))
+    standardized = keras.ops.convert_to_numpy(model.get_layer("image_standardization")(x))
+    # TensorFlow's own per-image standardization, applied to one channel at a time (nnU-Net's z-score per channel).
+    expected = np.concatenate([tf.image.per_image_standardization(x[..., c : c + 1]).numpy() for c in range(3)], -1)
+    np.testing.assert_allclose(standardized, expected, atol=1e-5)
+    # A dusk frame: every channel darker and flatter, each by its own factor (white balance too).
+    dusk = x * np.float32([0.25, 0.3, 0.35]) + np.float32([0.02, 0.01, 0.0])
+    np.testing.assert_allclose(run(model, dusk), run(model, x), atol=1e-4)
+    black = np.zeros((1, 16, 16, 3), "float32")
+    assert np.isfinite(keras.ops.convert_to_numpy(model.get_layer("image_standardization")(black))).all()
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_array_equal(run(load_model(tmp_path / "m.keras"), x), run(model, x))
+    with pytest.raises(ConfigError, match=r"key 'network.input_normalization': 'minmax' is not one of"):
+        build_model(settings("unet", input_normalization="minmax", **TINY), (16, 16, 3))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -258,6 +259,22 @@ def test_folds_make_every_train_val_frame_val_once_with_a_fixed_test_set() -> No
     assert all(by_split(fold, "test") == by_split(random_folds[0], "test") for fold in random_folds)
 
 
+def test_hold_out_each_tests_on_one_group_per_split_and_keeps_the_format_val_folder() -> None:
+    frames = frames_of({"A": list(range(0, 600, 30)), "B": list(range(0, 900, 30)), "C": list(range(0, 300, 30))})
+    val_folder = {"B_00600", "B_00630", "B_00660"}
+    frames = [replace(f, sample=replace(f.sample, subset="val" if f.stem in val_folder else "train")) for f in frames]
+    rule = SplitRule(source="format", test_groups=("C",), hold_out_each=("A", "B"))
+    held_out_a, held_out_b = (assign(frames, replace(rule, index=i), "camvid", Path("d")) for i in range(2))
+    of_group = lambda group: [f.stem for f in frames if f.group == group]  # noqa: E731
+    assert by_split(held_out_a, "test") == sorted(of_group("A") + of_group("C"))
+    assert by_split(held_out_a, "val") == sorted(val_folder), "the format's val folder stays val"
+    assert by_split(held_out_a, "train") == sorted(set(of_group("B")) - val_folder)
+    # B held out takes the val folder with it: val is then cut from what is left (A), by the seed.
+    assert by_split(held_out_b, "test") == sorted(of_group("B") + of_group("C"))
+    assert set(by_split(held_out_b, "val")) | set(by_split(held_out_b, "train")) == set(of_group("A"))
+    assert by_split(held_out_b, "val") and by_split(held_out_b, "train")
+
+
 def test_repeats_redraw_val_around_a_fixed_test_set() -> None:
     frames = frames_of({g: list(range(0, 300, 30)) for g in "ABCDEFG"})
     repeats = [assign(frames, SplitRule(test_groups=("G",), repeats=5, index=i), "camvid", Path("d")) for i in range(5)]
@@ -270,6 +287,9 @@ def test_repeats_redraw_val_around_a_fixed_test_set() -> None:
     ("rule", "message"),
     [
         (SplitRule(repeats=3, folds=5), "set one of them, not both"),
+        (SplitRule(folds=3, hold_out_each=("A", "B")), "three kinds of split axis"),
+        (SplitRule(test_groups=("A",), hold_out_each=("A", "B")), r"split groups \['A'\] are in both test_groups"),
+        (SplitRule(hold_out_each=("A", "B"), index=2), r"split index must be in 0\.\.1 \(2 splits\), got 2"),
         (SplitRule(folds=5, index=5), r"split index must be in 0\.\.4 \(5 splits\), got 5"),
         (SplitRule(index=1), r"split index must be in 0\.\.0"),
         (SplitRule(folds=1), "split folds must be 2 or more"),
@@ -287,7 +307,15 @@ def test_config_takes_one_split_axis_and_the_cli_default_gap_is_the_schema_one(t
     assert _schema()["properties"]["split"]["properties"]["gap"]["default"] == DEFAULT_GAP
     config = tmp_path / "c.yaml"
     config.write_text(f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{repeats: 3, folds: 5}}\n")
-    with pytest.raises(ConfigError, match=r"keys 'split.repeats' and 'split.folds' .* set one, not both"):
+    with pytest.raises(ConfigError, match=r"keys 'split.repeats' and 'split.folds' are different kinds of split axis"):
+        load_config(config)
+    config.write_text(f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{folds: 3, hold_out_each: [A]}}\n")
+    with pytest.raises(ConfigError, match=r"keys 'split.folds' and 'split.hold_out_each' are different kinds"):
+        load_config(config)
+    config.write_text(
+        f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{test_groups: [A], hold_out_each: [A, B]}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"keys 'split.test_groups' and 'split.hold_out_each' both hold \['A'\]"):
         load_config(config)
     config.write_text(f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{folds: 5}}\n")
     split = load_config(config)["split"]

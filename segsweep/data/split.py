@@ -41,7 +41,9 @@ The split axis (config split.repeats / split.folds): --repeats R writes split --
 cuts, seeded --seed + I (the test groups named or the format's test folder stay fixed; for
 --source format with R > 1 the val folder is redrawn too). --folds K keeps test fixed (cut with
 --seed where it is random) and cuts the rest, in the --seed order, into K contiguous parts; fold I
-is val, as nnU-Net's cross-validation.
+is val, as nnU-Net's cross-validation. --hold-out-each G1 G2 ... is leave-one-sequence-out: split
+I holds out group GI as test (beside any --test-groups); the rest is assigned as above, so with
+--source format the format's val folder stays val wherever its drive is not the one held out.
 
 The CSV is written beside --out under a hidden name and renamed into place.
 """
@@ -105,7 +107,13 @@ class SplitRule:
     gap: int = DEFAULT_GAP
     repeats: int = 1
     folds: int | None = None
+    hold_out_each: tuple[str, ...] = ()
     index: int = 0
+
+    @property
+    def held_out(self) -> tuple[str, ...]:
+        """The groups this split tests on: the fixed test groups and, on a leave-one-out axis, its own."""
+        return self.test_groups + (self.hold_out_each[self.index : self.index + 1] if self.hold_out_each else ())
 
     def check(self) -> None:
         if self.source not in ("random", "format"):
@@ -123,7 +131,14 @@ class SplitRule:
             raise UserError(f"split folds must be 2 or more, got {self.folds}")
         if self.folds is not None and self.repeats > 1:
             raise UserError("split repeats and folds are two kinds of split axis: set one of them, not both")
-        n_splits = self.folds or self.repeats
+        if self.hold_out_each and (self.folds is not None or self.repeats > 1):
+            raise UserError("split hold_out_each, repeats and folds are three kinds of split axis: set one of them")
+        if set(self.hold_out_each) & set(self.test_groups):
+            raise UserError(
+                f"split groups {sorted(set(self.hold_out_each) & set(self.test_groups))} are in both test_groups "
+                "(always test) and hold_out_each (test in one split only)"
+            )
+        n_splits = self.folds or len(self.hold_out_each) or self.repeats
         if not 0 <= self.index < n_splits:
             raise UserError(f"split index must be in 0..{n_splits - 1} ({n_splits} splits), got {self.index}")
 
@@ -260,10 +275,10 @@ def _groups_text(frames: list[Frame]) -> str:
 def _held_out_test(frames: list[Frame], rule: SplitRule, folder: Path) -> set[str]:
     """Stems of the fixed test set: the named groups plus a format test folder."""
     known = {f.group for f in frames}
-    unknown = sorted(set(rule.test_groups) - known)
+    unknown = sorted(set(rule.test_groups + rule.hold_out_each) - known)
     if unknown:
         raise DataError(f"{folder}: split test groups {unknown} are not among the groups here: {_groups_text(frames)}")
-    test = {f.stem for f in frames if f.group in rule.test_groups}
+    test = {f.stem for f in frames if f.group in rule.held_out}
     if rule.source == "format":
         test |= {f.stem for f in frames if f.sample.subset == "test"}
         if not test:
@@ -394,7 +409,7 @@ def make_split(
     **rule: object,
 ) -> pd.DataFrame:
     """Check the dataset, assign splits, keep the gap and write the manifest (see the module
-    docstring); `rule` holds the other `SplitRule` fields (test_groups, gap, repeats, folds, index)."""
+    docstring); `rule` holds the other `SplitRule` fields (test_groups, gap, repeats, folds, hold_out_each, index)."""
     split_rule = SplitRule(source, seed, tuple(fractions), **rule)
     split_rule.check()
     pattern = compile_group_pattern(fmt, group_pattern)
@@ -460,6 +475,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--folds", type=int, default=None, help="k-fold cross-validation folds on the split axis (not with --repeats > 1)"
     )  # fmt: skip
+    parser.add_argument(
+        "--hold-out-each", nargs="*", default=[], metavar="GROUP",
+        help="leave-one-sequence-out split axis: split I holds out the I-th of these groups as test",
+    )  # fmt: skip
     parser.add_argument("--index", type=int, default=0, help="which split of the axis to write (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="manifest CSV to write")
 
@@ -468,7 +487,7 @@ def run(args: argparse.Namespace) -> None:
     manifest = make_split(
         args.format, args.root, args.positive_ids, args.source, args.seed, tuple(args.fractions), args.out,
         void_ids=args.void_ids, group_pattern=args.group_pattern, test_groups=tuple(args.test_groups),
-        gap=args.gap, repeats=args.repeats, folds=args.folds, index=args.index,
+        gap=args.gap, repeats=args.repeats, folds=args.folds, hold_out_each=tuple(args.hold_out_each), index=args.index,
     )  # fmt: skip
     counts = manifest["split"].value_counts()
     groups = manifest.groupby("split")["group"].agg(lambda g: " ".join(sorted(set(g))))

@@ -15,6 +15,7 @@ from segsweep.errors import ConfigError
 from segsweep.models.blocks import ConvUnit, node_name
 from segsweep.models.flops import forward_flops, training_flops
 from segsweep.models.inference import inference_model, inference_modes
+from segsweep.models.normalization import NORMALIZATIONS, PerImageStandardization
 from segsweep.models.unet import unet
 from segsweep.models.unetpp import unetpp
 from segsweep.models.widths import matched_unet_filters
@@ -42,17 +43,25 @@ def build_model(model: dict, input_shape: tuple[int, int, int]) -> keras.Model:
         if model["architecture"] != "unet":
             raise ConfigError(f"key 'model_variants.{model['name']}': match_unetpp_parameters is for architecture unet")
         filters = list(_matched_unet_filters(tuple(filters), H, input_shape[-1]))
-    return _network(model["architecture"], filters, H, model.get("deep_supervision", True), input_shape, model["name"])
+    normalization = model.get("input_normalization", "none")
+    if normalization not in NORMALIZATIONS:
+        raise ConfigError(f"key 'network.input_normalization': {normalization!r} is not one of {list(NORMALIZATIONS)}")
+    return _network(
+        model["architecture"], filters, H, model.get("deep_supervision", True), input_shape, model["name"],
+        normalization,
+    )
 
 
 def _network(
-    architecture: str, filters: list[int], H: ConvUnit, deep_supervision: bool, input_shape: tuple, name: str
+    architecture: str, filters: list[int], H: ConvUnit, deep_supervision: bool, input_shape: tuple, name: str,
+    normalization: str = "none",
 ) -> keras.Model:
     image = keras.Input(shape=input_shape, name="image")
+    x = PerImageStandardization(name="image_standardization")(image) if normalization == "per_image" else image
     if architecture == "unet":
-        outputs = unet(image, filters, H)
+        outputs = unet(x, filters, H)
     elif architecture == "unetpp":
-        outputs = unetpp(image, filters, H, deep_supervision)
+        outputs = unetpp(x, filters, H, deep_supervision)
         outputs = outputs if len(outputs) > 1 else outputs[0]
     else:
         raise ConfigError(f"key 'model_variants': unknown architecture {architecture!r} (use unet or unetpp)")

@@ -79,15 +79,19 @@ wildcard_constraints:
 
 
 def split_ids() -> list[int]:
-    """The split axis: 0..n-1 for `split.folds` folds or `split.repeats` random splits (one by default)."""
-    return list(range(config["split"]["folds"] or config["split"]["repeats"]))
+    """The split axis: 0..n-1 for `split.folds` folds, `split.hold_out_each` held-out groups or
+    `split.repeats` random splits (one by default)."""
+    split = config["split"]
+    return list(range(split["folds"] or len(split["hold_out_each"]) or split["repeats"]))
 
 
 def split_axis_args(wildcards) -> str:
     """`segsweep split` flags of the split axis, and which of its splits {split} is."""
     split = config["split"]
     folds = f"--folds {split['folds']} " if split["folds"] else ""
-    return f"--repeats {split['repeats']} {folds}--index {wildcards.split}"
+    held_out = " ".join(map(shell_quote, split["hold_out_each"]))
+    each = f"--hold-out-each {held_out} " if held_out else ""
+    return f"--repeats {split['repeats']} {folds}{each}--index {wildcards.split}"
 
 
 def sweep(pattern: str) -> list[str]:
