@@ -38,6 +38,8 @@ from segsweep.data.split import (
 from segsweep.data.staging import staged_file
 from segsweep.errors import DataError, UserError
 
+REPO = Path(__file__).resolve().parents[1]
+
 STEMS = [f"{i:06d}_10" for i in range(150)]
 FRACTIONS = (0.7, 0.15, 0.15)
 
@@ -359,26 +361,43 @@ def test_a_gap_that_empties_a_split_is_refused(tmp_path: Path) -> None:
     assert closest_frames(manifest[manifest["split"] == "train"]) is None
 
 
-def test_camvid_config_tests_on_a_drive_never_seen_in_training(
-    camvid_sample: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """config/camvid.yaml on the real sample: no test frame within 30 frames of a train or val
-    frame of its sequence; distances in frame numbers (the digits after the prefix), which count
-    time at 30 fps whichever folder a frame is in (train labels every 30th frame, val every 2nd)."""
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
-    config = load_config("config/camvid.yaml")
+def camvid_config_splits(tmp_path: Path, *overlays: str) -> list[pd.DataFrame]:
+    """The manifests make_split writes for config/camvid.yaml with `overlays` on top, one per split
+    of the axis; later files override the keys they set, as with snakemake --configfile A B."""
+    import yaml
+
+    config: dict = {}
+    for name in ("camvid.yaml", *overlays):
+        for key, value in yaml.safe_load((REPO / "config" / name).read_text()).items():
+            config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    (tmp_path / "merged.yaml").write_text(yaml.safe_dump(config))
+    config = load_config(tmp_path / "merged.yaml")
     dataset, split = config["dataset"], config["split"]
-    manifest = make_split(
-        dataset["format"], Path(dataset["root"]), dataset["positive_ids"], split["source"], split["seed"],
-        tuple(split["fractions"].values()), tmp_path / "camvid.csv", void_ids=dataset["void_ids"],
-        group_pattern=split["group_pattern"], test_groups=tuple(split["test_groups"]), gap=split["gap"],
-    )  # fmt: skip
-    sequence = {row.stem: (row.stem.split("_")[0], int("".join(filter(str.isdigit, row.stem.split("_")[1]))))
-                for row in manifest.itertuples()}  # fmt: skip
+    return [
+        make_split(
+            dataset["format"], Path(dataset["root"]), dataset["positive_ids"], split["source"], split["seed"],
+            tuple(split["fractions"].values()), tmp_path / f"split{index}.csv", void_ids=dataset["void_ids"],
+            group_pattern=split["group_pattern"], test_groups=tuple(split["test_groups"]), gap=split["gap"],
+            hold_out_each=tuple(split["hold_out_each"]), index=index,
+        )
+        for index in range(len(split["hold_out_each"]) or 1)
+    ]  # fmt: skip
+
+
+def drive_and_time(stem: str) -> tuple[str, int]:
+    """CamVid's drive and frame number (the digits after the prefix), which counts time at 30 fps
+    whichever folder a frame is in (train labels every 30th frame, val every 2nd)."""
+    drive, frame = stem.split("_")
+    return drive, int("".join(filter(str.isdigit, frame)))
+
+
+def check_drive_held_out(manifest: pd.DataFrame, test_drive: str) -> dict[str, list[str]]:
+    """The test split is exactly `test_drive`, which neither train nor val sees, and no frame is
+    within 30 frames of a frame of another split of its sequence; the stems by split."""
+    sequence = {stem: drive_and_time(stem) for stem in manifest["stem"]}
     stems = {name: manifest.loc[manifest["split"] == name, "stem"].tolist() for name in SPLITS}
-    test_drives = {sequence[s][0] for s in stems["test"]}
-    assert test_drives == {"0001TP"}
-    assert not test_drives & {sequence[s][0] for s in stems["train"] + stems["val"]}, "a drive never seen"
+    assert {sequence[s][0] for s in stems["test"]} == {test_drive}
+    assert test_drive not in {sequence[s][0] for s in stems["train"] + stems["val"]}, "a drive never seen"
 
     def nearest(a: list[str], b: list[str]) -> float:
         return min((abs(sequence[x][1] - sequence[y][1]) for x in a for y in b if sequence[x][0] == sequence[y][0]),
@@ -386,4 +405,28 @@ def test_camvid_config_tests_on_a_drive_never_seen_in_training(
 
     assert nearest(stems["test"], stems["train"] + stems["val"]) > 30
     assert nearest(stems["val"], stems["train"]) > 30
+    return stems
+
+
+def test_camvid_config_tests_on_a_drive_never_seen_in_training(
+    camvid_sample: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """config/camvid.yaml on the real sample holds out the dusk drive 0001TP."""
+    monkeypatch.chdir(REPO)
+    (manifest,) = camvid_config_splits(tmp_path)
+    stems = check_drive_held_out(manifest, "0001TP")
     assert {len(v) for v in stems.values()} == {305, 101, 62} and len(manifest) == 468
+
+
+def test_camvid_loso_holds_out_each_drive_in_turn_with_the_val_folder_as_val(
+    camvid_sample: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """config/camvid-loso.yaml on top: split 0 tests on 0001TP, split 1 on 0006R0, both validate
+    on CamVid's val folder (101 frames of 0016E5) and train on everything else."""
+    monkeypatch.chdir(REPO)
+    manifests = camvid_config_splits(tmp_path, "camvid-loso.yaml")
+    val_folder = sorted(path.stem for path in (camvid_sample / "val").glob("*.png"))
+    for manifest, drive, sizes in zip(manifests, ["0001TP", "0006R0"], [(305, 62), (266, 101)]):
+        stems = check_drive_held_out(manifest, drive)
+        assert sorted(stems["val"]) == val_folder
+        assert (len(stems["train"]), len(stems["test"])) == sizes and len(manifest) == 468
