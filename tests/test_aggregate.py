@@ -228,3 +228,20 @@ def test_no_complete_pair_is_reported_not_compared(small_sweep, tmp_path):
     out = tmp_path / "report.html"
     assert main(["report", "--results", str(small_sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
     assert "no pairs" in out.read_text(encoding="utf-8")
+
+
+def test_grids_read_labels_with_the_configured_void_ids(tmp_path, monkeypatch):
+    """A config's own dataset.void_ids reach the grids, which paint void pixels grey, as the metrics left them out."""
+    from segsweep.data import formats
+
+    seen = []
+
+    def recording_load_pair(fmt, sample, positive_ids=None, void_ids=None):
+        seen.append(void_ids)
+        return load_pair(fmt, sample, positive_ids, void_ids)
+
+    load_pair = formats.load_pair
+    monkeypatch.setattr(formats, "load_pair", recording_load_pair)
+    sweep = make_fake_sweep(tmp_path, augmentations=("none",))
+    assert main([*sweep.aggregate_args(grid_images=1), "--void-ids", "9", "10"]) == 0
+    assert seen and all(ids == [9, 10] for ids in seen)

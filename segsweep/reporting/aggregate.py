@@ -105,6 +105,10 @@ def add_arguments(parser) -> None:
         "--positive-ids", nargs="*", type=int, default=None,
         help="label IDs that mean road; none given: the format's own (7 for KITTI)",
     )
+    parser.add_argument(
+        "--void-ids", nargs="*", type=int, default=None,
+        help="label IDs that are void, grey in the grids; none given: the format's own",
+    )
     parser.add_argument("--allow-missing", action="store_true", help="go on without missing runs, listing them")
     parser.add_argument("--out-dir", type=Path, required=True)
 
@@ -438,7 +442,7 @@ def run(args) -> int:
     grid_files = grids.write_grids(
         tables.per_image, set(zip(first_split["augmentation"], first_split["seed"], first_split["model"])),
         results=args.results, split=args.splits[0], fmt=args.format,
-        positive_ids=args.positive_ids, seeds=args.seeds, augmentations=args.augmentations,
+        positive_ids=args.positive_ids, void_ids=args.void_ids, seeds=args.seeds, augmentations=args.augmentations,
         baseline=args.baseline, candidate=args.candidate, k=args.grid_images, out_dir=out / "grids",
     )
     verdict = {

@@ -117,6 +117,7 @@ def write_grids(
     split: int,
     fmt: str,
     positive_ids: list[int] | None,
+    void_ids: list[int] | None = None,
     seeds: list[int],
     augmentations: list[str],
     baseline: str,
@@ -147,7 +148,7 @@ def write_grids(
             for stem in stems:
                 if stem not in samples:
                     raise UserError(f"{manifest}: test image {stem!r} of the evaluation is not in the test split")
-                image, truth, valid = load_pair(fmt, samples[stem], positive_ids)
+                image, truth, valid = load_pair(fmt, samples[stem], positive_ids, void_ids)
                 preds = {
                     model: read_mask(results / "eval" / model / aug / f"split{split}" / f"seed{seed}" / "masks" / f"{stem}.png",
                                      truth.shape)

@@ -205,6 +205,7 @@ def aggregate_params(missing: str) -> dict:
         "grid_images": config["report"]["grid_images"],
         "format": config["dataset"]["format"],
         "positive_ids": label_ids_arg("positive_ids"),
+        "void_ids": label_ids_arg("void_ids"),
         "out_dir": lambda wildcards, output: os.path.dirname(output.verdict),
         "missing": missing,
     }

@@ -32,7 +32,8 @@ rule aggregate:
     shell:
         "python -m segsweep aggregate --results {params.experiment:q} {params.sweep} {params.missing} "
         "{params.verdict} --grid-images {params.grid_images} --format {params.format} "
-        "--positive-ids {params.positive_ids} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--positive-ids {params.positive_ids} --void-ids {params.void_ids} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule report:
