@@ -82,7 +82,9 @@ def split_ids() -> list[int]:
     """The split axis: 0..n-1 for `split.folds` folds, `split.hold_out_each` held-out groups or
     `split.repeats` random splits (one by default)."""
     split = config["split"]
-    return list(range(split["folds"] or len(split["hold_out_each"]) or split["repeats"]))
+    return list(
+        range(split["folds"] or len(split["hold_out_each"]) or split["repeats"])
+    )
 
 
 def split_axis_args(wildcards) -> str:
