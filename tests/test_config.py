@@ -198,3 +198,13 @@ def test_training_settings_hold_only_what_changes_training(tmp_path: Path) -> No
                     {**config, "evaluate": {**config["evaluate"], "threshold": 0.4}}):
         other = views(changed)
         assert other[0] != train and other[1] != evaluate and other[2] != resume
+
+
+def test_camvid_loso_overlay_validates_on_top_of_the_camvid_config(tmp_path: Path) -> None:
+    """As snakemake --configfile config/camvid.yaml config/camvid-loso.yaml merges them (key by key)."""
+    config = yaml.safe_load((REPO / "config" / "camvid.yaml").read_text())
+    overlay = yaml.safe_load((REPO / "config" / "camvid-loso.yaml").read_text())
+    config = {**config, **overlay, "split": {**config["split"], **overlay["split"]}}
+    config["dataset"]["root"] = str(tmp_path)
+    split = load_config(_write(tmp_path, config))["split"]
+    assert (split["test_groups"], split["hold_out_each"]) == ([], ["0001TP", "0006R0"])
