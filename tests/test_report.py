@@ -134,3 +134,8 @@ def test_bad_config_json_is_a_user_error(report, tmp_path, capsys):
     assert main(["report", "--results", str(sweep.results), "--dataset", sweep.dataset,
                  "--config-json", "{oops", "--out", str(tmp_path / "r.html")]) == 2
     assert "--config-json is not valid JSON" in capsys.readouterr().err
+
+
+def test_models_table_says_modes_are_chosen_on_validation_even_when_the_baseline_has_one(report):
+    """U-Net, listed first, has one mode ('single'); the sentence is about the models that choose."""
+    assert "the inference\n    mode each run chose on val (times chosen)" in report["html"]
