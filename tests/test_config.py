@@ -200,11 +200,19 @@ def test_training_settings_hold_only_what_changes_training(tmp_path: Path) -> No
         assert other[0] != train and other[1] != evaluate and other[2] != resume
 
 
+def shipped_config(*names: str) -> dict:
+    """config/<names>, each later file merged over the ones before it key by key (one level deep,
+    which is all the shipped overlays use), as snakemake --configfile A B merges them."""
+    config: dict = {}
+    for name in names:
+        for key, value in yaml.safe_load((REPO / "config" / name).read_text()).items():
+            config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    return config
+
+
 def test_camvid_loso_overlay_validates_on_top_of_the_camvid_config(tmp_path: Path) -> None:
     """As snakemake --configfile config/camvid.yaml config/camvid-loso.yaml merges them (key by key)."""
-    config = yaml.safe_load((REPO / "config" / "camvid.yaml").read_text())
-    overlay = yaml.safe_load((REPO / "config" / "camvid-loso.yaml").read_text())
-    config = {**config, **overlay, "split": {**config["split"], **overlay["split"]}}
+    config = shipped_config("camvid.yaml", "camvid-loso.yaml")
     config["dataset"]["root"] = str(tmp_path)
     split = load_config(_write(tmp_path, config))["split"]
     assert (split["test_groups"], split["hold_out_each"]) == ([], ["0001TP", "0006R0"])

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 from test_data_formats import camvid, kitti_semantics
+from test_config import REPO, shipped_config
 
 from segsweep import cli
 from segsweep.config import ConfigError, load_config
@@ -37,8 +38,6 @@ from segsweep.data.split import (
 )
 from segsweep.data.staging import staged_file
 from segsweep.errors import DataError, UserError
-
-REPO = Path(__file__).resolve().parents[1]
 
 STEMS = [f"{i:06d}_10" for i in range(150)]
 FRACTIONS = (0.7, 0.15, 0.15)
@@ -366,11 +365,7 @@ def camvid_config_splits(tmp_path: Path, *overlays: str) -> list[pd.DataFrame]:
     of the axis; later files override the keys they set, as with snakemake --configfile A B."""
     import yaml
 
-    config: dict = {}
-    for name in ("camvid.yaml", *overlays):
-        for key, value in yaml.safe_load((REPO / "config" / name).read_text()).items():
-            config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
-    (tmp_path / "merged.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "merged.yaml").write_text(yaml.safe_dump(shipped_config("camvid.yaml", *overlays)))
     config = load_config(tmp_path / "merged.yaml")
     dataset, split = config["dataset"], config["split"]
     return [

@@ -113,7 +113,7 @@ class SplitRule:
     @property
     def held_out(self) -> tuple[str, ...]:
         """The groups this split tests on: the fixed test groups and, on a leave-one-out axis, its own."""
-        return self.test_groups + (self.hold_out_each[self.index : self.index + 1] if self.hold_out_each else ())
+        return self.test_groups + self.hold_out_each[self.index : self.index + 1]
 
     def check(self) -> None:
         if self.source not in ("random", "format"):
@@ -133,10 +133,10 @@ class SplitRule:
             raise UserError("split repeats and folds are two kinds of split axis: set one of them, not both")
         if self.hold_out_each and (self.folds is not None or self.repeats > 1):
             raise UserError("split hold_out_each, repeats and folds are three kinds of split axis: set one of them")
-        if set(self.hold_out_each) & set(self.test_groups):
+        both = sorted(set(self.hold_out_each) & set(self.test_groups))
+        if both:
             raise UserError(
-                f"split groups {sorted(set(self.hold_out_each) & set(self.test_groups))} are in both test_groups "
-                "(always test) and hold_out_each (test in one split only)"
+                f"split groups {both} are in both test_groups (always test) and hold_out_each (test in one split only)"
             )
         n_splits = self.folds or len(self.hold_out_each) or self.repeats
         if not 0 <= self.index < n_splits:
@@ -273,7 +273,7 @@ def _groups_text(frames: list[Frame]) -> str:
 
 
 def _held_out_test(frames: list[Frame], rule: SplitRule, folder: Path) -> set[str]:
-    """Stems of the fixed test set: the named groups plus a format test folder."""
+    """Stems of this split's test set: the named groups (`SplitRule.held_out`) plus a format test folder."""
     known = {f.group for f in frames}
     unknown = sorted(set(rule.test_groups + rule.hold_out_each) - known)
     if unknown:
