@@ -13,7 +13,7 @@ from PIL import Image
 
 from fake_runs import make_fake_sweep
 from segsweep.cli import main
-from segsweep.reporting import stats
+from segsweep.statistics import stats
 
 T_975_DF2 = 4.302653  # Student t quantile for 3 seeds, from printed tables
 

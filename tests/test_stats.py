@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from segsweep.reporting import stats
-from segsweep.reporting.bootstrap import Split, components, crossed_bootstrap, linearised_differences
-from segsweep.reporting.decision import compare, conflicts, decide, sentence
+from segsweep.statistics import stats
+from segsweep.statistics.bootstrap import Split, components, crossed_bootstrap, linearised_differences
+from segsweep.statistics.decision import compare, conflicts, decide, sentence
 
 T_975 = {2: 4.302653, 3: 3.182446}  # Student t quantiles from printed tables
 RLIABLE = json.loads((Path(__file__).parent / "fixtures" / "rliable_reference.json").read_text())

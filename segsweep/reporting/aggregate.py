@@ -14,8 +14,8 @@ the inference mode chosen on val), comparison.csv (the candidate against every o
 augmentation and over all of them, on both metrics), per_image.csv, pruning.csv (U-Net++ inference
 modes, val and test), verdict.json (the headline and its numbers), plots/*.png and grids/*.png.
 
-The comparison is the crossed seeds x images bootstrap of segsweep.reporting.bootstrap and the
-decision rule of segsweep.reporting.decision; the headline is the candidate against --baseline,
+The comparison is the crossed seeds x images bootstrap of segsweep.statistics.bootstrap and the
+decision rule of segsweep.statistics.decision; the headline is the candidate against --baseline,
 over all augmentations, on --metric. Only seeds with runs of both models for every augmentation of
 the scope in every split enter a comparison (complete pairs). Grids show, per augmentation, the
 first seed of --seeds in the first split for which both models have a run: the K test images with
@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from segsweep.errors import UserError
-from segsweep.reporting import stats
-from segsweep.reporting.bootstrap import METRICS, Split
-from segsweep.reporting.decision import METRIC_NAMES, ROW_COLUMNS, Comparison, compare, conflicts, sentence
+from segsweep.statistics import stats
+from segsweep.statistics.bootstrap import METRICS, Split
+from segsweep.statistics.decision import METRIC_NAMES, ROW_COLUMNS, Comparison, compare, conflicts, sentence
 
 SUMMARY_METRICS = ("pooled_iou", "per_image_mean_iou", "precision", "recall", "f1", "max_f", "average_precision",
                    "boundary_iou", "val_pooled_iou")

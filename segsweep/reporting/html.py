@@ -133,7 +133,7 @@ def interval(low, high, spec: str = "+.1f", scale: float = 100) -> str:
 
 
 def comparison_rows(comparison: pd.DataFrame) -> list[dict]:
-    from segsweep.reporting.decision import METRIC_NAMES
+    from segsweep.statistics.decision import METRIC_NAMES
 
     return [
         {

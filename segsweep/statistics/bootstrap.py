@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from segsweep.reporting.stats import Estimate, iqm, percentile_interval, win_share
+from segsweep.statistics.stats import Estimate, iqm, percentile_interval, win_share
 
 METRICS = ("pooled_iou", "per_image_iou")
 BASELINE, CANDIDATE = 0, 1  # model axis of Split arrays

@@ -16,7 +16,7 @@ matters, in IoU units: 0.01 = 1 IoU point), checked in this order:
 
 Seeds needed (stated when inconclusive): the planned half-width of the mean difference with R
 seeds at this test set, 1.96 * sqrt((s2_split + s2_seed / R + s2_image / I + s2_res / (R I)) / S),
-from the variance components of segsweep.reporting.bootstrap.components; the fewest R that bring
+from the variance components of segsweep.statistics.bootstrap.components; the fewest R that bring
 it under m. That resolves the question for any true difference of 0 (the interval then fits inside
 +-m) or of at least m (it then excludes 0). If the test images (or splits) alone leave a
 half-width of m or more, no number of seeds suffices and the sentence says more test images are
@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from segsweep.reporting.bootstrap import Split, components, crossed_bootstrap
-from segsweep.reporting.stats import Estimate
+from segsweep.statistics.bootstrap import Split, components, crossed_bootstrap
+from segsweep.statistics.stats import Estimate
 
 DECISIONS = ("candidate_better", "candidate_worse", "equivalent", "inconclusive")
 METRIC_NAMES = {"pooled_iou": "pooled test IoU", "per_image_iou": "per-image test IoU"}
