@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -320,4 +321,5 @@ def _metrics(
             "input_size": list(settings["train"]["input_size"]),
         },
         "modes": [] if modes == [SINGLE] else per_mode,
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),  # for the run's cost from sacct (reporting/cost.py)
     }

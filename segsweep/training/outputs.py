@@ -36,7 +36,9 @@ def history_table(rows: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{**{key: row[key] for key in HISTORY_COLUMNS}, "epoch": int(row["epoch"]) + 1} for row in rows]
 
 
-def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, model: keras.Model) -> dict:
+def write_outputs(
+    run_dir: Path, state: RunState, settings: dict, seed: int, threads: int, model: keras.Model
+) -> dict:
     """Copy the best checkpoint, write the history and run.json; returns run.json's content."""
     from segsweep.models import parameter_count
 
@@ -49,6 +51,7 @@ def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, mod
         writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
         writer.writeheader()
         writer.writerows(history)
+    device = runtime.device()
     record = {
         "dataset": settings["dataset"]["name"],
         "model": settings["model"]["name"],
@@ -66,9 +69,13 @@ def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, mod
         "resumed_from_epoch": state.resumed_from_epoch,
         "attempts": state.attempts,
         "precision": settings["train"]["precision"],
-        "device": runtime.device(),
+        "device": device,
+        "threads": threads,
+        # What the run held while it trained, for its cost: GPUs if it used any, else CPU threads.
+        "devices": {"kind": device["type"].lower(), "count": runtime.gpu_count() or threads},
         "host": runtime.host(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "slurm_job_ids": state.slurm_job_ids,
         "versions": runtime.versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -67,6 +67,13 @@ def device() -> dict[str, str]:
     return {"type": "CPU", "name": cpu_model()}
 
 
+def gpu_count() -> int:
+    """GPUs this process sees: under SLURM, the ones its job was allocated (CUDA_VISIBLE_DEVICES)."""
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
 def versions() -> dict[str, str]:
     packages = {name: importlib.metadata.version(name) for name in ("tensorflow", "keras", "albumentations", "numpy")}
     return {**packages, "python": platform.python_version(), "segsweep": segsweep.__version__}

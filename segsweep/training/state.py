@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -112,6 +113,7 @@ class RunState:
     attempts: int = 0
     seconds_before: float = 0.0
     resumed_from_epoch: int | None = None
+    slurm_job_ids: list[str] = field(default_factory=list)  # every attempt's job (a requeue keeps its ID)
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -132,6 +134,9 @@ class RunState:
             shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
         state.attempts += 1
+        job = os.environ.get("SLURM_JOB_ID")
+        if job and job not in state.slurm_job_ids:
+            state.slurm_job_ids.append(job)
         if state.completed_epochs:
             state.resumed_from_epoch = state.completed_epochs
         state.save()
@@ -150,6 +155,7 @@ class RunState:
         self.attempts = int(record["attempts"])
         self.seconds_before = float(record["seconds"])
         self.resumed_from_epoch = record["resumed_from_epoch"]
+        self.slurm_job_ids = list(record.get("slurm_job_ids", []))
 
     @property
     def scores(self) -> list[float]:
@@ -191,6 +197,7 @@ class RunState:
                 "attempts": self.attempts,
                 "seconds": self.seconds,
                 "resumed_from_epoch": self.resumed_from_epoch,
+                "slurm_job_ids": self.slurm_job_ids,
             },
         )
 

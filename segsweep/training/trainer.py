@@ -72,7 +72,7 @@ def train_run(
                 "run the same command again to resume"
             )
             return EXIT_PREEMPTED
-    record = write_outputs(run_dir, state, settings, seed, model)
+    record = write_outputs(run_dir, state, settings, seed, threads, model)
     state.remove()
     log(
         f"run {run_dir}: done, best epoch {record['best_epoch']} (val_road_iou {record['best_val_road_iou']:.4f}) "
