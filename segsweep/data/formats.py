@@ -1,4 +1,5 @@
-"""Three dataset layouts behind one interface: find image/label pairs and decode them to road masks.
+"""Three built-in dataset layouts behind one interface (and `format: folder`, segsweep/data/folder.py): find
+image/label pairs and decode them to road masks.
 
 Every check raises `DataError` naming the file, so that a bad file stops the workflow at the split
 step, before any training, rather than surfacing as a shape error inside TensorFlow.
@@ -58,7 +59,11 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class _Format:
+class Format:
+    """A layout: how to find its pairs under a root and decode a label to IDs. The built-in ones
+    are named by a string; ``format: folder`` (`segsweep.data.folder`) builds one from its settings."""
+
+    name: str
     layout: str
     find: Callable[[Path], list[Sample]]
     decode_label: Callable[[Path], np.ndarray]
@@ -66,6 +71,9 @@ class _Format:
     void: tuple[int, ...]
     n_ids: int
     group_pattern: str | None  # regex on the stem; None: every frame its own group
+
+    def __str__(self) -> str:
+        return self.name
 
 
 # --- PNG reading -----------------------------------------------------------------------------
@@ -111,7 +119,27 @@ def _read_png(path: Path, role: str, expected: str) -> np.ndarray:
         raise DataError(f"{path}: {role} PNG is truncated or corrupt: {error}") from None
 
 
-def _decode_index_label(n_ids: int, fmt: str) -> Callable[[Path], np.ndarray]:
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """An 8-bit RGB image: a PNG checked as `_read_png` does, or a JPEG (lossy is fine for a photo;
+    only ``format: folder`` lists JPEGs). A JPEG must be colour: grayscale or CMYK is refused."""
+    if path.suffix.lower() not in JPEG_SUFFIXES:
+        return _read_png(path, "image", _RGB)
+    try:
+        with Image.open(path) as image:
+            if image.format != "JPEG":
+                raise DataError(f"{path}: image is not a JPEG ({image.format}) despite its {path.suffix} name")
+            if image.mode != "RGB":
+                raise DataError(f"{path}: image JPEG has {image.mode} pixels; expected {_RGB} (convert it yourself)")
+            image.load()
+            return np.asarray(image)
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
+        raise DataError(f"{path}: image JPEG is unreadable, truncated or corrupt: {error}") from None
+
+
+def decode_index_label(n_ids: int, fmt: str) -> Callable[[Path], np.ndarray]:
     def decode(path: Path) -> np.ndarray:
         ids = _read_png(path, "label", _INDEX)
         if ids.max(initial=0) >= n_ids:
@@ -126,24 +154,32 @@ def _decode_index_label(n_ids: int, fmt: str) -> Callable[[Path], np.ndarray]:
     return decode
 
 
-_KITTI_ROAD_COLOURS = {(255, 0, 0): 0, (255, 0, 255): 1, (0, 0, 0): 2}
+def decode_colour_label(colours: dict[tuple[int, int, int], int], known: str) -> Callable[[Path], np.ndarray]:
+    """Decode an RGB label to IDs by exact colour; any other colour is refused (`known` names the
+    accepted ones in the message), since a near miss is an edited or lossy-compressed label."""
+
+    def decode(path: Path) -> np.ndarray:
+        rgb = _read_png(path, "label", _RGB).astype(np.uint32)
+        code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        ids = np.full(code.shape, 255, np.uint8)
+        for (r, g, b), label_id in colours.items():
+            ids[code == (r << 16) | (g << 8) | b] = label_id
+        bad = ids == 255
+        if bad.any():
+            row, col = (int(i[0]) for i in np.nonzero(bad))
+            raise DataError(
+                f"{path}: {int(bad.sum())} pixels have colours other than {known}, "
+                f"e.g. {tuple(rgb[row, col].tolist())} at row {row}, column {col}"
+            )
+        return ids
+
+    return decode
 
 
-def _decode_kitti_road(path: Path) -> np.ndarray:
-    rgb = _read_png(path, "label", _RGB).astype(np.uint32)
-    code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    ids = np.full(code.shape, 255, np.uint8)
-    for (r, g, b), label_id in _KITTI_ROAD_COLOURS.items():
-        ids[code == (r << 16) | (g << 8) | b] = label_id
-    bad = ids == 255
-    if bad.any():
-        row, col = (int(i[0]) for i in np.nonzero(bad))
-        raise DataError(
-            f"{path}: {int(bad.sum())} pixels have colours other than road magenta (255,0,255), "
-            f"non-road red (255,0,0) and unlabelled black (0,0,0), e.g. {tuple(rgb[row, col].tolist())} "
-            f"at row {row}, column {col}"
-        )
-    return ids
+_decode_kitti_road = decode_colour_label(
+    {(255, 0, 0): 0, (255, 0, 255): 1, (0, 0, 0): 2},
+    "road magenta (255,0,255), non-road red (255,0,0) and unlabelled black (0,0,0)",
+)
 
 
 # --- pairing -------------------------------------------------------------------------------
@@ -164,14 +200,29 @@ def _pair(
     images: Path, labels: Path, layout: str, label_stem: Callable[[str], str | None], subset: str | None = None
 ) -> list[Sample]:
     """Pair by stem, never by listing order: a missing file must not shift every later pair."""
-    by_stem = {p.stem: p for p in _pngs(images, layout)}
+    image_files, label_files = _pngs(images, layout), _pngs(labels, layout)
+    if not image_files and not label_files:
+        raise DataError(f"no .png images in {images} nor labels in {labels} (expected layout: {layout})")
+    return pair_files(image_files, label_files, images, labels, layout, label_stem, subset)
+
+
+def pair_files(
+    image_files: list[Path], label_files: list[Path], images: Path | str, labels: Path | str, layout: str,
+    label_stem: Callable[[str], str | None], subset: str | None = None,
+) -> list[Sample]:
+    """`_pair` on listed files; `images` and `labels` name where they were found, for the messages."""
+    by_stem: dict[str, Path] = {}
+    for path in image_files:
+        if path.stem in by_stem:
+            raise DataError(f"image {path}: the same name is also in {by_stem[path.stem]}")
+        by_stem[path.stem] = path
     label_by_stem: dict[str, Path] = {}
-    for path in _pngs(labels, layout):
+    for path in label_files:
         stem = label_stem(path.stem)
+        if stem in label_by_stem:
+            raise DataError(f"label {path}: pairs with the same image stem {stem!r} as {label_by_stem[stem]}")
         if stem is not None:
             label_by_stem[stem] = path
-    if not by_stem and not label_by_stem:
-        raise DataError(f"no .png images in {images} nor labels in {labels} (expected layout: {layout})")
     lonely_images = [by_stem[s] for s in sorted(by_stem.keys() - label_by_stem.keys())]
     if lonely_images:
         raise DataError(f"image {_first_and_count(lonely_images)} has no label in {labels}")
@@ -229,49 +280,62 @@ def _find_camvid(root: Path) -> list[Sample]:
 # Cityscapes' labels with ignoreInEval (cityscapesscripts/helpers/labels.py), license plate (-1) aside.
 _CITYSCAPES_IGNORE_IN_EVAL = (0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30)
 
-_FORMATS: dict[str, _Format] = {
-    "kitti_semantics": _Format(
+_FORMATS: dict[str, Format] = {
+    "kitti_semantics": Format(
+        "kitti_semantics",
         _KITTI_SEMANTICS_LAYOUT,
         _find_kitti_semantics,
-        _decode_index_label(34, "kitti_semantics"),
+        decode_index_label(34, "kitti_semantics"),
         (7,),
         _CITYSCAPES_IGNORE_IN_EVAL,
         34,
         None,
     ),
-    "kitti_road": _Format(_KITTI_ROAD_LAYOUT, _find_kitti_road, _decode_kitti_road, (1,), (2,), 3, None),
-    "camvid": _Format(_CAMVID_LAYOUT, _find_camvid, _decode_index_label(12, "camvid"), (3,), (11,), 12, r"^([^_]+)_"),
+    "kitti_road": Format("kitti_road", _KITTI_ROAD_LAYOUT, _find_kitti_road, _decode_kitti_road, (1,), (2,), 3, None),
+    "camvid": Format("camvid", _CAMVID_LAYOUT, _find_camvid, decode_index_label(12, "camvid"), (3,), (11,), 12, r"^([^_]+)_"),
 }
 FORMAT_NAMES: tuple[str, ...] = tuple(_FORMATS)
 
 
-def _format(fmt: str) -> _Format:
+def _format(fmt: str | Format) -> Format:
+    if isinstance(fmt, Format):
+        return fmt
     try:
         return _FORMATS[fmt]
     except KeyError:
         raise UserError(f"unknown dataset format {fmt!r}; choose one of: {', '.join(FORMAT_NAMES)}") from None
 
 
+def dataset_format(dataset: dict) -> str | Format:
+    """What every function here takes as `fmt` for the config's `dataset`: a built-in format's
+    name, or the `Format` that ``format: folder`` builds from ``dataset.folder``."""
+    if dataset["format"] != "folder":
+        return dataset["format"]
+    from segsweep.data.folder import folder_format
+
+    return folder_format(dataset.get("folder"))
+
+
 # --- public API ----------------------------------------------------------------------------
 
 
-def default_positive_ids(fmt: str) -> list[int]:
+def default_positive_ids(fmt: str | Format) -> list[int]:
     """Label IDs that mean road when the config leaves `dataset.positive_ids` null."""
     return list(_format(fmt).positive)
 
 
-def default_void_ids(fmt: str) -> list[int]:
+def default_void_ids(fmt: str | Format) -> list[int]:
     """Label IDs that are void when the config leaves `dataset.void_ids` null: excluded from the
     loss and from every metric, never counted as road or as not road."""
     return list(_format(fmt).void)
 
 
-def default_group_pattern(fmt: str) -> str | None:
+def default_group_pattern(fmt: str | Format) -> str | None:
     """The format's regex for a stem's group (sequence); None: every frame is its own group."""
     return _format(fmt).group_pattern
 
 
-def resolve_void_ids(fmt: str, void_ids: list[int] | None) -> list[int]:
+def resolve_void_ids(fmt: str | Format, void_ids: list[int] | None) -> list[int]:
     """The void IDs to use: the format's own for None or an empty list (what the CLI passes for a
     null config key), else the given ones, refused where the format cannot hold them."""
     spec = _format(fmt)
@@ -283,7 +347,7 @@ def resolve_void_ids(fmt: str, void_ids: list[int] | None) -> list[int]:
     return sorted(set(void_ids))
 
 
-def resolve_positive_ids(fmt: str, positive_ids: list[int] | None, void_ids: list[int] | None = None) -> list[int]:
+def resolve_positive_ids(fmt: str | Format, positive_ids: list[int] | None, void_ids: list[int] | None = None) -> list[int]:
     """The road IDs to use: the format's own for None or an empty list (what the CLI passes for a
     null config key), else the given ones; refused if the format cannot hold them or they are void
     (`void_ids` resolved as `resolve_void_ids` does)."""
@@ -299,7 +363,7 @@ def resolve_positive_ids(fmt: str, positive_ids: list[int] | None, void_ids: lis
     return positive
 
 
-def find_samples(fmt: str, root: Path) -> list[Sample]:
+def find_samples(fmt: str | Format, root: Path) -> list[Sample]:
     """Every image/label pair under `root`, sorted by stem; paths keep `root` as given (relative
     stays relative), because the manifest records them as found."""
     spec = _format(fmt)
@@ -316,7 +380,7 @@ def _id_lookup(ids: list[int] | tuple[int, ...]) -> np.ndarray:
 
 
 def load_pair(
-    fmt: str, sample: Sample, positive_ids: list[int] | None = None, void_ids: list[int] | None = None
+    fmt: str | Format, sample: Sample, positive_ids: list[int] | None = None, void_ids: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode and check one pair: ``(image uint8 HxWx3, road uint8 HxW in {0,1}, valid bool HxW)``.
 
@@ -325,7 +389,7 @@ def load_pair(
     spec = _format(fmt)
     void = resolve_void_ids(fmt, void_ids)
     positive = resolve_positive_ids(fmt, positive_ids, void)
-    image = _read_png(Path(sample.image), "image", _RGB)
+    image = _read_image(Path(sample.image))
     ids = spec.decode_label(Path(sample.label))
     if image.shape[:2] != ids.shape:
         (ih, iw), (lh, lw) = image.shape[:2], ids.shape
