@@ -274,7 +274,8 @@ def test_decisions_on_constructed_designs(effect, seed_sd, noise, rng_seed, deci
     assert "P(unetpp > unet) = " in text and "95% CI" in text and "1.0-point margin" in text
     if decision == "inconclusive":
         assert comparison.seeds_needed > 5
-        assert f"about {comparison.seeds_needed} seeds at this test set would bring its half-width under 1.0" in text
+        assert (f"about {comparison.seeds_needed} seeds at this test set would most likely settle it (the interval "
+                f"clear of 0 or inside the ±1.0-point margin)") in text
     if decision == "candidate_better":
         assert comparison.exceeds_min_effect and "beyond the 1.0-point margin" in text
 

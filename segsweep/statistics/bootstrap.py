@@ -43,6 +43,7 @@ from segsweep.statistics.stats import Estimate, iqm, percentile_interval, win_sh
 METRICS = ("pooled_iou", "per_image_iou")
 BASELINE, CANDIDATE = 0, 1  # model axis of Split arrays
 CHUNK_CELLS = 4_000_000  # resamples are processed in chunks of about this many compared pairs
+Variance = float | np.ndarray  # a variance component: one, or one per simulated design
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,10 @@ class Components:
     n_splits: int
     n_images: float
 
-    def half_width(self, n_seeds: int, z: float = 1.959964) -> float:
-        """Planned 95% half-width of the mean difference with n_seeds seeds at this test set."""
-        per_split = self.split + self.seed / n_seeds + self.image / self.n_images + self.residual / (n_seeds * self.n_images)
-        return z * math.sqrt(per_split / self.n_splits)
+    def half_width(self, n_seeds: float, z: float = 1.959964) -> float:
+        """Planned 95% half-width of the mean difference with n_seeds seeds (math.inf allowed) at this test set."""
+        return z * math.sqrt(mean_variance(self.seed, self.image, self.residual, n_seeds, self.n_images, self.split,
+                                           self.n_splits))
 
     def seeds_needed(self, half_width: float, z: float = 1.959964) -> int | None:
         """Fewest seeds whose planned half-width is under `half_width`; None if no number of seeds
@@ -189,6 +190,27 @@ def linearised_differences(split: Split, metric: str) -> np.ndarray:
     return (values[CANDIDATE] - values[BASELINE]).mean(axis=0)
 
 
+def mean_variance(seed: Variance, image: Variance, residual: Variance, n_seeds: float, n_images: float,
+                  split: Variance = 0.0, n_splits: int = 1) -> Variance:
+    """Variance of the mean difference over n_splits splits of n_seeds seeds x n_images images, from the
+    components of `components` (floats or arrays alike): (s2_split + s2_seed / R + s2_image / I + s2_res / (R I)) / S."""
+    return (split + seed / n_seeds + image / n_images + residual / (n_seeds * n_images)) / n_splits
+
+
+def anova_components(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Between-seed, between-image and residual variance of (..., R, I) seed x image differences by the
+    two-way ANOVA without replication of `components`, vectorised over the leading axes; negative
+    estimates are set to 0."""
+    n_seeds, n_images = d.shape[-2:]
+    seed_means, image_means = d.mean(axis=-1), d.mean(axis=-2)
+    grand = d.mean(axis=(-2, -1))
+    ms_seed = n_images * ((seed_means - grand[..., None]) ** 2).sum(axis=-1) / (n_seeds - 1)
+    ms_image = n_seeds * ((image_means - grand[..., None]) ** 2).sum(axis=-1) / (n_images - 1)
+    residual = d - seed_means[..., :, None] - image_means[..., None, :] + grand[..., None, None]
+    ms_res = (residual**2).sum(axis=(-2, -1)) / ((n_seeds - 1) * (n_images - 1))
+    return np.maximum(0.0, (ms_seed - ms_res) / n_images), np.maximum(0.0, (ms_image - ms_res) / n_seeds), ms_res
+
+
 def components(splits: list[Split], metric: str) -> Components | None:
     """Between-seed, between-image and residual (seed x image interaction) variance of the
     difference, from the two-way ANOVA without replication of `linearised_differences` (expected
@@ -206,14 +228,8 @@ def components(splits: list[Split], metric: str) -> Components | None:
         n_seeds, n_images = d.shape
         if n_seeds < 2 or n_images < 2:
             return None
-        seed_means, image_means, grand = d.mean(axis=1), d.mean(axis=0), d.mean()
-        ms_seed = n_images * ((seed_means - grand) ** 2).sum() / (n_seeds - 1)
-        ms_image = n_seeds * ((image_means - grand) ** 2).sum() / (n_images - 1)
-        residual = d - seed_means[:, None] - image_means[None, :] + grand
-        ms_res = (residual**2).sum() / ((n_seeds - 1) * (n_images - 1))
-        estimates.append((max(0.0, (ms_seed - ms_res) / n_images), max(0.0, (ms_image - ms_res) / n_seeds), ms_res,
-                          n_images))
-        means.append(grand)
+        estimates.append((*(float(v) for v in anova_components(d)), n_images))
+        means.append(d.mean())
     seed_var, image_var, res_var, n_images = (float(np.mean(column)) for column in zip(*estimates))
     within = Components(seed_var, image_var, res_var, 0.0, 1, n_images)
     n_seeds = splits[0].n_seeds

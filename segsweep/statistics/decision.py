@@ -16,12 +16,13 @@ matters, in IoU units: 0.01 = 1 IoU point), checked in this order:
 
 Seeds needed (stated when inconclusive): the planned half-width of the mean difference with R
 seeds at this test set, 1.96 * sqrt((s2_split + s2_seed / R + s2_image / I + s2_res / (R I)) / S),
-from the variance components of segsweep.statistics.bootstrap.components; the fewest R that bring
-it under m. That resolves the question for any true difference of 0 (the interval then fits inside
-+-m) or of at least m (it then excludes 0). If the test images (or splits) alone leave a
-half-width of m or more, no number of seeds suffices and the sentence says more test images are
-needed. It is a planning figure from few seeds: the between-seed variance of 3 seeds is itself
-uncertain by a factor of several.
+from the variance components of segsweep.statistics.bootstrap.components; the fewest R (more than
+the seeds in hand, whose interval did not settle) at which an interval around the current estimate
+d would settle the question: clear 0 or fit inside +-m, i.e. a half-width under max(|d|, m - |d|)
+(segsweep.statistics.planning). A half-width under m alone would not settle a d near the margin.
+If the test images (or splits) alone leave a wider interval, no number of seeds suffices and the
+sentence says how many test images would (planning.images_to_settle). It is a planning figure
+from few seeds: the between-seed variance of 3 seeds is itself uncertain by a factor of several.
 
 Conflicts: views of the same comparison (the primary metric, the secondary metric, each
 augmentation) whose intervals lie on opposite sides of 0 are named in the sentence.
@@ -33,6 +34,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from segsweep.statistics.bootstrap import Split, components, crossed_bootstrap
+from segsweep.statistics.planning import images_to_settle, seeds_to_settle
 from segsweep.statistics.stats import Estimate
 
 DECISIONS = ("candidate_better", "candidate_worse", "equivalent", "inconclusive")
@@ -72,6 +74,7 @@ class Comparison:
     seeds_needed_note: str
     resamples: int
     bootstrap_seed: int
+    images_needed: int | None = None  # when no number of seeds settles it: test images that would, seeds unlimited
 
     @property
     def decision(self) -> str:
@@ -102,25 +105,28 @@ ROW_COLUMNS = [
 
 def compare(splits: list[Split], baseline: str, candidate: str, metric: str, scope: str, *,
             min_effect: float, resamples: int, seed: int) -> Comparison:
-    """Bootstrap the difference, then plan the seeds that would bring the half-width under min_effect."""
+    """Bootstrap the difference, then plan the seeds that would most likely settle it (module docstring)."""
     summary = crossed_bootstrap(splits, metric, resamples, seed).summary()
     variance = components(splits, metric)
     n_seeds = splits[0].n_seeds
+    diff = summary["mean_diff"].value
+    needed, images, note = None, None, ""
     if variance is None:
-        needed, note = None, "seed variance is unknown with one seed" if n_seeds < 2 else "too few test images"
+        note = "seed variance is unknown with one seed" if n_seeds < 2 else "too few test images"
+    elif (needed := seeds_to_settle(variance, diff, min_effect)) is not None:
+        needed = max(needed, n_seeds + 1)
     else:
-        needed = variance.seeds_needed(min_effect)
-        floor = variance.half_width(10**9)
-        note = "" if needed is not None else (
-            f"the test images{' and splits' if len(splits) > 1 else ''} alone leave a half-width of about "
-            f"{_points(floor, signed=False)} points: no number of seeds brings it under the margin; more test images would"
-        )
+        images = images_to_settle(variance, diff, min_effect)
+        note = (f"the test images{' and splits' if len(splits) > 1 else ''} alone leave a half-width of about "
+                f"{_points(variance.half_width(math.inf), signed=False)} points: no number of seeds settles it; "
+                + (f"more test images would: about {images} with many seeds" if images is not None else
+                   "nor would more test images: the splits alone leave too wide an interval"))
     n_images = sum(s.n_images for s in splits) if len({s.stems for s in splits}) > 1 else splits[0].n_images
     n_empty = sum(s.n_empty for s in splits) if len({s.stems for s in splits}) > 1 else splits[0].n_empty
     return Comparison(
         baseline=baseline, candidate=candidate, metric=metric, scope=scope, **summary, min_effect=min_effect,
         n_splits=len(splits), n_seeds=n_seeds, n_images=n_images, n_empty_reference=n_empty,
-        seeds_needed=needed, seeds_needed_note=note, resamples=resamples, bootstrap_seed=seed,
+        seeds_needed=needed, seeds_needed_note=note, resamples=resamples, bootstrap_seed=seed, images_needed=images,
     )
 
 
@@ -155,8 +161,8 @@ def _reason(c: Comparison) -> str:
                 f"difference may be smaller than what matters")
     text = f"Verdict: inconclusive, the interval holds 0 and reaches beyond the ±{margin}"
     if c.seeds_needed is not None:
-        return text + (f"; about {c.seeds_needed} seeds at this test set would bring its half-width under "
-                       f"{_points(c.min_effect, signed=False)} points")
+        return text + (f"; about {c.seeds_needed} seeds at this test set would most likely settle it (the interval "
+                       f"clear of 0 or inside the ±{margin})")
     return text + (f"; {c.seeds_needed_note}" if c.seeds_needed_note else "")
 
 
