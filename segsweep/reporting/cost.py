@@ -1,0 +1,145 @@
+"""What a run cost in device-hours, and where that figure comes from.
+
+A run's cost is the wall time its jobs held their devices times how many devices they held: GPUs
+where the run used any, else CPU threads (run.json `devices`). So a CPU sweep is priced in
+CPU-hours and a GPU sweep in GPU-hours, never the one passed off as the other. Sources, in order:
+
+1. `sacct`, on SLURM: what the scheduler recorded, `ElapsedRaw` times the allocated `gres/gpu`
+   (`cpu` where the job had no GPU) of every job of the run: each attempt of its training (a
+   Snakemake retry is a new job; a requeued job keeps its ID, and `--duplicates` lists each time it
+   ran) and the evaluation's job. A group job that ran both counts once. This is what the cluster
+   bills, queue time excluded, and it covers attempts that were killed before they could write.
+2. `benchmark`: the run's own record of its training wall time over every attempt (run.json
+   `train_seconds`, each attempt up to its last saved epoch) plus the evaluation's Snakemake
+   benchmark file (column `s`), times run.json's device count. Used where sacct does not answer
+   (no SLURM, no accounting database, or the job is unknown to it).
+3. `unknown`: neither is there (a run made before run.json recorded its devices, a missing
+   benchmark file). The cost is NaN and the report says so; no figure is made up.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+SACCT_FIELDS = "JobIDRaw,ElapsedRaw,AllocTRES"
+SOURCES = ("sacct", "benchmark", "unknown")
+
+
+@dataclass(frozen=True)
+class JobUsage:
+    """One time a SLURM job ran: its wall seconds and what it was allocated."""
+
+    seconds: float
+    gpus: int
+    cpus: int
+
+
+@dataclass(frozen=True)
+class RunCost:
+    device_hours: float  # NaN when unknown
+    unit: str  # "gpu_hours" or "cpu_hours"
+    source: str  # one of SOURCES
+
+    @property
+    def known(self) -> bool:
+        return not math.isnan(self.device_hours)
+
+
+def parse_tres(tres: str) -> tuple[int, int]:
+    """(GPUs, CPUs) of an AllocTRES string such as 'billing=2,cpu=2,gres/gpu=1,gres/gpu:h100=1,mem=4G'.
+
+    SLURM lists the untyped `gres/gpu` total beside each typed count; the typed ones are summed
+    only where the total is absent."""
+    entries = dict(item.partition("=")[::2] for item in filter(None, tres.split(",")))
+    typed = sum(int(value) for key, value in entries.items() if key.startswith("gres/gpu:") and value.isdigit())
+    gpus = int(entries["gres/gpu"]) if entries.get("gres/gpu", "").isdigit() else typed
+    return gpus, int(entries.get("cpu", "0") or 0)
+
+
+def sacct_usage(job_ids: Iterable[str]) -> dict[str, list[JobUsage]] | None:
+    """Every recorded run of each job, from one `sacct` call; None when sacct is absent or fails
+    (a cluster without an accounting database answers with an error)."""
+    ids = sorted(set(job_ids))
+    if not ids or shutil.which("sacct") is None:
+        return None
+    command = ["sacct", "--noheader", "--parsable2", "--allocations", "--duplicates",
+               f"--jobs={','.join(ids)}", f"--format={SACCT_FIELDS}"]
+    try:
+        answer = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    usage: dict[str, list[JobUsage]] = {}
+    for line in answer.stdout.splitlines():
+        fields = line.split("|")
+        if len(fields) != 3 or not fields[1].isdigit():
+            continue
+        gpus, cpus = parse_tres(fields[2])
+        usage.setdefault(fields[0], []).append(JobUsage(float(fields[1]), gpus, cpus))
+    return usage
+
+
+def benchmark_seconds(path: Path) -> float | None:
+    """Wall seconds of a Snakemake `benchmark:` file (summed over its repeats), None if it is missing."""
+    try:
+        return float(pd.read_csv(path, sep="\t")["s"].sum())
+    except (OSError, KeyError, ValueError, pd.errors.EmptyDataError):
+        return None
+
+
+def run_jobs(run: dict, metrics: dict) -> set[str]:
+    """The SLURM jobs of one run: every training attempt's and the evaluation's."""
+    return {*run.get("slurm_job_ids", []), *filter(None, [metrics.get("slurm_job_id")])}
+
+
+def run_cost(run: dict, metrics: dict, evaluate_benchmark: Path,
+             usage: dict[str, list[JobUsage]] | None) -> RunCost:
+    """The cost of one run from its run.json, metrics.json and evaluation benchmark file, by the
+    first source of the module docstring that has every job of the run."""
+    devices = run.get("devices")
+    unit = f"{devices['kind']}_hours" if devices else "gpu_hours"
+    jobs = run_jobs(run, metrics)
+    if usage is not None and jobs and all(job in usage for job in jobs):
+        records = [record for job in jobs for record in usage[job]]
+        on_gpu = any(record.gpus for record in records)
+        held = sum(record.seconds * (record.gpus if on_gpu else record.cpus) for record in records)
+        return RunCost(held / 3600, "gpu_hours" if on_gpu else "cpu_hours", "sacct")
+    evaluation = benchmark_seconds(evaluate_benchmark)
+    if devices is None or evaluation is None or "train_seconds" not in run:
+        return RunCost(math.nan, unit, "unknown")
+    return RunCost((float(run["train_seconds"]) + evaluation) * devices["count"] / 3600, unit, "benchmark")
+
+
+def total(costs: list[RunCost]) -> dict:
+    """The cost behind a verdict: device-hours summed over runs of one unit, and what is unknown.
+
+    With any run unknown, the total is NaN (a partial sum would understate the decision's cost);
+    `known_runs` still says how much of it was measured.
+    """
+    units = sorted({cost.unit for cost in costs})
+    known = [cost for cost in costs if cost.known]
+    hours = sum(cost.device_hours for cost in known) if len(known) == len(costs) else math.nan
+    return {
+        "device_hours": hours,
+        "unit": units[0] if len(units) == 1 else "mixed",
+        "runs": len(costs),
+        "known_runs": len(known),
+        "sources": sorted({cost.source for cost in costs}),
+    }
+
+
+def describe(cost: dict) -> str:
+    """'3.1 GPU-hours over 18 runs (SLURM accounting)' for the verdict box and the plan."""
+    kind = {"gpu_hours": "GPU-hours", "cpu_hours": "CPU-hours"}.get(cost["unit"], "device-hours")
+    sources = {"sacct": "SLURM accounting", "benchmark": "the runs' own timing and Snakemake benchmark files"}
+    if math.isnan(cost["device_hours"]):
+        return (f"unknown: {cost['runs'] - cost['known_runs']} of {cost['runs']} runs have no recorded time "
+                f"(no sacct record, no benchmark file)")
+    named = " and ".join(sources[s] for s in cost["sources"] if s in sources)
+    return f"{cost['device_hours']:.2f} {kind} over {cost['runs']} runs (from {named})"
