@@ -27,13 +27,18 @@ __all__ = [
 
 
 def build_model(model: dict, input_shape: tuple[int, int, int]) -> keras.Model:
-    """A fresh, uncompiled model for `model` = {"name", "architecture", "filters", ...}.
+    """A fresh, uncompiled model for `model` = {"name", "architecture", "filters", ...}, or a
+    user's model where `model` names a "builder" (`segsweep.models.plugin`).
 
     With ``match_unetpp_parameters`` (the built-in `unet_wide`) a U-Net's widths are scaled by
     the one factor that brings its parameter count within 2% of U-Net++'s at the same filters
     (`segsweep.models.widths`). Build it after setting any global mixed-precision policy: the
     layers take their dtype policy when created (the heads stay float32 regardless).
     """
+    if model.get("builder"):
+        from segsweep.models.plugin import build_plugin, network_settings
+
+        return build_plugin(model, network_settings(model), input_shape)
     filters = list(model["filters"])
     factor = 2 ** (len(filters) - 1)
     if any(size % factor for size in input_shape[:2]):

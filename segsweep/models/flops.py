@@ -1,10 +1,12 @@
 """Analytic forward-pass FLOPs, for images-per-second vs FLOPs in the performance benchmark and
 the training cost that metrics.json reports.
 
-Counts 2 x the multiply-adds of Conv2D and Conv2DTranspose layers, which dominate the cost;
-biases, batch norm, activations, pooling and concatenation are left out. Each output pixel of
-a convolution multiplies the whole kernel once; for a transposed convolution each input pixel
-does. Only the layers a model contains are counted, so a pruned model costs less.
+Counts 2 x the multiply-adds of Conv2D, Conv2DTranspose, DepthwiseConv2D and SeparableConv2D
+layers, which dominate the cost; biases, batch norm, activations, pooling, attention products
+and concatenation are left out. Each output pixel of a convolution multiplies the whole kernel
+once (a separable one its depthwise and then its pointwise kernel); for a transposed convolution
+each input pixel does. Only the layers a model contains are counted, so a pruned model costs
+less; a model nested as a layer (a user's pretrained encoder) is counted layer by layer.
 """
 
 from __future__ import annotations
@@ -25,10 +27,15 @@ def forward_flops(model: keras.Model) -> int:
     """FLOPs of one image's forward pass at the model's input size."""
     flops = 0
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2DTranspose):
+        if isinstance(layer, keras.Model):
+            flops += forward_flops(layer)
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
             flops += 2 * _pixels(layer.input.shape) * math.prod(layer.kernel.shape)
-        elif isinstance(layer, keras.layers.Conv2D):
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
             flops += 2 * _pixels(layer.output.shape) * math.prod(layer.kernel.shape)
+        elif isinstance(layer, keras.layers.SeparableConv2D):
+            kernels = math.prod(layer.depthwise_kernel.shape) + math.prod(layer.pointwise_kernel.shape)
+            flops += 2 * _pixels(layer.output.shape) * kernels
     return flops
 
 

@@ -1,0 +1,119 @@
+"""A user's own model, built by a function named by dotted path: ``"package.module:function"``.
+
+The contract, so that training, inference modes, pruning and the report treat the model as they
+treat U-Net and U-Net++ (docs/formats.md, "Training run"):
+
+- ``function(input_shape, network, **args)`` returns a `keras.Model`; `input_shape` is
+  ``(height, width, 3)`` at ``train.input_size``, `network` the config's ``network`` settings
+  (filters, batch_norm, dropout, input_normalization: the builder may use them or not), `args`
+  the model entry's ``args``.
+- Each output is a road probability map (a sigmoid, float32 under mixed precision) of the input's
+  height and width, one channel.
+- One output: any name. Several outputs are deep-supervision heads, named ``head_1`` ..
+  ``head_n`` in that order, shallow to deep, as U-Net++'s are: each head is trained with its own
+  loss, and evaluation chooses on val between their mean ("accurate") and each head alone
+  (``L1`` .. ``Ln``, the network pruned to what that head needs: `segsweep.models.inference`).
+- Layers of the user's own classes must be registered with
+  ``keras.saving.register_keras_serializable`` so that evaluation can load the saved model; the
+  module is imported before loading (`import_builder_module`).
+
+The module is found on ``PYTHONPATH``, which the workflow extends by ``workflow.pythonpath``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from segsweep.errors import ConfigError
+
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+
+
+# Keys of a job's model dict that describe the model entry, not the config's `network` settings.
+ENTRY_KEYS = ("name", "builder", "args", "builder_sha256", "architecture", "deep_supervision")
+
+
+def network_settings(model: dict) -> dict:
+    """The config's `network` settings, which a job's model dict holds beside the entry's own keys."""
+    return {key: value for key, value in model.items() if key not in ENTRY_KEYS}
+
+
+def _module_and_name(path: str, key: str) -> tuple[str, str]:
+    if not isinstance(path, str) or not _DOTTED.match(path):
+        raise ConfigError(f"key '{key}': {path!r} is not a builder path of the form 'package.module:function'")
+    module, name = path.split(":")
+    return module, name
+
+
+def import_builder_module(path: str, key: str):
+    """Import the builder's module; an import that fails is refused naming `key` and the error."""
+    module, _ = _module_and_name(path, key)
+    try:
+        return importlib.import_module(module)
+    except Exception as error:  # noqa: BLE001 - whatever the user's module raises on import, report it
+        raise ConfigError(
+            f"key '{key}': cannot import module {module!r} of builder {path!r}: {type(error).__name__}: {error} "
+            "(is its folder on PYTHONPATH or in 'workflow.pythonpath'?)"
+        ) from None
+
+
+def resolve_builder(path: str, key: str) -> Callable:
+    """The callable ``path`` names, refused naming `key` when missing or not callable."""
+    module = import_builder_module(path, key)
+    name = path.split(":")[1]
+    builder = getattr(module, name, None)
+    if not callable(builder):
+        found = "nothing" if builder is None else f"a {type(builder).__name__}"
+        raise ConfigError(f"key '{key}': {name!r} in module {module.__name__!r} ({module.__file__}) is {found}, not a function")
+    return builder
+
+
+def builder_source_sha256(path: str, key: str) -> str:
+    """sha256 of the builder module's source file, found without importing it: editing the file
+    changes what a training fingerprint hashes, so that model retrains and no other."""
+    module, _ = _module_and_name(path, key)
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as error:
+        raise ConfigError(f"key '{key}': cannot find module {module!r} of builder {path!r}: {error}") from None
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        raise ConfigError(
+            f"key '{key}': cannot find module {module!r} of builder {path!r} "
+            "(is its folder on PYTHONPATH or in 'workflow.pythonpath'?)"
+        )
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+
+
+def build_plugin(model: dict, network: dict, input_shape: tuple[int, int, int], key: str = "models"):
+    """Call the builder of `model` = {"name", "builder", "args"} and check what it returns."""
+    import keras
+
+    name, path = model["name"], model["builder"]
+    built = resolve_builder(path, key)(tuple(input_shape), dict(network), **model.get("args", {}))
+    if not isinstance(built, keras.Model):
+        raise ConfigError(f"key '{key}': builder {path!r} of model {name!r} returned a {type(built).__name__}, not a keras.Model")
+    check_outputs(built, name, tuple(input_shape))
+    return built
+
+
+def check_outputs(model, name: str, input_shape: tuple[int, int, int]) -> None:
+    """Each output one probability map at the input's height and width; several outputs are
+    the heads ``head_1`` .. ``head_n`` (the module docstring's contract)."""
+    for output in model.outputs:
+        if tuple(output.shape[1:3]) != tuple(input_shape[:2]) or output.shape[-1] != 1:
+            raise ConfigError(
+                f"model {name!r}: output {tuple(output.shape[1:])} does not match the input {tuple(input_shape)}: "
+                "each output must be one probability channel at the input's height and width"
+            )
+    names = list(model.output_names)
+    expected = [f"head_{k}" for k in range(1, len(names) + 1)]
+    if len(names) > 1 and names != expected:
+        raise ConfigError(
+            f"model {name!r}: its {len(names)} outputs are named {names}; deep-supervision heads must be "
+            f"named {expected}, shallow to deep (name each output layer so)"
+        )
