@@ -80,7 +80,8 @@ def test_too_few_images_name_the_images_that_would_settle_it():
 
 def test_inconclusive_sentence_names_seeds_or_images():
     split = noisy_design(0.0, 0.012, 0.002, 0.005, n_seeds=5, n_images=20, rng_seed=1)
-    comparison = compare([split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
+    comparison = compare([split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES,
+                         seed=0)
     assert comparison.decision == "inconclusive" and comparison.images_needed is None
     assert comparison.seeds_needed > 5
     assert f"about {comparison.seeds_needed} seeds at this test set would most likely settle it" in sentence(comparison)

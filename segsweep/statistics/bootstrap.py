@@ -193,14 +193,14 @@ def linearised_differences(split: Split, metric: str) -> np.ndarray:
 def mean_variance(seed: Variance, image: Variance, residual: Variance, n_seeds: float, n_images: float,
                   split: Variance = 0.0, n_splits: int = 1) -> Variance:
     """Variance of the mean difference over n_splits splits of n_seeds seeds x n_images images, from the
-    components of `components` (floats or arrays alike): (s2_split + s2_seed / R + s2_image / I + s2_res / (R I)) / S."""
+    components of `components` (floats or arrays alike):
+    (s2_split + s2_seed / R + s2_image / I + s2_res / (R I)) / S."""
     return (split + seed / n_seeds + image / n_images + residual / (n_seeds * n_images)) / n_splits
 
 
-def anova_components(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Between-seed, between-image and residual variance of (..., R, I) seed x image differences by the
-    two-way ANOVA without replication of `components`, vectorised over the leading axes; negative
-    estimates are set to 0."""
+def mean_squares(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MS_seed, MS_image and MS_residual of (..., R, I) seed x image differences (two-way ANOVA without
+    replication), vectorised over the leading axes."""
     n_seeds, n_images = d.shape[-2:]
     seed_means, image_means = d.mean(axis=-1), d.mean(axis=-2)
     grand = d.mean(axis=(-2, -1))
@@ -208,7 +208,41 @@ def anova_components(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     ms_image = n_seeds * ((image_means - grand[..., None]) ** 2).sum(axis=-1) / (n_images - 1)
     residual = d - seed_means[..., :, None] - image_means[..., None, :] + grand[..., None, None]
     ms_res = (residual**2).sum(axis=(-2, -1)) / ((n_seeds - 1) * (n_images - 1))
+    return ms_seed, ms_image, ms_res
+
+
+def anova_components(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Between-seed, between-image and residual variance of (..., R, I) seed x image differences by the
+    two-way ANOVA without replication of `components`, vectorised over the leading axes; negative
+    estimates are set to 0."""
+    n_seeds, n_images = d.shape[-2:]
+    ms_seed, ms_image, ms_res = mean_squares(d)
     return np.maximum(0.0, (ms_seed - ms_res) / n_images), np.maximum(0.0, (ms_image - ms_res) / n_seeds), ms_res
+
+
+def satterthwaite_df(splits: list[Split], metric: str) -> float:
+    """Degrees of freedom of the estimated variance of the mean difference, by Satterthwaite (1946).
+
+    Per split, the mean over R seeds x I images has estimated variance (MS_seed + MS_image - MS_res)
+    / (R I), a combination of mean squares with R - 1, I - 1 and (R - 1)(I - 1) degrees of freedom;
+    over S splits the variances add (divided by S^2). Where the test images dominate, as they do here,
+    this is far more than the R - 1 of the seeds alone, which would make an interval from 2 or 3 seeds
+    needlessly wide; where the seeds dominate it falls to about R - 1. At least 1; R - 1 when the
+    combination is not positive (no variance to speak of)."""
+    terms, total = [], 0.0
+    for split in splits:
+        d = linearised_differences(split, metric)
+        n_seeds, n_images = d.shape
+        if n_seeds < 2 or n_images < 2:
+            return 1.0
+        scale = n_seeds * n_images * len(splits) ** 2
+        ms = mean_squares(d)
+        signs, dfs = (1, 1, -1), (n_seeds - 1, n_images - 1, (n_seeds - 1) * (n_images - 1))
+        total += sum(sign * float(m) for sign, m in zip(signs, ms)) / scale
+        terms += [(float(m) / scale) ** 2 / df for m, df in zip(ms, dfs)]
+    if total <= 0:
+        return float(splits[0].n_seeds - 1)
+    return max(1.0, total**2 / sum(terms))
 
 
 def components(splits: list[Split], metric: str) -> Components | None:
