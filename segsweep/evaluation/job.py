@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from segsweep.config import settings_from_args
-from segsweep.data.formats import Sample, load_pair
+from segsweep.data.formats import Sample, dataset_format, load_pair
 from segsweep.data.staging import staged_dir, staged_file
 from segsweep.errors import DataError
 from segsweep.evaluation.choice import VAL, headline_mode, thresholds_on_val
@@ -97,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
     for split, listed in samples.items():
         if not listed:
             raise DataError(f"{args.manifest}: no images in the {split!r} split; evaluation scores val and test")
+    if settings["model"].get("builder"):  # its module may register the layers the file names
+        from segsweep.models.plugin import import_builder_module
+
+        import_builder_module(settings["model"]["builder"], "models")
     model = _load_model(args.model_file, settings["train"]["input_size"])
     models = mode_models(model)
     parameters = [parameter_count(m) for m in models.values()]
@@ -216,7 +220,7 @@ def _speeds(models: dict, samples: list[Sample], settings: dict, thresholds: np.
 
     evaluate, dataset = settings["evaluate"], settings["dataset"]
     batch_size = evaluate["batch_size"]
-    images = [load_pair(dataset["format"], s, dataset.get("positive_ids"))[0] for s in samples[:batch_size]]
+    images = [load_pair(dataset_format(dataset), s, dataset.get("positive_ids"))[0] for s in samples[:batch_size]]
     return {
         mode: inference_rate(
             model, images, settings["train"]["input_size"], float(threshold), batch_size, evaluate["speed_repeats"]

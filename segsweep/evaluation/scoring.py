@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from segsweep.data.formats import Sample, load_pair
+from segsweep.data.formats import Sample, dataset_format, load_pair
 from segsweep.evaluation.metrics import (
     Counts,
     boundary_iou,
@@ -56,9 +56,10 @@ def score_samples(
     histograms = np.zeros((len(models), 2, 256), np.int64)
     rows: list[Counts] = []
     boundaries: list[np.ndarray] = []
+    fmt = dataset_format(dataset)
     for batch in _batches(samples, batch_size):
         pairs = [
-            load_pair(dataset["format"], sample, dataset.get("positive_ids"), dataset.get("void_ids")) for sample in batch
+            load_pair(fmt, sample, dataset.get("positive_ids"), dataset.get("void_ids")) for sample in batch
         ]
         probabilities = predict_probabilities(model, [image for image, _, _ in pairs], input_size)
         for sample, (_, road, valid), probability in zip(batch, pairs, probabilities, strict=True):

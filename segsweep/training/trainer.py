@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from segsweep.data.formats import Sample
+from segsweep.data.formats import Sample, dataset_format
 from segsweep.training import runtime
 from segsweep.training.augment import Augmenter
 from segsweep.training.checks import check_input_size, check_splits, check_warmup, deep_supervision_weights
@@ -113,7 +113,7 @@ def _fit(
     batch_size, epochs = train["batch_size"], train["epochs"]
     heads = len(model.output_names)
     decoded = {
-        split: decode_samples(dataset["format"], split_samples, dataset.get("positive_ids"), threads, dataset.get("void_ids"))
+        split: decode_samples(dataset_format(dataset), split_samples, dataset.get("positive_ids"), threads, dataset.get("void_ids"))
         for split, split_samples in samples.items()
     }
     train_data, steps = train_dataset(
