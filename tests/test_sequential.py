@@ -28,6 +28,7 @@ THIRDS = [1 / 3, 2 / 3, 1]
     # Five looks: the example of ld98 (Reboussin, DeMets, Kim & Lan 2000, Control. Clin. Trials 21:190).
     ("obrien_fleming", 5, [4.877, 3.357, 2.680, 2.290, 2.031]),
     # Lan-DeMets Pocock type (gsDesign sfLDPocock): nearly, not exactly, Pocock's constant 2.289.
+    # (The Lan-DeMets values here are the packages' published outputs; no R on the test machine to re-run them.)
     ("pocock", 3, [2.279, 2.295, 2.296]),
 ])
 def test_spending_bounds_match_published_tables(spending, looks, published):
