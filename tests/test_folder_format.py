@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
+from segsweep.cli import main
 from segsweep.data.folder import folder_format
 from segsweep.data.formats import dataset_format, default_group_pattern, find_samples, load_pair, resolve_positive_ids
 from segsweep.data.split import check_pairs
@@ -25,7 +28,7 @@ def write_jpeg(path: Path, array: np.ndarray) -> Path:
 
 def flat_photo(index: int) -> np.ndarray:
     """One grey level per pair: JPEG keeps a flat image almost exactly, so the pair stays recognisable."""
-    return np.full((H, W, 3), 20 + 40 * index, np.uint8)
+    return np.full((H, W, 3), (20 + 40 * index) % 256, np.uint8)
 
 
 def user_folders(root: Path, stems: list[str], suffix: str = "_mask", road: int = 255) -> Path:
@@ -137,3 +140,17 @@ def test_an_empty_folder_or_glob_is_named(tmp_path):
     (tmp_path / "images").mkdir()
     with pytest.raises(DataError, match=r"key 'dataset.folder.images': no files in or matching .*images"):
         find_samples(folder_format(SETTINGS), tmp_path)
+
+
+def test_split_step_writes_a_group_aware_manifest_of_user_folders(tmp_path, capsys):
+    stems = [f"{drive}_{n:03d}" for drive in ("d1", "d2", "d3", "d4") for n in range(3)]
+    root = user_folders(tmp_path / "data", stems)
+    folder = json.dumps({**SETTINGS, "group_pattern": r"^(d\d)_"})
+    out = tmp_path / "split0.csv"
+    assert 0 == main(["split", "--format", "folder", "--folder", folder, "--root", str(root), "--gap", "0", "--out", str(out)])
+    manifest = pd.read_csv(out, dtype=str)
+    assert list(manifest["stem"]) == stems
+    assert set(manifest["image"]) == {str(root / "images" / f"{s}.jpg") for s in stems}
+    assert manifest.groupby("group")["split"].nunique().eq(1).all()  # no drive in two splits
+    assert 0 != main(["split", "--format", "folder", "--folder", '{"images": "images"}', "--root", str(root), "--out", str(out)])
+    assert "error: key 'dataset.folder.masks'" in capsys.readouterr().err

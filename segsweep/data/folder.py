@@ -26,6 +26,7 @@ the masks are and how a mask's name follows from its image's:
 from __future__ import annotations
 
 import glob
+import json
 from pathlib import Path
 
 from segsweep.data.formats import (
@@ -110,3 +111,19 @@ def _colour_table(colours: list) -> dict[tuple[int, int, int], int]:
     if not 2 <= len(table) <= 255:
         raise ConfigError(f"key 'dataset.folder.colours': {len(table)} colours; give 2..255")
     return table
+
+
+def add_folder_argument(parser) -> None:
+    """``--folder JSON``: with ``--format folder``, the ``dataset.folder`` settings (what the rules pass)."""
+    parser.add_argument("--folder", default="", metavar="JSON", help="with --format folder: dataset.folder as JSON")
+
+
+def format_from_args(name: str, folder_json: str) -> str | Format:
+    """The `fmt` of ``--format NAME [--folder JSON]``: a built-in name, or the folder's `Format`."""
+    if name != "folder":
+        return name
+    try:
+        settings = json.loads(folder_json) if folder_json else None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--folder is not valid JSON: {error}") from None
+    return folder_format(settings)

@@ -70,6 +70,7 @@ from segsweep.data.formats import (
     resolve_positive_ids,
     resolve_void_ids,
 )
+from segsweep.data.folder import add_folder_argument, format_from_args
 from segsweep.data.staging import staged_file
 from segsweep.errors import DataError, UserError
 
@@ -444,7 +445,8 @@ def closest_frames(manifest: pd.DataFrame) -> pd.Series | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", required=True, choices=FORMAT_NAMES, help="dataset layout")
+    parser.add_argument("--format", required=True, choices=(*FORMAT_NAMES, "folder"), help="dataset layout")
+    add_folder_argument(parser)
     parser.add_argument("--root", type=Path, required=True, help="dataset folder")
     parser.add_argument(
         "--positive-ids", type=int, nargs="*", default=[], metavar="ID",
@@ -485,7 +487,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     manifest = make_split(
-        args.format, args.root, args.positive_ids, args.source, args.seed, tuple(args.fractions), args.out,
+        format_from_args(args.format, args.folder), args.root, args.positive_ids, args.source, args.seed, tuple(args.fractions), args.out,
         void_ids=args.void_ids, group_pattern=args.group_pattern, test_groups=tuple(args.test_groups),
         gap=args.gap, repeats=args.repeats, folds=args.folds, hold_out_each=tuple(args.hold_out_each), index=args.index,
     )  # fmt: skip
