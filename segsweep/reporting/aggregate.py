@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from segsweep.data.folder import add_folder_argument, format_from_args
 from segsweep.errors import UserError
 from segsweep.statistics import stats
 from segsweep.statistics.bootstrap import METRICS, Split
@@ -101,6 +102,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     parser.add_argument("--grid-images", type=int, default=2, help="images per grid category (default 2)")
     parser.add_argument("--format", default="kitti_semantics", help="dataset format, to read grid images")
+    add_folder_argument(parser)
     parser.add_argument(
         "--positive-ids", nargs="*", type=int, default=None,
         help="label IDs that mean road; none given: the format's own (7 for KITTI)",
@@ -441,7 +443,7 @@ def run(args) -> int:
     first_split = tables.runs[tables.runs["split"] == args.splits[0]]
     grid_files = grids.write_grids(
         tables.per_image, set(zip(first_split["augmentation"], first_split["seed"], first_split["model"])),
-        results=args.results, split=args.splits[0], fmt=args.format,
+        results=args.results, split=args.splits[0], fmt=format_from_args(args.format, args.folder),
         positive_ids=args.positive_ids, void_ids=args.void_ids, seeds=args.seeds, augmentations=args.augmentations,
         baseline=args.baseline, candidate=args.candidate, k=args.grid_images, out_dir=out / "grids",
     )
