@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import pytest
 
 from segsweep.errors import ConfigError
 from segsweep.models import build_model, forward_flops, inference_model, inference_modes, parameter_count
+from segsweep.models.entries import add_pythonpath, check_model_names, model_names, user_model_variants
 from segsweep.models.plugin import builder_source_sha256, resolve_builder
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_model"
@@ -128,3 +130,39 @@ def test_flops_count_nested_models_and_separable_convolutions():
     y = keras.layers.DepthwiseConv2D(3, padding="same")(y)
     macs_per_pixel = [3 * 3 * 2 * 3, 3 * 3 * 3 * 2 + 3 * 2 * 5, 3 * 3 * 5]  # conv, separable (depthwise + pointwise), depthwise
     assert forward_flops(keras.Model(x, y)) == 2 * 16 * math.fsum(macs_per_pixel)
+
+
+def config_with(*models) -> dict:
+    return {"models": list(models), "pythonpath": []}
+
+
+def test_model_entries_name_the_sweep_and_refuse_clashes():
+    mine = {"name": "mine", "builder": "attention_unet:build"}
+    defined = ["unet", "unetpp"]
+    assert model_names(config_with("unet", mine)) == ["unet", "mine"]
+    check_model_names(config_with("unet", mine), defined)
+    with pytest.raises(ConfigError, match=r"key 'models': models\[1\] and models\[2\] are both named 'mine'"):
+        check_model_names(config_with("unet", mine, {**mine, "args": {"width": 2}}), defined)
+    with pytest.raises(ConfigError, match=r"key 'models\[1\].name': 'unetpp' is the name of a built-in model"):
+        check_model_names(config_with("unet", {**mine, "name": "unetpp"}), defined)
+    with pytest.raises(ConfigError, match=r"key 'models': 'unet3' is not defined"):
+        check_model_names(config_with("unet3", mine), defined)
+
+
+def test_user_variants_carry_builder_args_and_source_hash(user_modules, tmp_path):
+    path = user_modules("tuned", "def build(s, n): pass\n")
+    config = {"models": ["unet", {"name": "mine", "builder": "tuned:build", "args": {"k": 1}}], "pythonpath": [str(tmp_path)]}
+    (variant,) = user_model_variants(config).values()
+    assert variant == {"architecture": "custom", "builder": "tuned:build", "args": {"k": 1},
+                       "builder_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}  # fmt: skip
+    path.write_text("def build(s, n): return None\n")
+    assert user_model_variants(config)["mine"]["builder_sha256"] != variant["builder_sha256"]
+    config["models"][1]["builder"] = "absent:build"
+    with pytest.raises(ConfigError, match=r"key 'models\[1\].builder': cannot find module 'absent'"):
+        user_model_variants(config)
+
+
+def test_pythonpath_folders_are_made_absolute_under_the_repository(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    folders = add_pythonpath({"pythonpath": ["examples/own_model", "/abs/elsewhere"]})
+    assert folders == [str(EXAMPLE), "/abs/elsewhere"] and sys.path[:2] == folders
