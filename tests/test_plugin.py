@@ -80,6 +80,8 @@ def test_builder_gets_input_shape_network_settings_and_args(user_modules):
         ("lacking:build", "def make(s, n): pass\n", r"key 'models': 'build' in module 'lacking' .* is nothing, not a function"),
         ("constant:build", "build = 3\n", r"'build' in module 'constant' .* is a int, not a function"),
         ("nomodel:build", "def build(s, n): return 'model'\n", r"builder 'nomodel:build' of model 'mine' returned a str, not a keras.Model"),
+        ("failing:build", "def build(s, n): raise ValueError('needs 4 channels')\n",
+         r"builder 'failing:build' of model 'mine' failed: ValueError: needs 4 channels"),
         ("not a path", None, r"'not a path' is not a builder path of the form 'package.module:function'"),
     ],
 )  # fmt: skip

@@ -94,7 +94,11 @@ def build_plugin(model: dict, network: dict, input_shape: tuple[int, int, int], 
     import keras
 
     name, path = model["name"], model["builder"]
-    built = resolve_builder(path, key)(tuple(input_shape), dict(network), **model.get("args", {}))
+    builder = resolve_builder(path, key)
+    try:
+        built = builder(tuple(input_shape), dict(network), **model.get("args", {}))
+    except Exception as error:  # noqa: BLE001 - whatever the user's function raises, name it with the key
+        raise ConfigError(f"key '{key}': builder {path!r} of model {name!r} failed: {type(error).__name__}: {error}") from None
     if not isinstance(built, keras.Model):
         raise ConfigError(f"key '{key}': builder {path!r} of model {name!r} returned a {type(built).__name__}, not a keras.Model")
     check_outputs(built, name, tuple(input_shape))
