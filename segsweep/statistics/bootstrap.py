@@ -220,37 +220,6 @@ def anova_components(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.maximum(0.0, (ms_seed - ms_res) / n_images), np.maximum(0.0, (ms_image - ms_res) / n_seeds), ms_res
 
 
-def satterthwaite(coefficients: np.ndarray, mean_squares: np.ndarray, dfs: np.ndarray) -> float:
-    """Satterthwaite's (1946) degrees of freedom of sum_j a_j MS_j, MS_j independent mean squares with
-    df_j degrees of freedom: (sum a_j MS_j)^2 / sum (a_j MS_j)^2 / df_j."""
-    terms = np.asarray(coefficients) * np.asarray(mean_squares)
-    return float(terms.sum() ** 2 / (terms**2 / np.asarray(dfs)).sum())
-
-
-def satterthwaite_df(splits: list[Split], metric: str) -> float:
-    """Degrees of freedom of the estimated variance of the mean difference (`satterthwaite`).
-
-    Per split, the mean over R seeds x I images has estimated variance (MS_seed + MS_image - MS_res)
-    / (R I), mean squares with R - 1, I - 1 and (R - 1)(I - 1) degrees of freedom; over S splits the
-    variances add (divided by S^2). Where the test images dominate, as they do here, this is far more
-    than the R - 1 of the seeds alone, which would make an interval from 2 or 3 seeds needlessly
-    wide; where the seeds dominate it falls to about R - 1. At least 1; R - 1 when the combination is
-    not positive (no variance to speak of)."""
-    coefficients, squares, dfs = [], [], []
-    for split in splits:
-        d = linearised_differences(split, metric)
-        n_seeds, n_images = d.shape
-        if n_seeds < 2 or n_images < 2:
-            return 1.0
-        scale = n_seeds * n_images * len(splits) ** 2
-        coefficients += [1 / scale, 1 / scale, -1 / scale]
-        squares += [float(m) for m in mean_squares(d)]
-        dfs += [n_seeds - 1, n_images - 1, (n_seeds - 1) * (n_images - 1)]
-    if np.dot(coefficients, squares) <= 0:
-        return float(splits[0].n_seeds - 1)
-    return max(1.0, satterthwaite(np.array(coefficients), np.array(squares), np.array(dfs)))
-
-
 def components(splits: list[Split], metric: str) -> Components | None:
     """Between-seed, between-image and residual (seed x image interaction) variance of the
     difference, from the two-way ANOVA without replication of `linearised_differences` (expected

@@ -1,0 +1,105 @@
+"""`segsweep plan`: what it would cost to settle a finished sweep's comparison, before spending it.
+
+From the headline comparison's variance components (segsweep.statistics.bootstrap.components) and
+the measured cost per run (segsweep.reporting.cost), the plan says how many seeds in all would most
+likely settle the comparison at the margin (segsweep.statistics.planning: the interval then lies
+inside the margin or on one side of 0, if the current estimate holds), the chance that they do, and
+the device-hours of the runs those seeds add: every (model, augmentation, split) of the sweep
+trains once per seed, at the mean cost of that model's runs so far. Where no number of seeds can
+settle it (the test images alone leave too wide an interval), it says how many test images would.
+
+These are planning figures: the between-seed variance of a few seeds is itself uncertain by a
+factor of several, and the estimate may move.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from segsweep.errors import UserError
+from segsweep.statistics.bootstrap import Components
+from segsweep.statistics.planning import images_to_settle, probability_to_settle, seeds_to_settle
+
+
+def seed_cost(runs: pd.DataFrame) -> float:
+    """Device-hours one more seed adds: per (model, augmentation, split), the mean cost of its runs."""
+    per_condition = runs.groupby(["model", "augmentation", "split"])["device_hours"].mean()
+    return float(per_condition.sum())
+
+
+def next_decision(components: Components | None, diff: float, margin: float, n_seeds: int,
+                  cost_per_seed: float) -> dict:
+    """The plan's figures (JSON-ready; NaN cost where the runs' cost is unknown)."""
+    if components is None:
+        return {"seeds_to_settle": None, "images_to_settle": None, "note": "the seed variance is unknown with one seed"}
+    seeds = seeds_to_settle(components, diff, margin)
+    if seeds is None:
+        return {
+            "seeds_to_settle": None,
+            "images_to_settle": images_to_settle(components, diff, margin),
+            "images_to_settle_at_these_seeds": images_to_settle(components, diff, margin, n_seeds),
+            "note": "no number of seeds settles it at this test set",
+        }
+    more = max(0, seeds - n_seeds)
+    return {
+        "seeds_to_settle": seeds,
+        "more_seeds": more,
+        "probability_to_settle": probability_to_settle(components, diff, margin, max(seeds, n_seeds)),
+        "device_hours_per_seed": cost_per_seed,
+        "more_device_hours": more * cost_per_seed,
+        "images_to_settle": None,
+        "note": "",
+    }
+
+
+def describe(plan: dict, n_seeds: int, n_images: int, unit: str) -> str:
+    """One paragraph for the terminal and the report."""
+    kind = {"gpu_hours": "GPU-hours", "cpu_hours": "CPU-hours"}.get(unit, "device-hours")
+    if plan["seeds_to_settle"] is None:
+        images = plan.get("images_to_settle")
+        if images is None:
+            return f"Plan: {plan['note']}."
+        return (f"Plan: {plan['note']} ({n_images} test images): about {images} test images would, with enough "
+                f"seeds ({plan['images_to_settle_at_these_seeds'] or 'no number'} at the {n_seeds} seeds run).")
+    if plan["more_seeds"] == 0:
+        return f"Plan: the {n_seeds} seeds run are already enough to most likely settle it."
+    hours = plan["more_device_hours"]
+    cost = f"about {hours:.2f} {kind}" if not math.isnan(hours) else "an unknown cost (the runs' cost is unknown)"
+    return (f"Plan: {plan['seeds_to_settle']} seeds in all ({plan['more_seeds']} more, {cost}) would most likely settle "
+            f"it at this test set: it settles with probability {plan['probability_to_settle']:.2f} if the current "
+            f"estimate holds.")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--aggregate-dir", type=Path, required=True,
+                        help="a finished sweep's aggregate folder (verdict.json, runs.csv, per_image.csv)")
+    parser.add_argument("--min-effect", type=float, default=None,
+                        help="the margin to plan for, in IoU units (default: the sweep's report.min_effect)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
+def run(args) -> int:
+    from segsweep.reporting.aggregate import headline_components
+
+    verdict_path = args.aggregate_dir / "verdict.json"
+    try:
+        verdict = json.loads(verdict_path.read_text())
+        runs = pd.read_csv(args.aggregate_dir / "runs.csv")
+        per_image = pd.read_csv(args.aggregate_dir / "per_image.csv", dtype={"stem": str})
+    except (OSError, ValueError) as error:
+        raise UserError(f"{args.aggregate_dir}: not a finished sweep's aggregate folder ({error})") from None
+    if verdict.get("mean_diff") is None:
+        raise UserError(f"{verdict_path}: no comparison to plan ({verdict.get('sentence', 'no sentence')})")
+    margin = args.min_effect if args.min_effect is not None else verdict["min_effect"]
+    components = headline_components(per_image, verdict)
+    plan = next_decision(components, verdict["mean_diff"], margin, verdict["n_seeds"], seed_cost(runs))
+    if args.json:
+        print(json.dumps(plan, indent=2))
+    else:
+        print(verdict["sentence"])
+        print(describe(plan, verdict["n_seeds"], verdict["n_images"], str(runs["cost_unit"].iloc[0])))
+    return 0
