@@ -1,4 +1,4 @@
-"""A fabricated sweep on disk, laid out as CONTRACT.md's experiment folder EXP, so reporting tests need no training.
+"""A fabricated sweep on disk, laid out as segsweep.layout's experiment folder EXP, so reporting tests need no training.
 
 The dataset is the project's own procedural kitti_semantics scenes with a real split manifest;
 each run's "prediction" is the true road shifted sideways and cut below its top edge by a random
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from segsweep import layout
 from segsweep.data.formats import load_pair
 from segsweep.data.split import make_split, manifest_samples
 from segsweep.data.synthetic import generate
@@ -52,16 +53,16 @@ class FakeSweep:
 
     @property
     def out_dir(self) -> Path:
-        return self.results / "aggregate"
+        return layout.aggregate_dir(self.results)
 
     def run_dir(self, model: str, aug: str, seed: int, split: int = 0) -> Path:
-        return self.results / "runs" / model / aug / f"split{split}" / f"seed{seed}"
+        return layout.run_dir(self.results, model, aug, split, seed)
 
     def eval_dir(self, model: str, aug: str, seed: int, split: int = 0) -> Path:
-        return self.results / "eval" / model / aug / f"split{split}" / f"seed{seed}"
+        return layout.eval_dir(self.results, model, aug, split, seed)
 
     def benchmark(self, model: str, aug: str, seed: int, split: int = 0) -> Path:
-        return self.results / "benchmarks" / "train" / model / aug / f"split{split}" / f"seed{seed}.tsv"
+        return layout.benchmark_file(self.results, "train", layout.run_path(model, aug, split, seed))
 
     def aggregate_args(self, grid_images: int = 2) -> list[str]:
         return [
@@ -119,7 +120,7 @@ def _write_dataset(sweep: FakeSweep) -> dict[int, dict[str, tuple[np.ndarray, np
     truths = {}
     for split in sweep.splits:
         manifest = make_split(FORMAT, root, None, "random", split, sweep.fractions,
-                              sweep.results / "splits" / f"split{split}.csv")
+                              layout.split_manifest(sweep.results, split))
         pairs = {s.stem: load_pair(FORMAT, s)[1:] for s in manifest_samples(manifest, "test")}
         truth = {stem: (road.astype(bool), valid) for stem, (road, valid) in sorted(pairs.items())}
         for stem in list(truth)[: sweep.empty_images]:
@@ -156,12 +157,12 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
     parameters = 1_900_000 if candidate else 1_200_000
     speed = float(80.0 / (1.6 if candidate else 1.0) + rng.normal(0, 2))
     eval_dir = sweep.eval_dir(model, aug, seed, split)
-    (eval_dir / "masks").mkdir(parents=True, exist_ok=True)
+    (eval_dir / layout.MASKS_DIR).mkdir(parents=True, exist_ok=True)
     rows, per_image_counts = [], []
     run_error = abs(rng.normal(sweep.error_px[model], 0.5))
     for stem, (road, valid) in truth.items():
         pred = _prediction(road, abs(rng.normal(run_error, 1.5)), rng)
-        Image.fromarray(pred.astype(np.uint8) * 255).save(eval_dir / "masks" / f"{stem}.png")
+        Image.fromarray(pred.astype(np.uint8) * 255).save(eval_dir / layout.MASKS_DIR / f"{stem}.png")
         counts = confusion_counts(pred, road, valid)
         per_image_counts.append(counts)
         empty = not (road & valid).any()
@@ -170,12 +171,12 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
             image_scores["iou"] = image_scores["recall"] = image_scores["f1"] = float("nan")
         rows.append({"stem": stem, **image_scores, "boundary_iou": image_scores["iou"] ** 2,
                      **_floats(counts._asdict(), int), "empty_reference": empty})
-    _write_csv(eval_dir / "per_image.csv", rows)
+    _write_csv(eval_dir / layout.PER_IMAGE_FILE, rows)
     totals = Counts(*np.array(per_image_counts).T).pooled()
     pooled = _floats(scores(totals))
     per_image_mean = {k: float(np.nanmean([r[k] for r in rows])) for k in ("iou", "precision", "recall", "f1")}
     val_pooled = {k: min(1.0, v + 0.03) for k, v in pooled.items()}
-    _write_json(eval_dir / "metrics.json", {
+    _write_json(eval_dir / layout.METRICS_FILE, {
         "dataset": sweep.dataset, "model": model, "augmentation": aug, "seed": seed, "split": split,
         "n_images": len(rows), "n_empty_reference": sum(r["empty_reference"] for r in rows),
         "threshold": 0.5, "threshold_chosen_on": "config", "chosen_on": "val",
@@ -195,10 +196,10 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
         history.append({"epoch": epoch, "loss": 0.6 * np.exp(-epoch / 4), "val_loss": 0.65 * np.exp(-epoch / 4),
                         "val_road_iou": val_iou, "epoch_seconds": 3.0 + rng.random(),
                         "images_per_second": 25 + rng.random(), "learning_rate": 0.001})
-    _write_csv(sweep.run_dir(model, aug, seed, split) / "history.csv", history)
+    _write_csv(sweep.run_dir(model, aug, seed, split) / layout.HISTORY_FILE, history)
     best = max(history, key=lambda row: row["val_road_iou"])
     train_seconds = sum(row["epoch_seconds"] for row in history)
-    _write_json(sweep.run_dir(model, aug, seed, split) / "run.json", {
+    _write_json(sweep.run_dir(model, aug, seed, split) / layout.RUN_FILE, {
         "dataset": sweep.dataset, "model": model, "architecture": "unetpp" if candidate else "unet",
         "deep_supervision": deep, "augmentation": aug, "seed": seed, "split": split, "settings": {},
         "parameters": parameters, "epochs_run": epochs_run, "best_epoch": best["epoch"],

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from fake_runs import make_fake_sweep
+from segsweep import layout
 from segsweep.cli import main
 from segsweep.statistics import stats
 
@@ -31,14 +32,14 @@ def read(sweep, name: str) -> pd.DataFrame:
 
 
 def test_runs_table_has_one_row_per_run_with_its_files_values(clear_win):
-    runs = read(clear_win, "runs.csv")
+    runs = read(clear_win, layout.AGGREGATE_TABLES["runs"])
     assert len(runs) == 2 * 2 * 3
     assert {"dataset", "model", "augmentation", "split", "seed", "pooled_iou", "per_image_mean_iou", "precision",
             "recall", "f1", "max_f", "average_precision", "boundary_iou", "val_pooled_iou", "val_test_gap", "mode",
             "mode_chosen_on", "training_flops_per_image", "n_empty_reference", "best_epoch", "epochs_run",
             "train_seconds", "parameters", "images_per_second", "precision_policy"} <= set(runs.columns)
     row = runs[(runs.model == "unetpp") & (runs.augmentation == "flip_crop") & (runs.seed == 1)].iloc[0]
-    metrics = json.loads((clear_win.eval_dir("unetpp", "flip_crop", 1) / "metrics.json").read_text())
+    metrics = json.loads((clear_win.eval_dir("unetpp", "flip_crop", 1) / layout.METRICS_FILE).read_text())
     info = json.loads((clear_win.run_dir("unetpp", "flip_crop", 1) / "run.json").read_text())
     assert row.pooled_iou == pytest.approx(metrics["pooled"]["iou"])
     assert row.per_image_mean_iou == pytest.approx(metrics["per_image_mean"]["iou"])
@@ -49,7 +50,7 @@ def test_runs_table_has_one_row_per_run_with_its_files_values(clear_win):
 
 
 def test_summary_is_mean_std_and_t_interval_over_seeds(clear_win):
-    runs, summary = read(clear_win, "runs.csv"), read(clear_win, "summary.csv")
+    runs, summary = read(clear_win, layout.AGGREGATE_TABLES["runs"]), read(clear_win, layout.AGGREGATE_TABLES["summary"])
     assert len(summary) == 2 * 2 * 9  # models x augmentations x metrics
     values = runs[(runs.model == "unet") & (runs.augmentation == "none")]["pooled_iou"].to_numpy()
     cell = summary[(summary.model == "unet") & (summary.augmentation == "none") & (summary.metric == "pooled_iou")].iloc[0]
@@ -61,12 +62,12 @@ def test_summary_is_mean_std_and_t_interval_over_seeds(clear_win):
 
 
 def test_comparison_covers_every_scope_and_metric(clear_win):
-    comparison = read(clear_win, "comparison.csv")
+    comparison = read(clear_win, layout.AGGREGATE_TABLES["comparison"])
     assert list(zip(comparison.scope, comparison.metric)) == [
         (scope, metric) for scope in ("none", "flip_crop", "all") for metric in ("pooled_iou", "per_image_iou")]
     assert (comparison.baseline == "unet").all() and (comparison.n_seeds == 3).all() and (comparison.n_images == 8).all()
     # The difference over all augmentations: per seed, pooled IoU averaged over augmentations, then the mean.
-    runs = read(clear_win, "runs.csv")
+    runs = read(clear_win, layout.AGGREGATE_TABLES["runs"])
     per_seed = runs.pivot_table(index="seed", columns="model", values="pooled_iou", aggfunc="mean")
     row = comparison[(comparison.scope == "all") & (comparison.metric == "pooled_iou")].iloc[0]
     assert row.mean_diff == pytest.approx((per_seed.unetpp - per_seed.unet).mean())
@@ -79,7 +80,7 @@ def test_comparison_covers_every_scope_and_metric(clear_win):
 
 
 def test_verdict_reports_a_clear_win(clear_win):
-    verdict = json.loads((clear_win.out_dir / "verdict.json").read_text())
+    verdict = json.loads((clear_win.out_dir / layout.VERDICT_FILE).read_text())
     for key in ("decision", "metric", "min_effect", "mean_diff", "ci_low", "ci_high", "iqm_diff", "iqm_diff_low",
                 "iqm_diff_high", "prob_improvement", "prob_improvement_low", "prob_improvement_high", "seeds_needed",
                 "n_seeds", "n_images", "n_splits", "sentence"):
@@ -95,8 +96,8 @@ def test_verdict_reports_a_clear_win(clear_win):
 
 
 def test_models_table_has_iqm_metrics_and_costs(clear_win):
-    models = read(clear_win, "models.csv").set_index("model")
-    runs = read(clear_win, "runs.csv")
+    models = read(clear_win, layout.AGGREGATE_TABLES["models"]).set_index("model")
+    runs = read(clear_win, layout.AGGREGATE_TABLES["runs"])
     unetpp = runs[runs.model == "unetpp"]
     assert models.loc["unetpp", "iqm_pooled_iou"] == pytest.approx(stats.iqm(unetpp.pooled_iou))
     assert models.loc["unetpp", "iqm_low"] < models.loc["unetpp", "iqm_pooled_iou"] < models.loc["unetpp", "iqm_high"]
@@ -107,16 +108,16 @@ def test_models_table_has_iqm_metrics_and_costs(clear_win):
 
 
 def test_per_image_and_pruning_tables(clear_win):
-    per_image = read(clear_win, "per_image.csv")
+    per_image = read(clear_win, layout.AGGREGATE_TABLES["per_image"])
     assert len(per_image) == 12 * 8
     assert per_image.stem.str.fullmatch(r"\d{6}_10").all()
-    pruning = read(clear_win, "pruning.csv")
+    pruning = read(clear_win, layout.AGGREGATE_TABLES["pruning"])
     assert len(pruning) == 2 * 5  # augmentations x (accurate, L1..L4), only for the deep-supervised U-Net++
     assert set(pruning.model) == {"unetpp"} and (pruning.n == 3).all()
     assert (pruning.val_pooled_iou > pruning.pooled_iou).all()  # the fake runs' val is 3 points above test
     l1 = pruning[(pruning.augmentation == "none") & (pruning["mode"] == "L1")].iloc[0]
     speeds = [next(m["images_per_second"] for m in json.loads(
-        (clear_win.eval_dir("unetpp", "none", seed) / "metrics.json").read_text())["modes"] if m["mode"] == "L1")
+        (clear_win.eval_dir("unetpp", "none", seed) / layout.METRICS_FILE).read_text())["modes"] if m["mode"] == "L1")
         for seed in clear_win.seeds]
     assert l1.images_per_second == pytest.approx(np.mean(speeds))
 
@@ -125,13 +126,13 @@ def test_plots_and_grids_are_written(clear_win):
     for name in ("iou_by_model", "score_distribution", "val_iou_curves", "per_image_scatter", "pruning_speed_iou"):
         with Image.open(clear_win.out_dir / "plots" / f"{name}.png") as image:
             assert min(image.size) > 200
-    verdict = json.loads((clear_win.out_dir / "verdict.json").read_text())
+    verdict = json.loads((clear_win.out_dir / layout.VERDICT_FILE).read_text())
     grids = sorted(p.name for p in (clear_win.out_dir / "grids").glob("*.png"))
     assert grids == sorted(f"{aug}_{cat}.png" for aug in ("none", "flip_crop") for cat in ("best", "worst", "differ"))
     assert sorted(g["file"] for g in verdict["grids"]) == grids
     best = next(g for g in verdict["grids"] if g["file"] == "none_best.png")
     assert best["seed"] == 0 and len(best["stems"]) == 2
-    per_image = read(clear_win, "per_image.csv").query("augmentation == 'none' and seed == 0 and split == 0")
+    per_image = read(clear_win, layout.AGGREGATE_TABLES["per_image"]).query("augmentation == 'none' and seed == 0 and split == 0")
     mean_iou = per_image.groupby("stem")["iou"].mean()
     assert best["stems"] == list(mean_iou.sort_values(ascending=False).index[:2])
 
@@ -142,12 +143,12 @@ def test_equal_models_are_not_declared_different(tmp_path):
     sweep = make_fake_sweep(tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 4.0},
                             deep_supervision=False)
     assert main(sweep.aggregate_args(grid_images=1)) == 0
-    verdict = json.loads((sweep.out_dir / "verdict.json").read_text())
+    verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert verdict["decision"] in ("equivalent", "inconclusive") and verdict["scope"] == "none"
     assert " is better" not in verdict["sentence"] and " is worse" not in verdict["sentence"]
     if verdict["decision"] == "inconclusive":
         assert "seeds at this test set" in verdict["sentence"] or "more test images" in verdict["sentence"]
-    assert read(sweep, "pruning.csv").empty
+    assert read(sweep, layout.AGGREGATE_TABLES["pruning"]).empty
     assert (sweep.out_dir / "plots" / "pruning_speed_iou.png").stat().st_size > 1000
 
 
@@ -158,15 +159,15 @@ def test_empty_references_splits_and_every_baseline(tmp_path):
                             splits=(0, 1), seeds=(0, 1), n_images=12, empty_images=1,
                             error_px={"unet": 7.0, "unet_wide": 6.0, "unetpp": 2.0}, deep_supervision=False)
     assert main([*sweep.aggregate_args(grid_images=1), "--bootstrap-resamples", "2000"]) == 0
-    verdict = json.loads((sweep.out_dir / "verdict.json").read_text())
+    verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert (verdict["n_splits"], verdict["n_seeds"], verdict["baseline"]) == (2, 2, "unet")
     assert [v["baseline"] for v in verdict["by_baseline"]] == ["unet_wide"]
     assert "2 splits x 2 seeds" in verdict["sentence"]
-    per_image = read(sweep, "per_image.csv")
+    per_image = read(sweep, layout.AGGREGATE_TABLES["per_image"])
     empty = per_image[per_image.empty_reference]
     assert len(empty) == 3 * 2 * 2 and empty.iou.isna().all()  # models x splits x seeds, one image each
     assert verdict["secondary"]["n_empty_reference"] == 2 and "2 without road left out" in verdict["secondary"]["sentence"]
-    runs = read(sweep, "runs.csv")
+    runs = read(sweep, layout.AGGREGATE_TABLES["runs"])
     assert (runs.n_empty_reference == 1).all()
     kept = per_image[~per_image.empty_reference].groupby(["model", "split", "seed"]).iou.mean()
     assert runs.set_index(["model", "split", "seed"]).per_image_mean_iou.sort_index().to_numpy() == pytest.approx(
@@ -179,31 +180,31 @@ def small_sweep(tmp_path):
 
 
 def test_missing_run_fails_listing_it(small_sweep, capsys):
-    (small_sweep.eval_dir("unetpp", "none", 1) / "metrics.json").unlink()
+    (small_sweep.eval_dir("unetpp", "none", 1) / layout.METRICS_FILE).unlink()
     assert main(small_sweep.aggregate_args()) == 2
     error = capsys.readouterr().err
     assert "1 of 4 expected runs are missing" in error
     assert "unetpp/none/split0/seed1" in error and "metrics.json" in error and "--allow-missing" in error
-    assert not (small_sweep.out_dir / "runs.csv").exists()
+    assert not (small_sweep.out_dir / layout.AGGREGATE_TABLES["runs"]).exists()
 
 
 def test_allow_missing_goes_on_and_records_them(small_sweep):
     shutil.rmtree(small_sweep.eval_dir("unetpp", "none", 1) / "masks")
     assert main([*small_sweep.aggregate_args(), "--allow-missing"]) == 0
-    verdict = json.loads((small_sweep.out_dir / "verdict.json").read_text())
+    verdict = json.loads((small_sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert verdict["runs_found"] == 3 and verdict["runs_expected"] == 4
     [missing] = verdict["missing_runs"]
     assert (missing["model"], missing["augmentation"], missing["seed"]) == ("unetpp", "none", 1)
     assert missing["missing"] == [str(small_sweep.eval_dir("unetpp", "none", 1) / "masks")]
-    summary = read(small_sweep, "summary.csv").query("model == 'unetpp' and metric == 'pooled_iou'").iloc[0]
+    summary = read(small_sweep, layout.AGGREGATE_TABLES["summary"]).query("model == 'unetpp' and metric == 'pooled_iou'").iloc[0]
     assert summary.n == 1 and math.isnan(summary.ci_low) and "one value" in summary.note
-    verdict_row = read(small_sweep, "comparison.csv").iloc[0]
+    verdict_row = read(small_sweep, layout.AGGREGATE_TABLES["comparison"]).iloc[0]
     assert verdict_row.n_seeds == 1  # only seed 0 has both models
     assert "seed variance is unknown with one seed" in verdict_row.seeds_needed_note
 
 
 def test_bad_input_names_the_file(small_sweep, capsys):
-    metrics = small_sweep.eval_dir("unet", "none", 0) / "metrics.json"
+    metrics = small_sweep.eval_dir("unet", "none", 0) / layout.METRICS_FILE
     metrics.write_text("{not json")
     assert main(small_sweep.aggregate_args()) == 2
     assert str(metrics) in capsys.readouterr().err
@@ -220,10 +221,10 @@ def test_per_image_without_the_empty_reference_column_names_the_file(small_sweep
 
 
 def test_no_complete_pair_is_reported_not_compared(small_sweep, tmp_path):
-    (small_sweep.eval_dir("unetpp", "none", 0) / "metrics.json").unlink()
-    (small_sweep.eval_dir("unet", "none", 1) / "metrics.json").unlink()
+    (small_sweep.eval_dir("unetpp", "none", 0) / layout.METRICS_FILE).unlink()
+    (small_sweep.eval_dir("unet", "none", 1) / layout.METRICS_FILE).unlink()
     assert main([*small_sweep.aggregate_args(), "--allow-missing"]) == 0
-    verdict = json.loads((small_sweep.out_dir / "verdict.json").read_text())
+    verdict = json.loads((small_sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert verdict["decision"] == "no_pairs" and "nothing to compare" in verdict["sentence"]
     out = tmp_path / "report.html"
     assert main(["report", "--results", str(small_sweep.results), "--config-json", "{}", "--out", str(out)]) == 0

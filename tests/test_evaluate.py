@@ -295,7 +295,8 @@ def test_config_threshold_is_a_number_or_val(tmp_path, threshold, error):
 
 
 def test_choice_rules():
-    from segsweep.evaluation.choice import checkpoint_threshold, headline_mode, thresholds_on_val
+    from segsweep.config.choice import checkpoint_threshold
+    from segsweep.evaluation.choice import headline_mode, thresholds_on_val
     from segsweep.evaluation.metrics import probability_histograms
 
     assert headline_mode([0.7, 0.2, 0.7, 0.69], [100, 10, 50, 70]) == 2  # tie: fewer parameters

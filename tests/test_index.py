@@ -6,19 +6,21 @@ import json
 import os
 from pathlib import Path
 
+from segsweep import layout
 from segsweep.cli import main
 from segsweep.reporting.index import experiments
 
 
-def _experiment(results: Path, name: str, report: str = "report.html", verdict: dict | str | None = None,
+def _experiment(results: Path, name: str, partial: bool = False, verdict: dict | str | None = None,
                 mtime: int = 1_700_000_000) -> None:
     folder = results / name
-    aggregate = folder / ("aggregate" if report == "report.html" else "aggregate-partial")
+    aggregate = layout.aggregate_dir(folder, partial)
     aggregate.mkdir(parents=True)
     if verdict is not None:
-        (aggregate / "verdict.json").write_text(verdict if isinstance(verdict, str) else json.dumps(verdict))
-    (folder / report).write_text("<html></html>")
-    os.utime(folder / report, (mtime, mtime))
+        (aggregate / layout.VERDICT_FILE).write_text(verdict if isinstance(verdict, str) else json.dumps(verdict))
+    report = layout.report_file(folder, partial)
+    report.write_text("<html></html>")
+    os.utime(report, (mtime, mtime))
 
 
 def test_index_lists_each_report_with_date_sweep_size_and_decision(tmp_path: Path) -> None:
@@ -27,7 +29,7 @@ def test_index_lists_each_report_with_date_sweep_size_and_decision(tmp_path: Pat
                                            "runs_expected": 30, "runs_found": 30}, mtime=1_700_000_000)
     _experiment(results, "camvid", verdict={"status": "within_noise", "runs_expected": 6, "runs_found": 6},
                 mtime=1_700_086_400)
-    _experiment(results, "failed", report="report-partial.html",
+    _experiment(results, "failed", partial=True,
                 verdict={"decision": {"sentence": "<b>keep</b> baseline"}, "runs_expected": 4, "runs_found": 3})
     _experiment(results, "broken", verdict="{not json")
     (results / "data" / "synthetic").mkdir(parents=True)  # a dataset folder: no report, no row

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from fake_runs import make_fake_sweep
+from segsweep import layout
 from segsweep.cli import main
 from segsweep.reporting.html import read_benchmark
 
@@ -33,7 +34,7 @@ def report(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("report")
     sweep = make_fake_sweep(root, dataset="ds&<i>", models=("unet", HOSTILE_MODEL), augmentations=("none", HOSTILE_AUG),
                             seeds=(0, 1), error_px={"unet": 7.0, HOSTILE_MODEL: 2.0}, n_images=8)
-    (sweep.run_dir("unet", HOSTILE_AUG, 1) / "history.csv").unlink()
+    (sweep.run_dir("unet", HOSTILE_AUG, 1) / layout.HISTORY_FILE).unlink()
     sweep.benchmark("unet", "none", 1).unlink()
     assert main([*sweep.aggregate_args(grid_images=1), "--allow-missing"]) == 0
     config = {**sweep.config(), "note": SCRIPT}
@@ -42,7 +43,7 @@ def report(tmp_path_factory) -> dict:
     html = out.read_text(encoding="utf-8")
     parser = Tags()
     parser.feed(html)
-    verdict = json.loads((sweep.out_dir / "verdict.json").read_text())
+    verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
     return {"html": html, "tags": parser.tags, "sweep": sweep, "verdict": verdict}
 
 
@@ -107,7 +108,7 @@ def test_inconclusive_headline_states_the_seeds_needed(tmp_path):
     sweep = make_fake_sweep(tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 3.8},
                             deep_supervision=False, n_images=8)
     assert main([*sweep.aggregate_args(grid_images=1), "--min-effect", "0.001"]) == 0
-    verdict = json.loads((sweep.out_dir / "verdict.json").read_text())
+    verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert verdict["decision"] == "inconclusive"
     out = tmp_path / "report.html"
     assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0

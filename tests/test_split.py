@@ -16,7 +16,8 @@ from test_data_formats import camvid, kitti_semantics
 from test_config import REPO, shipped_config
 
 from segsweep import cli
-from segsweep.config import ConfigError, load_config
+from segsweep.config import load_config
+from segsweep.errors import ConfigError
 from segsweep.data.formats import Sample, find_samples, load_pair
 from segsweep.data.split import (
     COLUMNS,
@@ -303,9 +304,9 @@ def test_split_rule_is_checked(rule: SplitRule, message: str) -> None:
 
 
 def test_config_takes_one_split_axis_and_the_cli_default_gap_is_the_schema_one(tmp_path: Path) -> None:
-    from segsweep.config import _schema
+    from segsweep.config import schema
 
-    assert _schema()["properties"]["split"]["properties"]["gap"]["default"] == DEFAULT_GAP
+    assert schema()["properties"]["split"]["properties"]["gap"]["default"] == DEFAULT_GAP
     config = tmp_path / "c.yaml"
     config.write_text(f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{repeats: 3, folds: 5}}\n")
     with pytest.raises(ConfigError, match=r"keys 'split.repeats' and 'split.folds' are different kinds of split axis"):

@@ -11,7 +11,7 @@ import pytest
 
 from segsweep.errors import ConfigError
 from segsweep.training.augment import Augmenter, build_transform
-from segsweep.training.presets import BUILTIN_PRESETS
+from segsweep.config.presets import BUILTIN_PRESETS
 from segsweep.training.state import RunState, fingerprint
 
 KITTI = (375, 1242)
@@ -392,7 +392,7 @@ def test_warm_up_as_long_as_training_is_refused_naming_the_key():
 
 
 def test_head_weights_go_to_deep_supervised_unetpp_only_one_per_head():
-    from segsweep.training.checks import deep_supervision_weights
+    from segsweep.config.checks import deep_supervision_weights
 
     unetpp = {"architecture": "unetpp", "filters": [8, 16, 32, 64, 128], "deep_supervision": True}
     train = {"deep_supervision_weights": [0.25, 0.5, 0.75, 1]}
@@ -424,7 +424,7 @@ def test_camvid_config_trains_with_the_cosine_schedule_scale_crops_and_weighted_
     import yaml
 
     from segsweep.config import job_settings, load_config
-    from segsweep.training.checks import deep_supervision_weights
+    from segsweep.config.checks import deep_supervision_weights
 
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "camvid.yaml").read_text())
     config["dataset"]["root"] = str(tmp_path)  # the wiring, not the data

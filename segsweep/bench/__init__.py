@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from segsweep.training.runtime import use_threads
+    from segsweep.hardware import use_threads
 
     use_threads(args.threads)
 

@@ -1,4 +1,5 @@
-"""Built-in augmentation presets, as data: name -> albumentations transforms.
+"""Built-in presets, as data: augmentation presets (name -> albumentations transforms) and model
+variants (name -> architecture settings); the config's keys add to or override them.
 
 Kept free of imports so that config checks can list the names without loading albumentations.
 Each step is ``{"transform": ClassName, **arguments}``; `segsweep.training.augment` builds them
@@ -35,3 +36,23 @@ BUILTIN_PRESETS: dict[str, list[dict]] = {
         {"transform": "GaussianBlur", "blur_limit": [3, 5], "p": 0.3},
     ],
 }
+
+
+# Built-in model variants; config key `model_variants` adds to or overrides them. The two fair
+# baselines of the U-Net++ paper: `unet_wide`, a U-Net with U-Net++'s parameter count (within
+# 2%, at the same network.filters: segsweep.models.widths), and `unetpp_nods`, U-Net++ with one
+# head and no deep supervision.
+BUILTIN_MODEL_VARIANTS: dict[str, dict] = {
+    "unet": {"architecture": "unet"},
+    "unetpp": {"architecture": "unetpp", "deep_supervision": True},
+    "unet_wide": {"architecture": "unet", "match_unetpp_parameters": True},
+    "unetpp_nods": {"architecture": "unetpp", "deep_supervision": False},
+}
+
+
+def augmentation_presets(config: dict) -> dict[str, list[dict]]:
+    return {**BUILTIN_PRESETS, **config.get("augmentation_presets", {})}
+
+
+def model_variants(config: dict) -> dict[str, dict]:
+    return {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {})}

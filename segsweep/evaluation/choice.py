@@ -1,6 +1,7 @@
 """The choices an evaluation makes, made on the validation split only, never on test.
 
-Two things are chosen per run: for a deep-supervised U-Net++, the headline inference mode
+(What the config says about these choices, ``threshold: val`` and the threshold training uses
+meanwhile, is in `segsweep.config.choice`.) Two things are chosen per run: for a deep-supervised U-Net++, the headline inference mode
 ("accurate" or a pruned L_k), and, with ``evaluate.threshold: val``, the probability threshold.
 Reading either off the test split would tune the reported number to the very images it is
 reported on; the test split is scored once, with the choices fixed.
@@ -25,8 +26,6 @@ import numpy as np
 
 from segsweep.evaluation.metrics import best_threshold, threshold_counts
 
-VAL = "val"
-
 
 def thresholds_on_val(histograms: np.ndarray) -> np.ndarray:
     """One threshold per mode from the validation split's (modes, 2, 256) histograms."""
@@ -40,12 +39,3 @@ def headline_mode(val_pooled_iou: Sequence[float], parameters: Sequence[int]) ->
     if not candidates:
         raise ValueError("no mode has a validation IoU (no road in the validation split)")
     return max(candidates, key=lambda m: (val_pooled_iou[m], -parameters[m]))
-
-
-DEFAULT_THRESHOLD = 0.5
-
-
-def checkpoint_threshold(evaluate: dict) -> float:
-    """The threshold of training's validation IoU (which picks the checkpoint): the configured one,
-    or 0.5 with ``threshold: val``, which is chosen for the trained model, after training."""
-    return DEFAULT_THRESHOLD if evaluate["threshold"] == VAL else float(evaluate["threshold"])

@@ -43,10 +43,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from segsweep.config import settings_from_args
+from segsweep.config.choice import VAL
 from segsweep.data.formats import Sample, dataset_format, load_pair
 from segsweep.data.staging import staged_dir, staged_file
 from segsweep.errors import DataError
-from segsweep.evaluation.choice import VAL, headline_mode, thresholds_on_val
+from segsweep.evaluation.choice import headline_mode, thresholds_on_val
 from segsweep.evaluation.metrics import (
     Counts,
     average_precision,
@@ -82,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args.settings, args.config, args.model, args.aug)
-    from segsweep.training.runtime import use_threads
+    from segsweep.hardware import use_threads
 
     use_threads(args.threads)
 

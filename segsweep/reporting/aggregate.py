@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from segsweep import layout
 from segsweep.data.folder import add_folder_argument, format_from_args
 from segsweep.errors import UserError
 from segsweep.statistics import stats
@@ -66,15 +67,7 @@ class Run:
                 "seed": self.seed}
 
     def files(self) -> dict[str, Path]:
-        tail = Path(self.model, self.augmentation, f"split{self.split}", f"seed{self.seed}")
-        run_dir, eval_dir = self.results / "runs" / tail, self.results / "eval" / tail
-        return {
-            "run.json": run_dir / "run.json",
-            "history.csv": run_dir / "history.csv",
-            "metrics.json": eval_dir / "metrics.json",
-            "per_image.csv": eval_dir / "per_image.csv",
-            "masks": eval_dir / "masks",
-        }
+        return layout.run_files(self.results, self.model, self.augmentation, self.split, self.seed)
 
     def missing(self) -> list[str]:
         return [str(path) for path in self.files().values() if not path.exists()]
@@ -424,28 +417,28 @@ def run(args) -> int:
     found, missing = split_complete(expected, args.allow_missing)
     tables = load_runs(found)
     out = args.out_dir
-    (out / "plots").mkdir(parents=True, exist_ok=True)
-    (out / "grids").mkdir(parents=True, exist_ok=True)
+    (out / layout.PLOTS_DIR).mkdir(parents=True, exist_ok=True)
+    (out / layout.GRIDS_DIR).mkdir(parents=True, exist_ok=True)
     found_comparisons = comparisons(tables, args)
-    tables.runs.to_csv(out / "runs.csv", index=False)
-    summarize(tables.runs).to_csv(out / "summary.csv", index=False)
-    model_table(tables.runs, args.bootstrap_resamples, args.bootstrap_seed).to_csv(out / "models.csv", index=False)
-    pd.DataFrame([c.as_row() for c in found_comparisons], columns=ROW_COLUMNS).to_csv(out / "comparison.csv",
+    tables.runs.to_csv(out / layout.AGGREGATE_TABLES["runs"], index=False)
+    summarize(tables.runs).to_csv(out / layout.AGGREGATE_TABLES["summary"], index=False)
+    model_table(tables.runs, args.bootstrap_resamples, args.bootstrap_seed).to_csv(out / layout.AGGREGATE_TABLES["models"], index=False)
+    pd.DataFrame([c.as_row() for c in found_comparisons], columns=ROW_COLUMNS).to_csv(out / layout.AGGREGATE_TABLES["comparison"],
                                                                                      index=False)
-    tables.per_image.to_csv(out / "per_image.csv", index=False)
+    tables.per_image.to_csv(out / layout.AGGREGATE_TABLES["per_image"], index=False)
     pruning_table = pruning(tables.modes)
-    pruning_table.to_csv(out / "pruning.csv", index=False)
+    pruning_table.to_csv(out / layout.AGGREGATE_TABLES["pruning"], index=False)
 
     from segsweep.reporting import grids, plots
 
     pairs = image_pairs(tables.per_image, args.baseline, args.candidate)
-    plots.write_all(tables, pairs, pruning_table, args.baseline, args.candidate, out / "plots")
+    plots.write_all(tables, pairs, pruning_table, args.baseline, args.candidate, out)
     first_split = tables.runs[tables.runs["split"] == args.splits[0]]
     grid_files = grids.write_grids(
         tables.per_image, set(zip(first_split["augmentation"], first_split["seed"], first_split["model"])),
         results=args.results, split=args.splits[0], fmt=format_from_args(args.format, args.folder),
         positive_ids=args.positive_ids, void_ids=args.void_ids, seeds=args.seeds, augmentations=args.augmentations,
-        baseline=args.baseline, candidate=args.candidate, k=args.grid_images, out_dir=out / "grids",
+        baseline=args.baseline, candidate=args.candidate, k=args.grid_images, out_dir=out / layout.GRIDS_DIR,
     )
     verdict = {
         "dataset": args.dataset,
@@ -458,6 +451,6 @@ def run(args) -> int:
         "missing_runs": missing,
         "grids": grid_files,
     }
-    (out / "verdict.json").write_text(json.dumps(_json_safe(verdict), indent=2) + "\n")
+    (out / layout.VERDICT_FILE).write_text(json.dumps(_json_safe(verdict), indent=2) + "\n")
     print(verdict["sentence"])
     return 0

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from segsweep import layout
 from segsweep.errors import UserError
 
 ERROR_COLOURS = {  # Okabe-Ito
@@ -134,7 +135,7 @@ def write_grids(
     from segsweep.data.formats import load_pair
     from segsweep.data.split import manifest_samples, read_manifest
 
-    manifest = results / "splits" / f"split{split}.csv"
+    manifest = layout.split_manifest(results, split)
     samples = {sample.stem: sample for sample in manifest_samples(read_manifest(manifest), "test")}
     records = []
     for aug in augmentations:
@@ -150,8 +151,7 @@ def write_grids(
                     raise UserError(f"{manifest}: test image {stem!r} of the evaluation is not in the test split")
                 image, truth, valid = load_pair(fmt, samples[stem], positive_ids, void_ids)
                 preds = {
-                    model: read_mask(results / "eval" / model / aug / f"split{split}" / f"seed{seed}" / "masks" / f"{stem}.png",
-                                     truth.shape)
+                    model: read_mask(layout.predicted_mask(results, model, aug, split, seed, stem), truth.shape)
                     for model in (baseline, candidate)
                 }
                 grid_rows.append({"stem": stem, "image": image, "truth": truth, "valid": valid, "preds": preds,

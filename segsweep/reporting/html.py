@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from segsweep import layout
 from segsweep.errors import UserError
 from segsweep.hardware import cpu_model
 from segsweep.reporting.aggregate import read_csv, read_json
@@ -181,7 +182,7 @@ def run_rows(runs: pd.DataFrame, results: Path) -> list[dict]:
     rows = []
     for run in runs.itertuples():
         bench = read_benchmark(
-            results / "benchmarks" / "train" / run.model / run.augmentation / f"split{run.split}" / f"seed{run.seed}.tsv"
+            layout.benchmark_file(results, "train", layout.run_path(run.model, run.augmentation, run.split, run.seed))
         )
         rows.append({
             "model": run.model,
@@ -210,14 +211,14 @@ def run_rows(runs: pd.DataFrame, results: Path) -> list[dict]:
 
 def context(results: Path, dataset: str | None, config_json: str, agg: Path | None = None) -> dict:
     """Everything the template shows, as display-ready strings and lists."""
-    agg = agg or results / "aggregate"
-    verdict = read_json(agg / "verdict.json")
+    agg = agg or layout.aggregate_dir(results)
+    verdict = read_json(agg / layout.VERDICT_FILE)
     dataset = dataset or verdict.get("dataset", results.name)
-    runs = read_csv(agg / "runs.csv", ("model", "augmentation", "seed", "pooled_iou", "precision_policy"))
-    summary = read_csv(agg / "summary.csv", ("model", "augmentation", "metric", "n", "mean", "std", "ci_low", "ci_high"))
-    comparison = read_csv(agg / "comparison.csv", ("baseline", "scope", "metric", "mean_diff", "decision"))
-    models = read_csv(agg / "models.csv", ("model", "iqm_pooled_iou", "iqm_low", "iqm_high"))
-    pruning = read_csv(agg / "pruning.csv", ("model", "augmentation", "mode"))
+    runs = read_csv(agg / layout.AGGREGATE_TABLES["runs"], ("model", "augmentation", "seed", "pooled_iou", "precision_policy"))
+    summary = read_csv(agg / layout.AGGREGATE_TABLES["summary"], ("model", "augmentation", "metric", "n", "mean", "std", "ci_low", "ci_high"))
+    comparison = read_csv(agg / layout.AGGREGATE_TABLES["comparison"], ("baseline", "scope", "metric", "mean_diff", "decision"))
+    models = read_csv(agg / layout.AGGREGATE_TABLES["models"], ("model", "iqm_pooled_iou", "iqm_low", "iqm_high"))
+    pruning = read_csv(agg / layout.AGGREGATE_TABLES["pruning"], ("model", "augmentation", "mode"))
     try:
         config = json.loads(config_json)
     except ValueError as error:
@@ -235,9 +236,9 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         "models": model_rows(models),
         "iou": iou_table(summary),
         "comparison": comparison_rows(comparison),
-        "plots": [{"name": name, "caption": caption, "src": data_uri(agg / "plots" / f"{name}.png"),
-                   "wide": is_wide(agg / "plots" / f"{name}.png")} for name, caption in CAPTIONS.items()],
-        "grids": [{**grid, "src": data_uri(agg / "grids" / grid["file"])} for grid in verdict.get("grids", [])],
+        "plots": [{"name": name, "caption": caption, "src": data_uri(layout.plot_file(agg, name)),
+                   "wide": is_wide(layout.plot_file(agg, name))} for name, caption in CAPTIONS.items()],
+        "grids": [{**grid, "src": data_uri(agg / layout.GRIDS_DIR / grid["file"])} for grid in verdict.get("grids", [])],
         "pruning": pruning.to_dict("records"),
         "runs": run_rows(runs, results),
         "precisions": list(dict.fromkeys(runs["precision_policy"].astype(str))),

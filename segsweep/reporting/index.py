@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from segsweep import layout
 from segsweep.data.staging import staged_file
 
-# Report file -> the aggregate folder its verdict is in, the full report first.
-REPORTS = {"report.html": "aggregate", "report-partial.html": "aggregate-partial"}
 
 
 @dataclass
@@ -64,15 +63,15 @@ def experiments(results: Path) -> list[Experiment]:
     """Every experiment with a report, newest report first."""
     found = []
     for folder in sorted(p for p in results.iterdir() if p.is_dir()) if results.is_dir() else []:
-        for report, aggregate in REPORTS.items():
-            path = folder / report
+        for partial in (False, True):  # the full report first
+            path = layout.report_file(folder, partial)
             if path.is_file():
-                verdict = _read_verdict(folder / aggregate / "verdict.json")
+                verdict = _read_verdict(layout.aggregate_dir(folder, partial) / layout.VERDICT_FILE)
                 modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
                 found.append(Experiment(
                     name=folder.name,
-                    report=f"{folder.name}/{report}",
-                    partial=report != "report.html",
+                    report=f"{folder.name}/{path.name}",
+                    partial=partial,
                     date=modified.strftime("%Y-%m-%d %H:%M UTC"),
                     runs=_sweep_size(verdict),
                     decision=_decision(verdict),
@@ -90,7 +89,7 @@ def render(rows: list[Experiment]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = args.out or args.results / "index.html"
+    out = args.out or args.results / layout.INDEX.name
     rows = experiments(args.results)
     out.parent.mkdir(parents=True, exist_ok=True)
     with staged_file(out) as staging:  # two Snakemakes finishing at once never leave a torn index

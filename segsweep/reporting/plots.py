@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from segsweep.layout import plot_file
+
 DPI = 110
 LEVELS = ("L1", "L2", "L3", "L4")  # pruned U-Net++ modes, shallowest first
 # File stem -> caption, in report order; the HTML report shows each figure with its caption.
@@ -146,11 +148,11 @@ def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
 
 
 def write_all(tables, image_pairs: pd.DataFrame, pruning: pd.DataFrame, baseline: str, candidate: str,
-              out_dir: Path) -> None:
-    """Every figure of CAPTIONS, named as the workflow's report.smk expects."""
-    iou_by_model(tables.runs, out_dir / "iou_by_model.png")
-    score_distribution(tables.runs, out_dir / "score_distribution.png")
-    val_iou_curves(tables.histories, out_dir / "val_iou_curves.png")
+              aggregate_dir: Path) -> None:
+    """Every figure of CAPTIONS, where segsweep.layout puts it (the workflow's outputs)."""
+    iou_by_model(tables.runs, plot_file(aggregate_dir, "iou_by_model"))
+    score_distribution(tables.runs, plot_file(aggregate_dir, "score_distribution"))
+    val_iou_curves(tables.histories, plot_file(aggregate_dir, "val_iou_curves"))
     order = list(dict.fromkeys(tables.runs["augmentation"]))
-    per_image_scatter(image_pairs, baseline, candidate, order, out_dir / "per_image_scatter.png")
-    pruning_speed_iou(pruning, out_dir / "pruning_speed_iou.png")
+    per_image_scatter(image_pairs, baseline, candidate, order, plot_file(aggregate_dir, "per_image_scatter"))
+    pruning_speed_iou(pruning, plot_file(aggregate_dir, "pruning_speed_iou"))

@@ -1,6 +1,6 @@
 """Augmentation presets as albumentations 2 pipelines that move image, road mask and valid mask together.
 
-A preset is data (`segsweep.training.presets`): a list of ``{"transform": ClassName, **arguments}``.
+A preset is data (`segsweep.config.presets`): a list of ``{"transform": ClassName, **arguments}``.
 `build_transform` turns it into an ``A.Compose`` ending with the resize to ``train.input_size``;
 masks are resampled with nearest-neighbour interpolation so they stay 0/1, and pixels that a
 transform brings in from outside the image (rotation, padding) come in as road 0, valid 0.

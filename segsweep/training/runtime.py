@@ -10,26 +10,8 @@ import platform
 import socket
 
 import segsweep
-from segsweep.hardware import cpu_model
+from segsweep.hardware import cpu_model, use_threads
 from segsweep.training.gradient_sum import sum_gradients_in_fixed_order
-
-
-def use_threads(threads: int, log=print) -> None:
-    """Size TensorFlow's thread pools; must run before TensorFlow executes its first operation.
-
-    TensorFlow would otherwise size its pools by the node's cores: under SLURM a job gets fewer
-    CPUs than the node has, and oversubscribed threads slow every job on the node.
-    """
-    import tensorflow as tf
-
-    for name in ("intra_op", "inter_op"):
-        getter = getattr(tf.config.threading, f"get_{name}_parallelism_threads")
-        setter = getattr(tf.config.threading, f"set_{name}_parallelism_threads")
-        if getter() != threads:
-            try:
-                setter(threads)
-            except RuntimeError:  # TensorFlow already running in this process (several runs in one test)
-                log(f"warning: TensorFlow already started with {name} threads {getter()}; --threads {threads} not applied")
 
 
 def configure(threads: int, seed: int, deterministic: bool, precision: str, log=print) -> None:

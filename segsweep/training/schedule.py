@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from segsweep.training.checks import check_warmup
+from segsweep.config.checks import check_warmup
 
 
 def learning_rate(train: dict, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:

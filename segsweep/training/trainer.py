@@ -11,10 +11,11 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from segsweep.config.checks import check_input_size, check_warmup, deep_supervision_weights
 from segsweep.data.formats import Sample, dataset_format
 from segsweep.training import runtime
 from segsweep.training.augment import Augmenter
-from segsweep.training.checks import check_input_size, check_splits, check_warmup, deep_supervision_weights
+from segsweep.training.checks import check_splits
 from segsweep.training.outputs import remove_outputs, write_outputs
 from segsweep.training.state import RunState, fingerprint, saved_epochs
 
@@ -95,7 +96,7 @@ def _fit(
 ) -> None:
     import keras
 
-    from segsweep.evaluation.choice import checkpoint_threshold
+    from segsweep.config.choice import checkpoint_threshold
     from segsweep.training.callbacks import (
         CommitEpoch,
         EpochReport,

@@ -3,10 +3,10 @@
 
 rule bench:
     output:
-        json="results/bench/bench.json",
-        table="results/bench/bench.md",
+        json=f"{layout.BENCH_DIR}/bench.json",
+        table=f"{layout.BENCH_DIR}/bench.md",
     log:
-        "results/bench/bench.log",
+        f"{layout.BENCH_DIR}/bench.log",
     conda:
         CONDA_ENV
     threads: config["train"]["threads"]

@@ -21,7 +21,9 @@ os.environ["PATH"] = os.pathsep.join(
     filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])
 )
 
+from segsweep import layout  # noqa: E402
 from segsweep.config import (  # noqa: E402
+    SCHEMA_PATH,
     canonical_json,
     check_config,
     describe_schema_error,
@@ -35,40 +37,38 @@ from segsweep.errors import ConfigError  # noqa: E402
 
 # Snakemake's own validation fills the schema's defaults; its error is cut to the key at fault.
 try:
-    validate(config, "../schemas/config.schema.yaml", set_default=True)
+    validate(config, str(SCHEMA_PATH), set_default=True)
 except WorkflowError as error:
     raise ConfigError(describe_schema_error(error)) from None
 check_config(
     config
 )  # cross-key checks the schema cannot express; raises naming the key
 
-# Every output of this config lives under EXP (CONTRACT layout); another config's `name` never
-# shares a file with it.
-EXP = f"results/{experiment_name(config)}"
-SPLIT_FILE = f"{EXP}/splits/split{{split}}.csv"
-RUN_DIR = f"{EXP}/runs/{{model}}/{{aug}}/split{{split}}/seed{{seed}}"
-EVAL_DIR = f"{EXP}/eval/{{model}}/{{aug}}/split{{split}}/seed{{seed}}"
-RUN_PATH = "{model}/{aug}/split{split}/seed{seed}"  # a run's path below logs/<rule>/, benchmarks/<rule>/
-AGG_DIR = f"{EXP}/aggregate"
-PARTIAL_AGG_DIR = f"{EXP}/aggregate-partial"
+# Every output of this config lives under EXP; another config's `name` never shares a file with
+# it. The paths come from segsweep/layout.py, the one place the results layout is spelled; here
+# with the rules' wildcards.
+EXP = str(layout.experiment_dir(experiment_name(config)))
+SPLIT_FILE = str(layout.split_manifest(EXP, "{split}"))
+RUN_DIR = str(layout.run_dir(EXP, "{model}", "{aug}", "{split}", "{seed}"))
+EVAL_DIR = str(layout.eval_dir(EXP, "{model}", "{aug}", "{split}", "{seed}"))
+RUN_PATH = str(layout.run_path("{model}", "{aug}", "{split}", "{seed}"))
+AGG_DIR = str(layout.aggregate_dir(EXP))
+PARTIAL_AGG_DIR = str(layout.aggregate_dir(EXP, partial=True))
+AGG_TABLES = layout.AGGREGATE_TABLES
+PLOTS = layout.PLOTS
 DATA_ROOT = config["dataset"]["root"]
 RES = config["resources"]
 CONDA_ENV = "../envs/segsweep.yaml"  # with --sdm conda; relative to the rule files
-AGG_TABLES = {
-    "runs": "runs.csv",
-    "summary": "summary.csv",
-    "comparison": "comparison.csv",
-    "per_image": "per_image.csv",
-    "pruning": "pruning.csv",
-    "models": "models.csv",
-}
-PLOTS = [
-    "iou_by_model",
-    "score_distribution",
-    "val_iou_curves",
-    "per_image_scatter",
-    "pruning_speed_iou",
-]
+
+
+def log_path(rule: str, run: str | None = None) -> str:
+    """The rule's log file: logs/<rule>.log, or logs/<rule>/<run>.log for one job per run."""
+    return str(layout.log_file(EXP, rule, run))
+
+
+def bench_path(rule: str, run: str | None = None) -> str:
+    """The rule's Snakemake benchmark file, laid out as its log."""
+    return str(layout.benchmark_file(EXP, rule, run))
 
 
 wildcard_constraints:
@@ -109,7 +109,7 @@ def sweep(pattern: str) -> list[str]:
 
 def finished(pattern: str):
     """The sweep's files of the runs whose evaluation finished (looked up when the DAG is built)."""
-    done = sweep(f"{EVAL_DIR}/metrics.json")
+    done = sweep(f"{EVAL_DIR}/{layout.METRICS_FILE}")
     return lambda wildcards: [
         f for f, d in zip(sweep(pattern), done) if os.path.exists(d)
     ]
@@ -187,11 +187,11 @@ def verdict_args() -> str:
 def aggregate_inputs(runs) -> dict:
     """What aggregate reads, for the runs that `runs(pattern)` selects from the sweep."""
     return {
-        "runs": runs(f"{RUN_DIR}/run.json"),
-        "histories": runs(f"{RUN_DIR}/history.csv"),
-        "metrics": runs(f"{EVAL_DIR}/metrics.json"),
-        "per_image": runs(f"{EVAL_DIR}/per_image.csv"),
-        "masks": runs(f"{EVAL_DIR}/masks"),
+        "runs": runs(f"{RUN_DIR}/{layout.RUN_FILE}"),
+        "histories": runs(f"{RUN_DIR}/{layout.HISTORY_FILE}"),
+        "metrics": runs(f"{EVAL_DIR}/{layout.METRICS_FILE}"),
+        "per_image": runs(f"{EVAL_DIR}/{layout.PER_IMAGE_FILE}"),
+        "masks": runs(f"{EVAL_DIR}/{layout.MASKS_DIR}"),
         "splits": expand(SPLIT_FILE, split=split_ids()),
         "data": dataset_made_by_rule(),  # the mask grids show the dataset's images
     }

@@ -8,9 +8,9 @@ if "generate" in config["dataset"]:
         output:
             directory(DATA_ROOT),
         log:
-            f"{EXP}/logs/generate_dataset.log",
+            log_path("generate_dataset"),
         benchmark:
-            f"{EXP}/benchmarks/generate_dataset.tsv"
+            bench_path("generate_dataset")
         localrule: True
         conda:
             CONDA_ENV
@@ -26,9 +26,9 @@ elif "download" in config["dataset"]:
         output:
             directory(DATA_ROOT),
         log:
-            f"{EXP}/logs/download_dataset.log",
+            log_path("download_dataset"),
         benchmark:
-            f"{EXP}/benchmarks/download_dataset.tsv"
+            bench_path("download_dataset")
         localrule: True
         conda:
             CONDA_ENV
@@ -47,9 +47,9 @@ rule make_split:
     output:
         SPLIT_FILE,
     log:
-        f"{EXP}/logs/make_split/split{{split}}.log",
+        log_path("make_split", "split{split}"),
     benchmark:
-        f"{EXP}/benchmarks/make_split/split{{split}}.tsv"
+        bench_path("make_split", "split{split}")
     localrule: True
     conda:
         CONDA_ENV

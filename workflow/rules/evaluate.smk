@@ -4,13 +4,13 @@
 
 rule evaluate:
     input:
-        model=f"{RUN_DIR}/model.keras",
-        run=f"{RUN_DIR}/run.json",
+        model=f"{RUN_DIR}/{layout.MODEL_FILE}",
+        run=f"{RUN_DIR}/{layout.RUN_FILE}",
         split=SPLIT_FILE,
         data=dataset_made_by_rule(),
     output:
         metrics=report_item(
-            f"{EVAL_DIR}/metrics.json",
+            f"{EVAL_DIR}/{layout.METRICS_FILE}",
             "metrics",
             "Runs",
             model="{model}",
@@ -18,12 +18,12 @@ rule evaluate:
             split="{split}",
             seed="{seed}",
         ),
-        per_image=f"{EVAL_DIR}/per_image.csv",
-        masks=directory(f"{EVAL_DIR}/masks"),
+        per_image=f"{EVAL_DIR}/{layout.PER_IMAGE_FILE}",
+        masks=directory(f"{EVAL_DIR}/{layout.MASKS_DIR}"),
     log:
-        f"{EXP}/logs/evaluate/{RUN_PATH}.log",
+        log_path("evaluate", RUN_PATH),
     benchmark:
-        f"{EXP}/benchmarks/evaluate/{RUN_PATH}.tsv"
+        bench_path("evaluate", RUN_PATH)
     conda:
         CONDA_ENV
     threads: run_threads

@@ -9,21 +9,22 @@ rule aggregate:
             key: report_item(f"{AGG_DIR}/{name}", key, "Tables", table=key)
             for key, name in AGG_TABLES.items()
         },
-        verdict=f"{AGG_DIR}/verdict.json",
+        verdict=f"{AGG_DIR}/{layout.VERDICT_FILE}",
         plots=[
-            report_item(f"{AGG_DIR}/plots/{p}.png", p, "Plots", plot=p) for p in PLOTS
+            report_item(str(layout.plot_file(AGG_DIR, p)), p, "Plots", plot=p)
+            for p in PLOTS
         ],
         grids=report(
-            directory(f"{AGG_DIR}/grids"),
+            directory(f"{AGG_DIR}/{layout.GRIDS_DIR}"),
             patterns=["{name}.png"],
             caption="../report/grids.rst",
             category="Mask grids",
             labels={"grid": "{name}"},
         ),
     log:
-        f"{EXP}/logs/aggregate.log",
+        log_path("aggregate"),
     benchmark:
-        f"{EXP}/benchmarks/aggregate.tsv"
+        bench_path("aggregate")
     localrule: True
     conda:
         CONDA_ENV
@@ -38,13 +39,13 @@ rule aggregate:
 
 rule report:
     input:
-        aggregate=f"{AGG_DIR}/verdict.json",
+        aggregate=f"{AGG_DIR}/{layout.VERDICT_FILE}",
     output:
-        report_item(f"{EXP}/report.html", "report_html", "Report"),
+        report_item(str(layout.report_file(EXP)), "report_html", "Report"),
     log:
-        f"{EXP}/logs/report.log",
+        log_path("report"),
     benchmark:
-        f"{EXP}/benchmarks/report.tsv"
+        bench_path("report")
     localrule: True
     conda:
         CONDA_ENV
@@ -68,13 +69,13 @@ use rule aggregate as partial_aggregate with:
         **aggregate_inputs(finished),
     output:
         **{key: f"{PARTIAL_AGG_DIR}/{name}" for key, name in AGG_TABLES.items()},
-        verdict=f"{PARTIAL_AGG_DIR}/verdict.json",
-        plots=[f"{PARTIAL_AGG_DIR}/plots/{p}.png" for p in PLOTS],
-        grids=directory(f"{PARTIAL_AGG_DIR}/grids"),
+        verdict=f"{PARTIAL_AGG_DIR}/{layout.VERDICT_FILE}",
+        plots=[str(layout.plot_file(PARTIAL_AGG_DIR, p)) for p in PLOTS],
+        grids=directory(f"{PARTIAL_AGG_DIR}/{layout.GRIDS_DIR}"),
     log:
-        f"{EXP}/logs/partial_aggregate.log",
+        log_path("partial_aggregate"),
     benchmark:
-        f"{EXP}/benchmarks/partial_aggregate.tsv"
+        bench_path("partial_aggregate")
     localrule: True
     params:
         **aggregate_params(missing="--allow-missing"),
@@ -82,11 +83,11 @@ use rule aggregate as partial_aggregate with:
 
 use rule report as partial_report with:
     input:
-        aggregate=f"{PARTIAL_AGG_DIR}/verdict.json",
+        aggregate=f"{PARTIAL_AGG_DIR}/{layout.VERDICT_FILE}",
     output:
-        f"{EXP}/report-partial.html",
+        str(layout.report_file(EXP, partial=True)),
     log:
-        f"{EXP}/logs/partial_report.log",
+        log_path("partial_report"),
     benchmark:
-        f"{EXP}/benchmarks/partial_report.tsv"
+        bench_path("partial_report")
     localrule: True

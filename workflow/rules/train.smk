@@ -10,9 +10,9 @@ rule train:
         split=SPLIT_FILE,
         data=dataset_made_by_rule(),
     output:
-        model=f"{RUN_DIR}/model.keras",
+        model=f"{RUN_DIR}/{layout.MODEL_FILE}",
         history=report_item(
-            f"{RUN_DIR}/history.csv",
+            f"{RUN_DIR}/{layout.HISTORY_FILE}",
             "history",
             "Runs",
             model="{model}",
@@ -20,11 +20,11 @@ rule train:
             split="{split}",
             seed="{seed}",
         ),
-        run=f"{RUN_DIR}/run.json",
+        run=f"{RUN_DIR}/{layout.RUN_FILE}",
     log:
-        f"{EXP}/logs/train/{RUN_PATH}.log",
+        log_path("train", RUN_PATH),
     benchmark:
-        f"{EXP}/benchmarks/train/{RUN_PATH}.tsv"
+        bench_path("train", RUN_PATH)
     conda:
         CONDA_ENV
     threads: run_threads

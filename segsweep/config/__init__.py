@@ -1,0 +1,50 @@
+"""The workflow config: its schema (`schema.yaml`), the checks the schema cannot express, the
+built-in presets, and the per-job settings cut out of it.
+
+Modules, each importing only those above it:
+  schema.py    the JSON schema and the validator that fills its defaults
+  presets.py   built-in augmentation presets and model variants
+  choice.py    the config's words for the evaluation's choices (``threshold: val``)
+  settings.py  per-job settings and the params that decide what reruns
+  checks.py    cross-key checks, made before any job is queued
+  loader.py    ``--config FILE`` and ``--settings JSON``
+
+The config is the first stage: it imports nothing of segsweep but errors (tests/test_imports.py).
+"""
+
+from segsweep.config.checks import check_config
+from segsweep.config.loader import load_config, settings_from_args
+from segsweep.config.presets import (
+    BUILTIN_MODEL_VARIANTS,
+    BUILTIN_PRESETS,
+    augmentation_presets,
+    model_variants,
+)
+from segsweep.config.schema import SCHEMA_PATH, describe_schema_error, schema
+from segsweep.config.settings import (
+    canonical_json,
+    evaluation_settings,
+    experiment_name,
+    job_settings,
+    job_threads,
+    training_settings,
+)
+
+__all__ = [
+    "BUILTIN_MODEL_VARIANTS",
+    "BUILTIN_PRESETS",
+    "SCHEMA_PATH",
+    "augmentation_presets",
+    "canonical_json",
+    "check_config",
+    "describe_schema_error",
+    "evaluation_settings",
+    "experiment_name",
+    "job_settings",
+    "job_threads",
+    "load_config",
+    "model_variants",
+    "schema",
+    "settings_from_args",
+    "training_settings",
+]

@@ -1,0 +1,113 @@
+"""Checks of a config that span several keys, which the JSON schema cannot express, made before any
+job is queued; and the per-job checks training makes again on a hand-written ``--settings`` JSON.
+
+Free of TensorFlow imports: the Snakefile runs them when it builds the DAG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from segsweep.config.presets import augmentation_presets, model_variants
+from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
+from segsweep.config.settings import job_settings
+from segsweep.errors import ConfigError
+
+
+def check_input_size(filters: Sequence[int], input_size: Sequence[int]) -> None:
+    """Each pooling halves the image: height and width must divide by 2**(depth-1)."""
+    depth = len(filters)
+    factor = 2 ** (depth - 1)
+    for axis, size in zip(("height", "width"), input_size):
+        if size % factor:
+            raise ConfigError(
+                f"key 'train.input_size': {axis} {size} is not divisible by 2**(depth-1) = {factor} "
+                f"(depth {depth} from 'network.filters')"
+            )
+
+
+def check_warmup(warmup_epochs: int, epochs: int) -> None:
+    if warmup_epochs >= epochs:
+        raise ConfigError(
+            f"key 'train.warmup_epochs': {warmup_epochs} warm-up epochs leave none of the {epochs} "
+            "'train.epochs' at the full learning rate"
+        )
+
+
+def deep_supervision_weights(train: dict, model: dict) -> list[float] | None:
+    """Keras ``loss_weights`` of a deep-supervised U-Net++'s heads (shallow to deep), None for other models.
+
+    The weights apply to the heads' losses only; the inference output stays the plain mean of the heads.
+    """
+    weights = train["deep_supervision_weights"]
+    heads = len(model["filters"]) - 1
+    if weights is None or model["architecture"] != "unetpp" or not model.get("deep_supervision", True):
+        return None
+    if len(weights) != heads:
+        raise ConfigError(
+            f"key 'train.deep_supervision_weights': {len(weights)} weights for the {heads} heads of a U-Net++ "
+            f"of depth {heads + 1} ('network.filters')"
+        )
+    if not any(weights):
+        raise ConfigError("key 'train.deep_supervision_weights': at least one head needs a weight above 0")
+    return [float(weight) for weight in weights]
+
+
+def check_config(config: dict) -> None:
+    """Checks that span several keys, which the JSON schema cannot express."""
+    variants = model_variants(config)
+    for name in config["models"]:
+        if name not in variants:
+            raise ConfigError(
+                f"key 'models': {name!r} is not defined in 'model_variants' (defined: {', '.join(variants)})"
+            )
+    presets = augmentation_presets(config)
+    for name in config["augmentations"]:
+        if name not in presets:
+            raise ConfigError(
+                f"key 'augmentations': no preset named {name!r} (built-in or in 'augmentation_presets': "
+                f"{', '.join(presets)})"
+            )
+    train_keys = schema()["properties"]["train"]["properties"]
+    for name, variant in variants.items():
+        unknown = set(variant.get("train", {})) - set(train_keys)
+        if unknown:
+            raise ConfigError(f"key 'model_variants.{name}.train': unknown key(s) {', '.join(sorted(unknown))}")
+        merged = {**config["train"], **variant.get("train", {})}
+        errors = list(validator_with_defaults()(schema()["properties"]["train"]).iter_errors(merged))
+        if errors:
+            raise ConfigError(schema_error_text(errors[0], f"key 'model_variants.{name}.train'"))
+    for name in config["models"]:  # the checks training makes, here before any job is queued
+        job = job_settings(config, name, "none")
+        check_input_size(config["network"]["filters"], job["train"]["input_size"])
+        check_warmup(job["train"]["warmup_epochs"], job["train"]["epochs"])
+        deep_supervision_weights(job["train"], job["model"])
+    fractions = config["split"]["fractions"]
+    if abs(sum(fractions.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
+    split = config["split"]
+    axes = [f"'split.{key}'" for key, on in (
+        ("repeats", split["repeats"] > 1), ("folds", split["folds"] is not None), ("hold_out_each", split["hold_out_each"]),
+    ) if on]  # fmt: skip
+    if len(axes) > 1:
+        raise ConfigError(f"keys {' and '.join(axes)} are different kinds of split axis: set one of them")
+    both = sorted(set(split["hold_out_each"]) & set(split["test_groups"]))
+    if both:
+        raise ConfigError(f"keys 'split.test_groups' and 'split.hold_out_each' both hold {both}: a group is in one of them")
+    dataset = config["dataset"]
+    made_by_rule = "generate" in dataset or "download" in dataset
+    if not made_by_rule and not Path(dataset["root"]).is_dir():
+        raise ConfigError(
+            f"key 'dataset.root': data folder {dataset['root']!r} does not exist "
+            "(and neither 'dataset.generate' nor 'dataset.download' is set to make it)"
+        )
+    for role in ("baseline", "candidate"):
+        name = config["report"][role]
+        if name not in config["models"]:
+            raise ConfigError(
+                f"key 'report.{role}': {name!r} is not in 'models' ({', '.join(config['models'])}): "
+                "the report compares the candidate with the baseline"
+            )
+    if config["report"]["baseline"] == config["report"]["candidate"]:
+        raise ConfigError("keys 'report.baseline' and 'report.candidate' name the same model")

@@ -1,0 +1,54 @@
+"""Read a config file by hand (``--config FILE``), or a job's settings from ``--settings JSON``.
+
+The Snakefile validates with `snakemake.utils.validate` and runs `check_config`; `load_config`
+applies the same schema, defaults and checks, so a job sees identical settings either way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from segsweep.config.checks import check_config
+from segsweep.config.presets import augmentation_presets, model_variants
+from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
+from segsweep.config.settings import job_settings
+from segsweep.errors import ConfigError
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config, fill defaults from the schema, and run every check."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    errors = sorted(validator_with_defaults()(schema()).iter_errors(config), key=lambda e: list(e.path))
+    if errors:
+        raise ConfigError(schema_error_text(errors[0], f"config file {path}"))
+    check_config(config)
+    return config
+
+
+def settings_from_args(settings_json: str | None, config_path: str | None, model: str, aug: str) -> dict:
+    """Job settings from ``--settings JSON`` (what the rules pass) or ``--config FILE`` (by hand)."""
+    if settings_json:
+        try:
+            return json.loads(settings_json)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--settings is not valid JSON: {error}") from None
+    if config_path:
+        if not (model and aug):
+            raise ConfigError("--config FILE needs --model NAME and --aug PRESET (which run of the sweep)")
+        config = load_config(config_path)
+        if model not in config["models"] and model not in model_variants(config):
+            raise ConfigError(f"--model {model!r}: not a model of {config_path} (models: {', '.join(config['models'])})")
+        if aug not in augmentation_presets(config):
+            raise ConfigError(f"--aug {aug!r}: no such preset in {config_path} ({', '.join(augmentation_presets(config))})")
+        return job_settings(config, model, aug)
+    raise ConfigError("give --settings JSON (as the workflow does) or --config FILE")

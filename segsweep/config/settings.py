@@ -1,0 +1,64 @@
+"""Cut the per-job settings out of a checked config: what each job reads, and what its result
+depends on (the rules' params, so Snakemake reruns exactly the jobs a change affects)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from segsweep.config.choice import checkpoint_threshold
+from segsweep.config.presets import augmentation_presets, model_variants
+
+
+def experiment_name(config: dict) -> str:
+    """The experiment's folder under results/: key `name`, else the dataset's name."""
+    return config.get("name") or config["dataset"]["name"]
+
+
+def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
+    """Everything the jobs of one run read (its thread count included); the rules pass each job
+    only its part of it: `training_settings` or `evaluation_settings`."""
+    variant = {"deep_supervision": True, **model_variants(config)[model]}
+    train_overrides = variant.pop("train", {})
+    return {
+        "dataset": config["dataset"],
+        "model": {"name": model, **variant, **config["network"]},
+        "augmentation": {"name": aug, "steps": augmentation_presets(config)[aug]},
+        "train": {**config["train"], **train_overrides},
+        "evaluate": config["evaluate"],
+    }
+
+
+# Keys that say how fast a job runs, never what it computes (the rule's `threads`, `--threads`).
+SPEED_ONLY_TRAIN_KEYS = ("threads",)
+
+
+def training_settings(settings: dict) -> dict[str, Any]:
+    """The part of job settings a training run's result depends on: what the train rule passes,
+    and what the resume fingerprint hashes. An evaluation-only key or a thread count changed
+    later never reruns a training job nor discards its saved epochs. Of `evaluate`, training
+    uses only the threshold of the validation IoU that picks its best epoch (0.5 where the
+    evaluation chooses its threshold on val): that value is kept, not the config's."""
+    part = {key: value for key, value in settings.items() if key != "evaluate"}
+    if "train" in part:
+        part["train"] = {k: v for k, v in part["train"].items() if k not in SPEED_ONLY_TRAIN_KEYS}
+    if "evaluate" in settings:
+        part["evaluate"] = {"threshold": checkpoint_threshold(settings["evaluate"])}
+    return part
+
+
+def evaluation_settings(settings: dict) -> dict[str, Any]:
+    """What an evaluation depends on besides its trained model: the training settings (the model's
+    input size, the dataset) and every `evaluate` key; the thread count is left out."""
+    return {**training_settings(settings), **({"evaluate": settings["evaluate"]} if "evaluate" in settings else {})}
+
+
+def job_threads(config: dict, model: str, aug: str) -> int:
+    """CPU threads of the run's jobs: `train.threads`, or the model variant's override of it."""
+    return job_settings(config, model, aug)["train"]["threads"]
+
+
+def canonical_json(settings: dict) -> str:
+    """One text for one content: sorted keys, so that the order keys were written in never
+    changes a rule's params (Snakemake reruns a job whose params text changed)."""
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
