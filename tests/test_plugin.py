@@ -14,8 +14,14 @@ import pytest
 
 from segsweep.errors import ConfigError
 from segsweep.models import build_model, forward_flops, inference_model, inference_modes, parameter_count
-from segsweep.models.entries import add_pythonpath, check_model_names, model_names, user_model_variants
-from segsweep.models.plugin import builder_source_sha256, resolve_builder
+from segsweep.config.models import (
+    add_pythonpath,
+    builder_source_sha256,
+    check_model_names,
+    model_names,
+    user_model_variants,
+)
+from segsweep.models.plugin import resolve_builder
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_model"
 NETWORK = {"filters": [4, 8, 16], "batch_norm": True, "dropout": 0.0, "input_normalization": "none"}

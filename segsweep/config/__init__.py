@@ -3,6 +3,7 @@ built-in presets, and the per-job settings cut out of it.
 
 Modules, each importing only those above it:
   schema.py    the JSON schema and the validator that fills its defaults
+  models.py    the `models` list: names, user models' entries ({name, builder, args}), pythonpath
   presets.py   built-in augmentation presets and model variants
   choice.py    the config's words for the evaluation's choices (``threshold: val``)
   settings.py  per-job settings and the params that decide what reruns
@@ -14,6 +15,7 @@ The config is the first stage: it imports nothing of segsweep but errors (tests/
 
 from segsweep.config.checks import check_config
 from segsweep.config.loader import load_config, settings_from_args
+from segsweep.config.models import add_pythonpath, model_names
 from segsweep.config.presets import (
     BUILTIN_MODEL_VARIANTS,
     BUILTIN_PRESETS,
@@ -33,6 +35,7 @@ from segsweep.config.settings import (
 __all__ = [
     "BUILTIN_MODEL_VARIANTS",
     "BUILTIN_PRESETS",
+    "add_pythonpath",
     "SCHEMA_PATH",
     "augmentation_presets",
     "canonical_json",
@@ -43,6 +46,7 @@ __all__ = [
     "job_settings",
     "job_threads",
     "load_config",
+    "model_names",
     "model_variants",
     "schema",
     "settings_from_args",

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from segsweep.config.presets import augmentation_presets, model_variants
+from segsweep.config.models import check_model_names, model_names
+from segsweep.config.presets import BUILTIN_MODEL_VARIANTS, augmentation_presets, model_variants
 from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
 from segsweep.config.settings import job_settings
 from segsweep.errors import ConfigError
@@ -56,12 +57,8 @@ def deep_supervision_weights(train: dict, model: dict) -> list[float] | None:
 
 def check_config(config: dict) -> None:
     """Checks that span several keys, which the JSON schema cannot express."""
+    check_model_names(config, {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {})})
     variants = model_variants(config)
-    for name in config["models"]:
-        if name not in variants:
-            raise ConfigError(
-                f"key 'models': {name!r} is not defined in 'model_variants' (defined: {', '.join(variants)})"
-            )
     presets = augmentation_presets(config)
     for name in config["augmentations"]:
         if name not in presets:
@@ -78,7 +75,7 @@ def check_config(config: dict) -> None:
         errors = list(validator_with_defaults()(schema()["properties"]["train"]).iter_errors(merged))
         if errors:
             raise ConfigError(schema_error_text(errors[0], f"key 'model_variants.{name}.train'"))
-    for name in config["models"]:  # the checks training makes, here before any job is queued
+    for name in model_names(config):  # the checks training makes, here before any job is queued
         job = job_settings(config, name, "none")
         check_input_size(config["network"]["filters"], job["train"]["input_size"])
         check_warmup(job["train"]["warmup_epochs"], job["train"]["epochs"])
@@ -104,9 +101,9 @@ def check_config(config: dict) -> None:
         )
     for role in ("baseline", "candidate"):
         name = config["report"][role]
-        if name not in config["models"]:
+        if name not in model_names(config):
             raise ConfigError(
-                f"key 'report.{role}': {name!r} is not in 'models' ({', '.join(config['models'])}): "
+                f"key 'report.{role}': {name!r} is not in 'models' ({', '.join(model_names(config))}): "
                 "the report compares the candidate with the baseline"
             )
     if config["report"]["baseline"] == config["report"]["candidate"]:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from segsweep.config.checks import check_config
+from segsweep.config.models import model_names
 from segsweep.config.presets import augmentation_presets, model_variants
 from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
 from segsweep.config.settings import job_settings
@@ -46,8 +47,8 @@ def settings_from_args(settings_json: str | None, config_path: str | None, model
         if not (model and aug):
             raise ConfigError("--config FILE needs --model NAME and --aug PRESET (which run of the sweep)")
         config = load_config(config_path)
-        if model not in config["models"] and model not in model_variants(config):
-            raise ConfigError(f"--model {model!r}: not a model of {config_path} (models: {', '.join(config['models'])})")
+        if model not in model_names(config) and model not in model_variants(config):
+            raise ConfigError(f"--model {model!r}: not a model of {config_path} (models: {', '.join(model_names(config))})")
         if aug not in augmentation_presets(config):
             raise ConfigError(f"--aug {aug!r}: no such preset in {config_path} ({', '.join(augmentation_presets(config))})")
         return job_settings(config, model, aug)

@@ -10,6 +10,8 @@ aspect ratio, so that crops are not stretched by the resize). Config key ``augme
 
 from __future__ import annotations
 
+from segsweep.config.models import user_model_variants
+
 BUILTIN_PRESETS: dict[str, list[dict]] = {
     # Only the resize to the network's input size.
     "none": [],
@@ -55,4 +57,5 @@ def augmentation_presets(config: dict) -> dict[str, list[dict]]:
 
 
 def model_variants(config: dict) -> dict[str, dict]:
-    return {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {})}
+    """Built-in variants, the config's `model_variants`, and its user models (`segsweep.config.models`)."""
+    return {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {}), **user_model_variants(config)}

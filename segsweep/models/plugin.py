@@ -17,21 +17,16 @@ treat U-Net and U-Net++ (docs/formats.md, "Training run"):
   ``keras.saving.register_keras_serializable`` so that evaluation can load the saved model; the
   module is imported before loading (`import_builder_module`).
 
-The module is found on ``PYTHONPATH``, which the workflow extends by ``workflow.pythonpath``.
+The module is found on ``PYTHONPATH``, which the workflow extends by the config's ``pythonpath``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.util
-import re
 from collections.abc import Callable
-from pathlib import Path
 
+from segsweep.config.models import module_and_name, user_entries
 from segsweep.errors import ConfigError
-
-_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
 # Keys of a job's model dict that describe the model entry, not the config's `network` settings.
@@ -43,22 +38,15 @@ def network_settings(model: dict) -> dict:
     return {key: value for key, value in model.items() if key not in ENTRY_KEYS}
 
 
-def _module_and_name(path: str, key: str) -> tuple[str, str]:
-    if not isinstance(path, str) or not _DOTTED.match(path):
-        raise ConfigError(f"key '{key}': {path!r} is not a builder path of the form 'package.module:function'")
-    module, name = path.split(":")
-    return module, name
-
-
 def import_builder_module(path: str, key: str):
     """Import the builder's module; an import that fails is refused naming `key` and the error."""
-    module, _ = _module_and_name(path, key)
+    module, _ = module_and_name(path, key)
     try:
         return importlib.import_module(module)
     except Exception as error:  # noqa: BLE001 - whatever the user's module raises on import, report it
         raise ConfigError(
             f"key '{key}': cannot import module {module!r} of builder {path!r}: {type(error).__name__}: {error} "
-            "(is its folder on PYTHONPATH or in 'workflow.pythonpath'?)"
+            "(is its folder on PYTHONPATH or in 'pythonpath'?)"
         ) from None
 
 
@@ -71,22 +59,6 @@ def resolve_builder(path: str, key: str) -> Callable:
         found = "nothing" if builder is None else f"a {type(builder).__name__}"
         raise ConfigError(f"key '{key}': {name!r} in module {module.__name__!r} ({module.__file__}) is {found}, not a function")
     return builder
-
-
-def builder_source_sha256(path: str, key: str) -> str:
-    """sha256 of the builder module's source file, found without importing it: editing the file
-    changes what a training fingerprint hashes, so that model retrains and no other."""
-    module, _ = _module_and_name(path, key)
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as error:
-        raise ConfigError(f"key '{key}': cannot find module {module!r} of builder {path!r}: {error}") from None
-    if spec is None or not spec.origin or not Path(spec.origin).is_file():
-        raise ConfigError(
-            f"key '{key}': cannot find module {module!r} of builder {path!r} "
-            "(is its folder on PYTHONPATH or in 'workflow.pythonpath'?)"
-        )
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
 
 
 def build_plugin(model: dict, network: dict, input_shape: tuple[int, int, int], key: str = "models"):
@@ -121,3 +93,15 @@ def check_outputs(model, name: str, input_shape: tuple[int, int, int]) -> None:
             f"model {name!r}: its {len(names)} outputs are named {names}; deep-supervision heads must be "
             f"named {expected}, shallow to deep (name each output layer so)"
         )
+
+
+def check_user_models(config: dict) -> None:
+    """Build each user model of a checked config once, as its training job will (at its
+    ``train.input_size``), so that a bad builder is refused naming its config key before any job
+    is queued rather than after the split, in the first training job."""
+    from segsweep.config import job_settings
+
+    for i, entry in user_entries(config):
+        job = job_settings(config, entry["name"], config["augmentations"][0])
+        model = job["model"]
+        build_plugin(model, network_settings(model), (*job["train"]["input_size"], 3), key=f"models[{i}].builder")

@@ -24,6 +24,7 @@ os.environ["PATH"] = os.pathsep.join(
 from segsweep import layout  # noqa: E402
 from segsweep.config import (  # noqa: E402
     SCHEMA_PATH,
+    add_pythonpath,
     canonical_json,
     check_config,
     describe_schema_error,
@@ -31,6 +32,7 @@ from segsweep.config import (  # noqa: E402
     experiment_name,
     job_settings,
     job_threads,
+    model_names,
     training_settings,
 )
 from segsweep.errors import ConfigError  # noqa: E402
@@ -40,9 +42,17 @@ try:
     validate(config, str(SCHEMA_PATH), set_default=True)
 except WorkflowError as error:
     raise ConfigError(describe_schema_error(error)) from None
+# The folders of user model builders (key `pythonpath`), importable here and in every job.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [*add_pythonpath(config), os.environ["PYTHONPATH"]]
+)
 check_config(
     config
 )  # cross-key checks the schema cannot express; raises naming the key
+if any(isinstance(entry, dict) for entry in config["models"]):
+    from segsweep.models.plugin import check_user_models
+
+    check_user_models(config)  # builds each user model once: a bad builder stops here
 
 # Every output of this config lives under EXP; another config's `name` never shares a file with
 # it. The paths come from segsweep/layout.py, the one place the results layout is spelled; here
@@ -100,7 +110,7 @@ def sweep(pattern: str) -> list[str]:
     """Every (model, augmentation, split, seed) of the configured sweep, for one path pattern."""
     return expand(
         pattern,
-        model=config["models"],
+        model=model_names(config),
         aug=config["augmentations"],
         split=split_ids(),
         seed=config["seeds"],
@@ -132,6 +142,14 @@ def group_pattern_arg() -> str:
     return f"--group-pattern {shell_quote(pattern)}" if pattern else ""
 
 
+def folder_arg() -> str:
+    """`--folder JSON` of `dataset.folder` for format folder; nothing for the built-in formats."""
+    dataset = config["dataset"]
+    if dataset["format"] != "folder":
+        return ""
+    return f"--folder {shell_quote(canonical_json(dataset['folder']))}"
+
+
 def label_ids_arg(key: str) -> str:
     """`--positive-ids`/`--void-ids` arguments from `dataset.<key>`: none means the format's own."""
     return " ".join(map(str, config["dataset"][key] or []))
@@ -159,7 +177,7 @@ def sweep_args() -> str:
     """The sweep as CLI flags, so that aggregate knows which runs it must find."""
     return (
         f"--dataset {shell_quote(config['dataset']['name'])} "
-        f"--models {' '.join(map(shell_quote, config['models']))} "
+        f"--models {' '.join(map(shell_quote, model_names(config)))} "
         f"--augmentations {' '.join(map(shell_quote, config['augmentations']))} "
         f"--splits {' '.join(map(str, split_ids()))} "
         f"--seeds {' '.join(map(str, config['seeds']))} "
@@ -206,6 +224,7 @@ def aggregate_params(missing: str) -> dict:
         ),
         "grid_images": config["report"]["grid_images"],
         "format": config["dataset"]["format"],
+        "folder": folder_arg(),
         "positive_ids": label_ids_arg("positive_ids"),
         "void_ids": label_ids_arg("void_ids"),
         "out_dir": lambda wildcards, output: os.path.dirname(output.verdict),

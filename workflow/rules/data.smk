@@ -55,6 +55,7 @@ rule make_split:
         CONDA_ENV
     params:
         format=config["dataset"]["format"],
+        folder=folder_arg(),
         root=dataset_root,
         positive_ids=label_ids_arg("positive_ids"),
         void_ids=label_ids_arg("void_ids"),
@@ -66,7 +67,7 @@ rule make_split:
         gap=config["split"]["gap"],
         axis=split_axis_args,
     shell:
-        "python -m segsweep split --format {params.format} --root {params.root:q} "
+        "python -m segsweep split --format {params.format} {params.folder} --root {params.root:q} "
         "--positive-ids {params.positive_ids} --void-ids {params.void_ids} --source {params.source} "
         "--seed {params.seed} --fractions {params.fractions} {params.group_pattern} "
         "--test-groups {params.test_groups} --gap {params.gap} {params.axis} --out {output:q} > {log:q} 2>&1"

@@ -1,23 +1,49 @@
 """The config's `models` list: each entry a model's name (built in, or in ``model_variants``) or a
-user's model ``{name, builder, args}`` (`segsweep.models.plugin`).
+user's model ``{name, builder, args}`` (built by `segsweep.models.plugin`).
 
 Everything that uses the sweep's models as names goes through `model_names`, so a mapping
-entry is never taken for a name. Free of TensorFlow imports except in `check_user_models`, which
-builds each user model once, as training will, so that a bad builder stops the config check
-before any job is queued rather than the first training job after the split.
+entry is never taken for a name. Standard library only: the builder's module is found (for its
+source file's hash) but not imported here; `segsweep.models.plugin.check_user_models` builds
+each user model before any job is queued.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from segsweep.errors import ConfigError
-from segsweep.models.plugin import builder_source_sha256
-
 REPO = Path(__file__).resolve().parents[2]
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+
+
+def module_and_name(path: str, key: str) -> tuple[str, str]:
+    """``"package.module:function"`` split in two; anything else refused naming `key`."""
+    if not isinstance(path, str) or not _DOTTED.match(path):
+        raise ConfigError(f"key '{key}': {path!r} is not a builder path of the form 'package.module:function'")
+    module, name = path.split(":")
+    return module, name
+
+
+def builder_source_sha256(path: str, key: str) -> str:
+    """sha256 of the builder module's source file, found without importing it: editing the file
+    changes what a training fingerprint hashes, so that model retrains and no other."""
+    module, _ = module_and_name(path, key)
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as error:
+        raise ConfigError(f"key '{key}': cannot find module {module!r} of builder {path!r}: {error}") from None
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        raise ConfigError(
+            f"key '{key}': cannot find module {module!r} of builder {path!r} "
+            "(is its folder on PYTHONPATH or in 'pythonpath'?)"
+        )
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
 
 
 def model_names(config: dict) -> list[str]:
@@ -25,7 +51,7 @@ def model_names(config: dict) -> list[str]:
     return [entry if isinstance(entry, str) else entry["name"] for entry in config["models"]]
 
 
-def _user_entries(config: dict) -> list[tuple[int, dict]]:
+def user_entries(config: dict) -> list[tuple[int, dict]]:
     return [(i, entry) for i, entry in enumerate(config["models"]) if isinstance(entry, dict)]
 
 
@@ -41,7 +67,7 @@ def user_model_variants(config: dict) -> dict[str, dict]:
             "args": entry.get("args", {}),
             "builder_sha256": builder_source_sha256(entry["builder"], f"models[{i}].builder"),
         }
-        for i, entry in _user_entries(config)
+        for i, entry in user_entries(config)
     }
 
 
@@ -54,7 +80,7 @@ def check_model_names(config: dict, defined: Iterable[str]) -> None:
         where = [f"models[{i}]" for i, name in enumerate(names) if name == twice[0]]
         raise ConfigError(f"key 'models': {' and '.join(where)} are both named {twice[0]!r}; give each model its own name")
     defined = list(defined)
-    for i, entry in _user_entries(config):
+    for i, entry in user_entries(config):
         if entry["name"] in defined:
             raise ConfigError(
                 f"key 'models[{i}].name': {entry['name']!r} is the name of a built-in model or model_variants entry; "
@@ -73,16 +99,3 @@ def add_pythonpath(config: dict, repo: Path = REPO) -> list[str]:
         if folder not in sys.path:
             sys.path.insert(0, folder)
     return folders
-
-
-def check_user_models(config: dict, job_model, input_size: list[int]) -> None:
-    """Build each user model at `input_size` as training will (`job_model(name)` gives the job's
-    model dict); a refusal names the entry's config key."""
-    entries = _user_entries(config)
-    if not entries:
-        return
-    from segsweep.models.plugin import build_plugin, network_settings
-
-    for i, entry in entries:
-        model = job_model(entry["name"])
-        build_plugin(model, network_settings(model), (*input_size, 3), key=f"models[{i}].builder")
