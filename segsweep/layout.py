@@ -15,6 +15,7 @@ given values, the path of one run. What each file holds is in docs/formats.md.
         runs/{run}/                   run_dir: model.keras, history.csv, run.json, state/, tensorboard/
         eval/{run}/                   eval_dir: metrics.json, per_image.csv, per_image_val.csv, masks/
         aggregate/                    aggregate_dir: AGGREGATE_TABLES, verdict.json, plots/, grids/
+          looks/look{look}.json       look_file: each look of a sequential sweep
         aggregate-partial/            aggregate_dir(partial=True): the same over the finished runs
         report.html                   report_file (report-partial.html: partial=True)
         logs/<rule>[/{run}].log       log_file
@@ -103,6 +104,11 @@ def predicted_mask(exp: Path | str, model: str, aug: str, split: Key, seed: Key,
 def aggregate_dir(exp: Path | str, partial: bool = False) -> Path:
     """aggregate/, or aggregate-partial/ for the runs that finished (`partial_report`)."""
     return Path(exp, AGGREGATE_DIRS[partial])
+
+
+def look_file(exp: Path | str, look: Key) -> Path:
+    """The decision of one look of a sequential sweep (`segsweep look`); every look's is kept."""
+    return Path(exp, AGGREGATE_DIRS[False], "looks", f"look{look}.json")
 
 
 def plot_file(aggregate: Path | str, name: str) -> Path:

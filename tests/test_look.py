@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from segsweep.reporting.look import Schedule, decide_look, sentence, stop_reason
+from segsweep.config.sequential import Schedule
+from segsweep.reporting.look import decide_look, look_bound, sentence, stop_reason
 from segsweep.statistics.bootstrap import Split
 from segsweep.statistics.sequential import boundaries
 
@@ -24,8 +25,8 @@ def test_schedule_takes_seeds_in_batches_up_to_the_cap():
     capped = Schedule(looks=4, seeds_per_look=2, max_seeds=5, alpha=0.05, spending="pocock")
     assert capped.last_look == 3 and capped.seeds_at(3) == 5  # the last look is cut to max_seeds
     # seed-count fractions 2/6, 4/6, 6/6: the Lan-DeMets bounds of three equal looks (gsDesign sfLDOF)
-    assert [SCHEDULE.bound(k) for k in (1, 2, 3)] == pytest.approx([3.7103, 2.5114, 1.9930], abs=1e-3)
-    assert capped.bound(3) == pytest.approx(boundaries([0.4, 0.8, 1.0], 0.05, "pocock")[2])
+    assert [look_bound(SCHEDULE, k) for k in (1, 2, 3)] == pytest.approx([3.7103, 2.5114, 1.9930], abs=1e-3)
+    assert look_bound(capped, 3) == pytest.approx(boundaries([0.4, 0.8, 1.0], 0.05, "pocock")[2])
 
 
 def test_a_look_interval_by_hand():

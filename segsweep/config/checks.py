@@ -12,6 +12,7 @@ from pathlib import Path
 from segsweep.config.models import check_model_names, model_names
 from segsweep.config.presets import BUILTIN_MODEL_VARIANTS, augmentation_presets, model_variants
 from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
+from segsweep.config.sequential import check_sequential
 from segsweep.config.settings import job_settings
 from segsweep.errors import ConfigError
 
@@ -108,3 +109,4 @@ def check_config(config: dict) -> None:
             )
     if config["report"]["baseline"] == config["report"]["candidate"]:
         raise ConfigError("keys 'report.baseline' and 'report.candidate' name the same model")
+    check_sequential(config)

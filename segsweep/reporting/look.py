@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from segsweep.config.sequential import Schedule
 from segsweep.errors import UserError
 from segsweep.reporting.cost import describe as describe_cost
 from segsweep.statistics.bootstrap import Split, components, linearised_differences
@@ -35,34 +35,10 @@ from segsweep.statistics.decision import decide
 from segsweep.statistics.sequential import boundaries, nominal_level, repeated_interval, seed_fractions
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """The looks of a sequential sweep: look k runs the first seeds_at(k) of the config's `seeds`."""
-
-    looks: int
-    seeds_per_look: int
-    max_seeds: int
-    alpha: float
-    spending: str
-    max_device_hours: float | None = None
-
-    @classmethod
-    def from_config(cls, sequential: dict) -> Schedule:
-        return cls(sequential["looks"], sequential["seeds_per_look"],
-                   sequential.get("max_seeds") or sequential["looks"] * sequential["seeds_per_look"],
-                   sequential["alpha"], sequential["spending"], sequential.get("max_device_hours"))
-
-    @property
-    def last_look(self) -> int:
-        return min(self.looks, math.ceil(self.max_seeds / self.seeds_per_look))
-
-    def seeds_at(self, look: int) -> int:
-        return min(look * self.seeds_per_look, self.max_seeds)
-
-    def bound(self, look: int) -> float:
-        """c_k of look k: the spending bounds of looks 1..last on seed-count fractions."""
-        seeds = [self.seeds_at(k) for k in range(1, self.last_look + 1)]
-        return float(boundaries(seed_fractions(seeds, self.max_seeds), self.alpha, self.spending)[look - 1])
+def look_bound(schedule: Schedule, look: int) -> float:
+    """c_k of look k: the spending bounds of looks 1..last on seed-count fractions R_k / R_max."""
+    seeds = [schedule.seeds_at(k) for k in range(1, schedule.last_look + 1)]
+    return float(boundaries(seed_fractions(seeds, schedule.max_seeds), schedule.alpha, schedule.spending)[look - 1])
 
 
 def decide_look(splits: list[Split], metric: str, margin: float, schedule: Schedule, look: int) -> dict:
@@ -72,7 +48,7 @@ def decide_look(splits: list[Split], metric: str, margin: float, schedule: Sched
     variance = components(splits, metric)
     n_seeds = splits[0].n_seeds
     standard_error = variance.half_width(n_seeds, z=1.0) if variance is not None else math.nan
-    bound = schedule.bound(look)
+    bound = look_bound(schedule, look)
     df = n_seeds - 1 if n_seeds > 1 else 1
     low, high = repeated_interval(estimate, standard_error, bound, df)
     return {
