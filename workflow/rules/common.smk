@@ -86,6 +86,7 @@ wildcard_constraints:
     aug="[^/]+",
     split=r"\d+",
     seed=r"\d+",
+    look=r"\d+",
 
 
 def split_ids() -> list[int]:
@@ -106,14 +107,15 @@ def split_axis_args(wildcards) -> str:
     return f"--repeats {split['repeats']} {folds}{each}--index {wildcards.split}"
 
 
-def sweep(pattern: str) -> list[str]:
-    """Every (model, augmentation, split, seed) of the configured sweep, for one path pattern."""
+def sweep(pattern: str, seeds: list[int] | None = None) -> list[str]:
+    """Every (model, augmentation, split, seed) of the configured sweep, for one path pattern;
+    `seeds` narrows it to the seeds of one look of a sequential sweep."""
     return expand(
         pattern,
         model=model_names(config),
         aug=config["augmentations"],
         split=split_ids(),
-        seed=config["seeds"],
+        seed=config["seeds"] if seeds is None else seeds,
     )
 
 
@@ -173,14 +175,15 @@ def run_threads(wildcards) -> int:
     return job_threads(config, wildcards.model, wildcards.aug)
 
 
-def sweep_args() -> str:
+def sweep_args(seeds: list[int] | None = None) -> str:
     """The sweep as CLI flags, so that aggregate knows which runs it must find."""
+    seeds = config["seeds"] if seeds is None else seeds
     return (
         f"--dataset {shell_quote(config['dataset']['name'])} "
         f"--models {' '.join(map(shell_quote, model_names(config)))} "
         f"--augmentations {' '.join(map(shell_quote, config['augmentations']))} "
         f"--splits {' '.join(map(str, split_ids()))} "
-        f"--seeds {' '.join(map(str, config['seeds']))} "
+        f"--seeds {' '.join(map(str, seeds))} "
         f"--baseline {shell_quote(config['report']['baseline'])} "
         f"--candidate {shell_quote(config['report']['candidate'])}"
     )
@@ -217,7 +220,12 @@ def aggregate_inputs(runs) -> dict:
 
 def aggregate_params(missing: str) -> dict:
     return {
-        "sweep": sweep_args(),
+        "sweep": lambda wildcards, input: sweep_args(aggregate_seeds(input)),
+        "looks": lambda wildcards, input: (
+            f"--looks {' '.join(map(shell_quote, input.looks))}"
+            if hasattr(input, "looks")
+            else ""
+        ),
         "verdict": verdict_args(),
         "experiment": lambda wildcards, output: os.path.dirname(
             os.path.dirname(output.verdict)
