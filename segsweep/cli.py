@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("segsweep.training.job", "train one (model, augmentation, seed) run"),
     "evaluate": ("segsweep.evaluation.job", "evaluate one trained run on the held-out split"),
     "aggregate": ("segsweep.reporting.aggregate", "tables, statistics and plots over all runs"),
-    "report": ("segsweep.reporting.html", "write the self-contained HTML report"),
+    "report": ("segsweep.reporting.report", "write the self-contained HTML report"),
     "index": ("segsweep.reporting.index", "list every experiment's report in results/index.html"),
     "bench": ("segsweep.bench", "measure input pipeline, compute, inference and workflow speed"),
 }

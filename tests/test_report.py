@@ -10,7 +10,7 @@ import pytest
 from fake_runs import make_fake_sweep
 from segsweep import layout
 from segsweep.cli import main
-from segsweep.reporting.html import read_benchmark
+from segsweep.reporting.report import read_benchmark
 
 HOSTILE_MODEL = '<img src=x onerror="alert(1)">'
 HOSTILE_AUG = "it's \"quoted\" & <b>bold"  # no slash: names become folder names

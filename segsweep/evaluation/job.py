@@ -37,8 +37,9 @@ import argparse
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -128,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         speeds = _speeds(models, samples[TEST_SPLIT], settings, thresholds)
         _per_image_table(samples[TEST_SPLIT], test, headline).to_csv(per_image_path, index=False)
         _per_image_table(samples[VAL_SPLIT], val, headline).to_csv(per_image_val_path, index=False)
-        summary = _metrics(settings, seed, model, models, parameters, headline, thresholds, val, test, speeds)
+        evaluated = Evaluated(model, models, parameters, headline, thresholds, val, test, speeds)
+        summary = _metrics(settings, seed, evaluated)
         metrics_path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     print(
         f"{summary['n_images']} test images, mode {summary['mode']} (chosen on {summary['mode_chosen_on']}), "
@@ -276,13 +278,29 @@ def _split_summary(split: SplitScores, m: int) -> dict:
     }
 
 
-def _metrics(
-    settings: dict, seed: int | None, model, models: dict, parameters: list[int], headline: int,
-    thresholds: np.ndarray, val: SplitScores, test: SplitScores, speeds: dict[str, float],
-) -> dict:
+@dataclass(frozen=True)
+class Evaluated:
+    """A trained model evaluated: its inference modes (`models`, name -> network, with their
+    parameter counts), the choices made on val (the `headline` mode's index, each mode's
+    threshold), and each mode's scores on val and test and its speed (images/s)."""
+
+    model: Any
+    models: dict
+    parameters: list[int]
+    headline: int
+    thresholds: np.ndarray
+    val: SplitScores
+    test: SplitScores
+    speeds: dict[str, float]
+
+
+def _metrics(settings: dict, seed: int | None, evaluated: Evaluated) -> dict:
     """metrics.json: the test split's numbers at the top level, the validation split's under "val"."""
     from segsweep.evaluation.predict import SINGLE
     from segsweep.models import level_widths, parameter_count, training_flops
+
+    model, models, parameters, headline = evaluated.model, evaluated.models, evaluated.parameters, evaluated.headline
+    thresholds, val, test, speeds = evaluated.thresholds, evaluated.val, evaluated.test, evaluated.speeds
 
     modes = list(models)
     val_pooled_iou = iou(val.counts.pooled(axis=0))

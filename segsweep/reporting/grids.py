@@ -9,7 +9,9 @@ from the evaluation's per_image.csv, so the grid and the tables cannot disagree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,10 @@ from PIL import Image
 
 from segsweep import layout
 from segsweep.errors import UserError
+
+if TYPE_CHECKING:
+    from segsweep.data.formats import Format
+    from segsweep.reporting.runs import Sweep
 
 ERROR_COLOURS = {  # Okabe-Ito
     "true positive": "#56B4E9",  # sky blue
@@ -110,46 +116,43 @@ def draw_grid(rows: list[dict], baseline: str, candidate: str, title: str, path:
     plt.close(fig)
 
 
-def write_grids(
-    per_image: pd.DataFrame,
-    have: set[tuple[str, int, str]],
-    *,
-    results: Path,
-    split: int,
-    fmt: str,
-    positive_ids: list[int] | None,
-    void_ids: list[int] | None = None,
-    seeds: list[int],
-    augmentations: list[str],
-    baseline: str,
-    candidate: str,
-    k: int,
-    out_dir: Path,
-) -> list[dict]:
+@dataclass(frozen=True)
+class GridSettings:
+    """How to draw the grids: the dataset's format (to read the test images and their labels), its
+    label IDs (None: the format's own), and `k` images per category."""
+
+    fmt: str | Format
+    positive_ids: list[int] | None = None
+    void_ids: list[int] | None = None
+    k: int = 2
+
+
+def write_grids(per_image: pd.DataFrame, have: set[tuple[str, int, str]], sweep: Sweep, settings: GridSettings,
+                out_dir: Path) -> list[dict]:
     """Draw every grid; returns what each file shows, for verdict.json and the report.
 
-    `have` holds the (augmentation, seed, model) of the runs of split `split` (the first split of
-    the experiment EXP = `results`): per augmentation, the first of `seeds` where both models have
-    a run is drawn.
+    `have` holds the (augmentation, seed, model) of the runs of the sweep's first split: per
+    augmentation, the first of the sweep's seeds where both models have a run is drawn.
     """
     from segsweep.data.formats import load_pair
     from segsweep.data.split import manifest_samples, read_manifest
 
+    results, split, baseline, candidate = sweep.results, sweep.splits[0], sweep.baseline, sweep.candidate
     manifest = layout.split_manifest(results, split)
     samples = {sample.stem: sample for sample in manifest_samples(read_manifest(manifest), "test")}
     records = []
-    for aug in augmentations:
-        seed = next((s for s in seeds if {(aug, s, baseline), (aug, s, candidate)} <= have), None)
+    for aug in sweep.augmentations:
+        seed = next((s for s in sweep.seeds if {(aug, s, baseline), (aug, s, candidate)} <= have), None)
         if seed is None:
             continue
         rows = per_image[(per_image["augmentation"] == aug) & (per_image["split"] == split) & (per_image["seed"] == seed)]
         iou = rows.pivot(index="stem", columns="model", values="iou")[[baseline, candidate]].dropna()
-        for category, stems in choose_images(iou, baseline, candidate, k).items():
+        for category, stems in choose_images(iou, baseline, candidate, settings.k).items():
             grid_rows = []
             for stem in stems:
                 if stem not in samples:
                     raise UserError(f"{manifest}: test image {stem!r} of the evaluation is not in the test split")
-                image, truth, valid = load_pair(fmt, samples[stem], positive_ids, void_ids)
+                image, truth, valid = load_pair(settings.fmt, samples[stem], settings.positive_ids, settings.void_ids)
                 preds = {
                     model: read_mask(layout.predicted_mask(results, model, aug, split, seed, stem), truth.shape)
                     for model in (baseline, candidate)

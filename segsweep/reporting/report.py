@@ -25,7 +25,7 @@ import pandas as pd
 from segsweep import layout
 from segsweep.errors import UserError
 from segsweep.hardware import cpu_model
-from segsweep.reporting.aggregate import read_csv, read_json
+from segsweep.reporting.runs import read_csv, read_json
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT_PACKAGES = ("segsweep", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "jinja2", "snakemake")

@@ -8,6 +8,7 @@ fitting with the callbacks that keep the state resumable, and the outputs.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -66,7 +67,7 @@ def train_run(
         if state.completed_epochs:
             log(f"resuming after epoch {state.completed_epochs} from {state.directory}")
         try:
-            _fit(model, state, settings, seed, threads, augmenter, samples, loss_weights, run_dir, log)
+            _fit(model, state, Fit(settings, seed, threads, augmenter, samples, loss_weights, run_dir, log))
         except Preempted:
             log(
                 f"run {run_dir}: stopped by SIGTERM; the state in {state.directory} holds epoch {saved_epochs(run_dir)}: "
@@ -82,18 +83,23 @@ def train_run(
     return 0
 
 
-def _fit(
-    model: keras.Model,
-    state: RunState,
-    settings: dict,
-    seed: int,
-    threads: int,
-    augmenter: Augmenter,
-    samples: dict[str, list[Sample]],
-    loss_weights: list[float] | None,
-    run_dir: Path,
-    log: Callable[[str], None],
-) -> None:
+@dataclass(frozen=True)
+class Fit:
+    """What a training run's epochs need besides the model and its state: the job settings, the
+    seed and threads, the augmentation, the manifest's train and val samples, the heads' loss
+    weights (None: one head, or equal), where the run's files go, and where messages go."""
+
+    settings: dict
+    seed: int
+    threads: int
+    augmenter: Augmenter
+    samples: dict[str, list[Sample]]
+    loss_weights: list[float] | None
+    run_dir: Path
+    log: Callable[[str], None]
+
+
+def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
     import keras
 
     from segsweep.config.choice import checkpoint_threshold
@@ -110,12 +116,13 @@ def _fit(
     from segsweep.training.pipeline import decode_samples, resize_split, train_dataset, validation_dataset
     from segsweep.training.schedule import learning_rate
 
+    settings, seed, threads, augmenter, log = fit.settings, fit.seed, fit.threads, fit.augmenter, fit.log
     train, dataset = settings["train"], settings["dataset"]
     batch_size, epochs = train["batch_size"], train["epochs"]
     heads = len(model.output_names)
     decoded = {
         split: decode_samples(dataset_format(dataset), split_samples, dataset.get("positive_ids"), threads, dataset.get("void_ids"))
-        for split, split_samples in samples.items()
+        for split, split_samples in fit.samples.items()
     }
     train_data, steps = train_dataset(
         decoded["train"], augmenter, batch_size, seed, start_epoch=state.completed_epochs, heads=heads, threads=threads
@@ -131,14 +138,14 @@ def _fit(
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate(train, steps)),
         loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
-        loss_weights=loss_weights,
+        loss_weights=fit.loss_weights,
         jit_compile=train["jit_compile"],
     )
     scores = state.scores
     patience = train["early_stopping_patience"]
     monitor = {"monitor": "val_road_iou", "mode": "max"}
     callbacks = [
-        FailOnNonFiniteLoss(str(run_dir)),  # first: nothing may save a NaN epoch
+        FailOnNonFiniteLoss(str(fit.run_dir)),  # first: nothing may save a NaN epoch
         ValidationRoadIoU(model, decoded["val"], augmenter.input_size, checkpoint_threshold(settings["evaluate"]), batch_size),
         EpochReport(steps * batch_size, epochs, log),
         keras.callbacks.CSVLogger(str(state.history_path), append=True),
@@ -147,7 +154,7 @@ def _fit(
         ),
         *([ResumedEarlyStopping(scores, patience=patience, **monitor)] if patience else []),
         CommitEpoch(state),  # after the epoch's row and checkpoint are written
-        EpochSummaries(run_dir / TENSORBOARD, state.rows),  # committed epochs only
+        EpochSummaries(fit.run_dir / TENSORBOARD, state.rows),  # committed epochs only
     ]
     log(f"training {epochs} epochs of {steps} steps of {batch_size} images")
     with StopOnSigterm() as sigterm:
