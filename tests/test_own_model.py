@@ -76,8 +76,8 @@ def test_editing_the_builder_file_plans_its_training_again_and_only_its(finished
     finally:
         builder.write_text(original)
     assert code == 0, out[-3000:]
-    assert wf.planned_jobs(out) == {"train": 1, "evaluate": 1, "aggregate": 1, "report": 1}
-    assert "runs/attention_unet/none/split0/seed0/model.keras" in out and "runs/unet/" not in out
+    assert wf.planned_jobs(out) == {"train": 1, "evaluate": 1, "aggregate": 1, "report": 1, "all": 1}
+    assert "wildcards: model=attention_unet, aug=none" in out and "wildcards: model=unet," not in out
 
 
 @pytest.mark.parametrize(
