@@ -14,6 +14,7 @@ from segsweep.config.presets import BUILTIN_MODEL_VARIANTS, augmentation_presets
 from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
 from segsweep.config.sequential import check_sequential
 from segsweep.config.settings import job_settings
+from segsweep.config.tuning import check_tuning, train_overrides, trial_configurations, with_train
 from segsweep.errors import ConfigError
 
 
@@ -56,6 +57,15 @@ def deep_supervision_weights(train: dict, model: dict) -> list[float] | None:
     return [float(weight) for weight in weights]
 
 
+def training_jobs(config: dict, name: str):
+    """(where, settings) of each kind of training job of a model: its runs (where None), and with
+    `tune` each trial's, so that a drawn value the network cannot take is refused before any job."""
+    job = job_settings(config, name, "none")
+    yield None, job
+    for trial, configuration in enumerate(trial_configurations(config["tune"]) if config.get("tune") else []):
+        yield f"key 'tune.space', trial {trial} {configuration}", with_train(job, train_overrides(configuration))
+
+
 def check_config(config: dict) -> None:
     """Checks that span several keys, which the JSON schema cannot express."""
     check_model_names(config, {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {})})
@@ -76,11 +86,18 @@ def check_config(config: dict) -> None:
         errors = list(validator_with_defaults()(schema()["properties"]["train"]).iter_errors(merged))
         if errors:
             raise ConfigError(schema_error_text(errors[0], f"key 'model_variants.{name}.train'"))
+    check_tuning(config, set(train_keys))
     for name in model_names(config):  # the checks training makes, here before any job is queued
-        job = job_settings(config, name, "none")
-        check_input_size(config["network"]["filters"], job["train"]["input_size"])
-        check_warmup(job["train"]["warmup_epochs"], job["train"]["epochs"])
-        deep_supervision_weights(job["train"], job["model"])
+        for where, job in training_jobs(config, name):
+            try:
+                errors = list(validator_with_defaults()(schema()["properties"]["train"]).iter_errors(job["train"]))
+                if errors:
+                    raise ConfigError(schema_error_text(errors[0], "drawn value"))
+                check_input_size(config["network"]["filters"], job["train"]["input_size"])
+                check_warmup(job["train"]["warmup_epochs"], job["train"]["epochs"])
+                deep_supervision_weights(job["train"], job["model"])
+            except ConfigError as error:
+                raise ConfigError(f"{where}: {error}" if where else str(error)) from None
     fractions = config["split"]["fractions"]
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
         raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
