@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("segsweep.data.download", "download, verify and safely extract a dataset archive"),
     "split": ("segsweep.data.split", "write the train/val/test split manifest of a dataset"),
     "train": ("segsweep.training.job", "train one (model, augmentation, seed) run"),
+    "tune-trial": ("segsweep.training.tune_trial", "train one tuning trial; a diverged loss is recorded, not raised"),
+    "choose": ("segsweep.training.choose", "choose a model's tuned configuration on validation"),
     "evaluate": ("segsweep.evaluation.job", "evaluate one trained run on the held-out split"),
     "aggregate": ("segsweep.reporting.aggregate", "tables, statistics and plots over all runs"),
     "report": ("segsweep.reporting.report", "write the self-contained HTML report"),

@@ -14,6 +14,8 @@ given values, the path of one run. What each file holds is in docs/formats.md.
         splits/split{split}.csv       split_manifest
         runs/{run}/                   run_dir: model.keras, history.csv, run.json, state/, tensorboard/
         eval/{run}/                   eval_dir: metrics.json, per_image.csv, per_image_val.csv, masks/
+        tune/{model}/trial{trial}/seed{seed}/  tune_dir: a tuning trial's run (run.json, history.csv; never a test score)
+        tune/{model}/                 tune_choice_dir: chosen.json (the configuration chosen on val), trials.csv
         aggregate/                    aggregate_dir: AGGREGATE_TABLES, verdict.json, plots/, grids/
           looks/look{look}.json       look_file: each look of a sequential sweep
         aggregate-partial/            aggregate_dir(partial=True): the same over the finished runs
@@ -99,6 +101,26 @@ def run_files(exp: Path | str, model: str, aug: str, split: Key, seed: Key) -> d
 
 def predicted_mask(exp: Path | str, model: str, aug: str, split: Key, seed: Key, stem: str) -> Path:
     return eval_dir(exp, model, aug, split, seed) / MASKS_DIR / f"{stem}.png"
+
+
+# What the tuning stage writes per model, in tune_choice_dir.
+CHOSEN_FILE = "chosen.json"
+TRIALS_FILE = "trials.csv"
+
+
+def tune_run_path(model: str, trial: Key, seed: Key) -> Path:
+    """A tuning trial's run below tune/, logs/tune_trial/ and benchmarks/tune_trial/."""
+    return Path(model, f"trial{trial}", f"seed{seed}")
+
+
+def tune_dir(exp: Path | str, model: str, trial: Key, seed: Key) -> Path:
+    """A tuning trial's training run (config `tune`): scored on validation only."""
+    return Path(exp, "tune") / tune_run_path(model, trial, seed)
+
+
+def tune_choice_dir(exp: Path | str, model: str) -> Path:
+    """chosen.json and trials.csv of one model's tuning."""
+    return Path(exp, "tune", model)
 
 
 def aggregate_dir(exp: Path | str, partial: bool = False) -> Path:

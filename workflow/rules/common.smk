@@ -159,16 +159,13 @@ def label_ids_arg(key: str) -> str:
 
 def training_params(wildcards) -> str:
     """What a training run's result depends on, as canonical JSON: only a change to it reruns training."""
-    return canonical_json(
-        training_settings(job_settings(config, wildcards.model, wildcards.aug))
-    )
+    # run_settings (rules/tune.smk): with `tune`, the model's chosen configuration
+    return canonical_json(training_settings(run_settings(wildcards)))
 
 
 def evaluation_params(wildcards) -> str:
     """The evaluation's own settings: an evaluation-only change reruns evaluations, never training."""
-    return canonical_json(
-        evaluation_settings(job_settings(config, wildcards.model, wildcards.aug))
-    )
+    return canonical_json(evaluation_settings(run_settings(wildcards)))
 
 
 def run_threads(wildcards) -> int:

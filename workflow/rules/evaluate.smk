@@ -8,6 +8,7 @@ rule evaluate:
         run=f"{RUN_DIR}/{layout.RUN_FILE}",
         split=SPLIT_FILE,
         data=dataset_made_by_rule(),
+        chosen=chosen_input,  # rules/tune.smk: its params hold the tuned training settings
     output:
         metrics=report_item(
             f"{EVAL_DIR}/{layout.METRICS_FILE}",

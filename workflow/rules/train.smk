@@ -9,6 +9,7 @@ rule train:
     input:
         split=SPLIT_FILE,
         data=dataset_made_by_rule(),
+        chosen=chosen_input,  # rules/tune.smk: the tuned configuration, where `tune` is on
     output:
         model=f"{RUN_DIR}/{layout.MODEL_FILE}",
         history=report_item(
