@@ -3,6 +3,8 @@
 - `make_synthetic(count, seed, height, width)`: a procedural kitti_semantics dataset, generated
   once per session for each distinct set of arguments; `synthetic_dataset` is a tiny one. Treat
   them as read-only (copy before changing them): other tests share them.
+- `REPO`, the repository's root; `merged(base, changes)`, a config merged over another as
+  Snakemake merges config files; `shipped_config(*names)`, config/<names> merged so: import them (`from conftest import REPO`).
 - `shared_data` and the per-sample fixtures: the real third-party samples kept beside the
   repository in ../shared/data (non-commercial licences: never copied into the repository).
   Tests using them skip where they are absent.
@@ -10,14 +12,37 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from segsweep.data.synthetic import generate
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """`changes` merged over a copy of `base`, mappings key by key at every depth, as Snakemake
+    merges a second --configfile over the first."""
+    result = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def shipped_config(*names: str) -> dict:
+    """config/<names>, each later file merged over the ones before it."""
+    config: dict = {}
+    for name in names:
+        config = merged(config, yaml.safe_load((REPO / "config" / name).read_text()))
+    return config
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import REPO, shipped_config
 from segsweep.config import (
     canonical_json,
     evaluation_settings,
@@ -24,7 +25,6 @@ from segsweep.config import (
 )
 from segsweep.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 GENERATED = {"name": "d", "format": "kitti_semantics", "root": "results/data/d", "generate": {"count": 5}}
@@ -198,16 +198,6 @@ def test_training_settings_hold_only_what_changes_training(tmp_path: Path) -> No
                     {**config, "evaluate": {**config["evaluate"], "threshold": 0.4}}):
         other = views(changed)
         assert other[0] != train and other[1] != evaluate and other[2] != resume
-
-
-def shipped_config(*names: str) -> dict:
-    """config/<names>, each later file merged over the ones before it key by key (one level deep,
-    which is all the shipped overlays use), as snakemake --configfile A B merges them."""
-    config: dict = {}
-    for name in names:
-        for key, value in yaml.safe_load((REPO / "config" / name).read_text()).items():
-            config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
-    return config
 
 
 def test_camvid_loso_overlay_validates_on_top_of_the_camvid_config(tmp_path: Path) -> None:

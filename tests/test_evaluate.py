@@ -24,7 +24,8 @@ import pytest
 import yaml
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
 ROAD, VOID, OTHER = 7, 0, 8  # Cityscapes IDs: road, unlabeled (void), sidewalk
 # Original image sizes (height, width) of the split; the network sees 16 x 32.
 SPLIT = {"a": ("train", (40, 100)), "b": ("val", (40, 100)), "c": ("test", (40, 100)), "d": ("test", (37, 90)),

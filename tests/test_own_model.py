@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 import workflow_runner as wf
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "own_model"
 MODELS = ("unet", "attention_unet")
 

@@ -28,7 +28,6 @@ are cancelled.
 
 from __future__ import annotations
 
-import copy
 import fcntl
 import json
 import os
@@ -45,7 +44,8 @@ from typing import Callable
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, merged
+
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 PROFILE = REPO / "profiles" / "slurm" / "config.v8+.yaml"
 OVERRIDES = Path(__file__).resolve().parent / "slurm" / "profile-overrides.yaml"
@@ -104,21 +104,11 @@ USED_BY = {
 }
 
 
-def deep_update(base: dict, changes: dict) -> dict:
-    result = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = deep_update(result[key], value)
-        else:
-            result[key] = value
-    return result
-
-
 def test_profile_is_valid_for_snakemake(tmp_path):
     """Every key of the shipped profile is an option Snakemake 9 and the plugin accept (no cluster needed)."""
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(deep_update(yaml.safe_load(TINY.read_text()), {"resources": RESOURCES})))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(merged(yaml.safe_load(TINY.read_text()), {"resources": RESOURCES})))
     result = subprocess.run(
         [BIN / "snakemake", "-s", SNAKEFILE, "--configfile", "config.yaml", "--profile", PROFILE.parent, "-n"],
         cwd=tmp_path,
@@ -261,7 +251,7 @@ def start_scenario(name: str, root: Path, env: dict) -> Run:
     changes, arguments, profile, limit = SCENARIOS[name]
     workdir = root / name
     workdir.mkdir()
-    (workdir / "config.yaml").write_text(yaml.safe_dump(deep_update(yaml.safe_load(TINY.read_text()), changes)))
+    (workdir / "config.yaml").write_text(yaml.safe_dump(merged(yaml.safe_load(TINY.read_text()), changes)))
     command = [BIN / "snakemake", "-s", SNAKEFILE, *(["--profile", profile] if profile else ["--cores", "2"])]
     # --configfile last: the targets in `arguments` come first, or it would read them as config files
     return Run(name, workdir, command + arguments + ["--configfile", "config.yaml"], env, limit)

@@ -12,33 +12,26 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_data_formats import camvid, kitti_semantics
-from test_config import REPO, shipped_config
 
+from conftest import REPO, shipped_config
 from segsweep import cli
 from segsweep.config import load_config
-from segsweep.errors import ConfigError
 from segsweep.data.formats import Sample, find_samples, load_pair
+from segsweep.data.manifest import COLUMNS, GAP, SPLITS, Frame, closest_frames, manifest_samples, read_manifest
 from segsweep.data.split import (
-    COLUMNS,
     DEFAULT_GAP,
-    GAP,
-    SPLITS,
-    Frame,
     SplitRule,
     assign,
-    closest_frames,
     compile_group_pattern,
     cut_line,
     keep_gap,
     make_split,
-    manifest_samples,
     place_frames,
-    random_split,
-    read_manifest,
+    random_cut,
 )
 from segsweep.data.staging import staged_file
-from segsweep.errors import DataError, UserError
+from segsweep.errors import ConfigError, DataError, UserError
+from test_data_formats import camvid, kitti_semantics
 
 STEMS = [f"{i:06d}_10" for i in range(150)]
 FRACTIONS = (0.7, 0.15, 0.15)
@@ -48,6 +41,14 @@ def split_args(root: Path | str, out: Path | str, *, source: str = "random", ids
     """The command line of workflow/rules/data.smk (an empty --positive-ids when the config has none)."""
     return ["split", "--format", "kitti_semantics", "--root", str(root), "--positive-ids", *ids,
             "--source", source, "--seed", "0", "--fractions", "0.5", "0.25", "0.25", "--out", str(out)]  # fmt: skip
+
+
+def random_split(stems: list[str], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
+    """stem -> split for frames that are each their own group: the sorted stems shuffled by `seed`
+    and cut by `fractions` (TRAIN, VAL, TEST); with one frame per group, a random cut is this."""
+    SplitRule(fractions=tuple(fractions)).check()
+    frames = [Frame(Sample(stem, Path(), Path()), stem, 0) for stem in stems]
+    return random_cut(frames, seed, SPLITS, fractions)
 
 
 def test_random_split_depends_only_on_seed_and_stems() -> None:

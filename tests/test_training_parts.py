@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from segsweep.config.presets import BUILTIN_PRESETS
 from segsweep.errors import ConfigError
 from segsweep.training.augment import Augmenter, build_transform
-from segsweep.config.presets import BUILTIN_PRESETS
 from segsweep.training.state import RunState, fingerprint
 
 KITTI = (375, 1242)
@@ -423,10 +422,11 @@ def test_camvid_config_trains_with_the_cosine_schedule_scale_crops_and_weighted_
     """The recipe's keys reach the job settings the trainer reads (no training: the IoU is the README's)."""
     import yaml
 
+    from conftest import shipped_config
     from segsweep.config import job_settings, load_config
     from segsweep.config.checks import deep_supervision_weights
 
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "camvid.yaml").read_text())
+    config = shipped_config("camvid.yaml")
     config["dataset"]["root"] = str(tmp_path)  # the wiring, not the data
     (tmp_path / "camvid.yaml").write_text(yaml.safe_dump(config))
     config = load_config(tmp_path / "camvid.yaml")

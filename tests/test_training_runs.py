@@ -20,12 +20,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import REPO
 from segsweep.cli import main
 from segsweep.config import job_settings, load_config
 from segsweep.data.split import make_split
 from segsweep.training.state import saved_epochs
 
-REPO = Path(__file__).resolve().parents[1]
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_road_iou", "epoch_seconds", "images_per_second", "learning_rate"]
 RUN_KEYS = {
     "dataset", "model", "architecture", "deep_supervision", "augmentation", "seed", "settings", "parameters",

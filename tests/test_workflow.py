@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from segsweep.training.state import saved_epochs
 import workflow_runner as wf
+from conftest import REPO
+from segsweep.training.state import saved_epochs
 
-REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RUN_FILES = ("model.keras", "history.csv", "run.json")
 

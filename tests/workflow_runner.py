@@ -6,7 +6,6 @@ whole group is SIGKILLed when its time is up (the test then fails on the timeout
 
 from __future__ import annotations
 
-import copy
 import os
 import signal
 import subprocess
@@ -17,19 +16,14 @@ from typing import Callable
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, merged
+
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 
 
 def tiny_config(**overrides) -> dict:
-    """tests/configs/tiny.yaml with top-level keys replaced (nested dicts merged one level)."""
-    config = copy.deepcopy(TINY)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
-    return config
+    """tests/configs/tiny.yaml with `overrides` merged over it."""
+    return merged(TINY, overrides)
 
 
 def snakemake_command(workdir: Path, config: dict, *args: str) -> list[str]:

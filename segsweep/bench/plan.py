@@ -56,7 +56,7 @@ class Plan:
 
     @functools.cached_property
     def train_samples(self):
-        from segsweep.data.split import manifest_samples, read_manifest
+        from segsweep.data.manifest import manifest_samples, read_manifest
 
         return manifest_samples(read_manifest(self.manifest), "train")
 

@@ -132,7 +132,7 @@ def measure(spec: dict) -> dict:
     ``precision``. Returns images/s, the epochs' rates and the achieved GFLOP/s."""
     from pathlib import Path
 
-    from segsweep.data.split import manifest_samples, read_manifest
+    from segsweep.data.manifest import manifest_samples, read_manifest
     from segsweep.models import forward_flops
     from segsweep.training import runtime
     from segsweep.training.pipeline import decode_samples

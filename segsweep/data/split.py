@@ -45,12 +45,11 @@ is val, as nnU-Net's cross-validation. --hold-out-each G1 G2 ... is leave-one-se
 I holds out group GI as test (beside any --test-groups); the rest is assigned as above, so with
 --source format the format's val folder stays val wherever its drive is not the one held out.
 
-The CSV is written beside --out under a hidden name and renamed into place.
+The manifest's file is `segsweep.data.manifest`; the command line, `segsweep.data.split_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from collections import defaultdict
@@ -61,40 +60,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from segsweep.data.formats import (
-    FORMAT_NAMES,
-    Sample,
-    default_group_pattern,
-    find_samples,
-    load_pair,
-    resolve_positive_ids,
-    resolve_void_ids,
-)
-from segsweep.data.folder import add_folder_argument, format_from_args
-from segsweep.data.staging import staged_file
+from segsweep.data.formats import Sample, default_group_pattern, find_samples
+from segsweep.data.manifest import GAP, SPLITS, Frame, check_pairs, write_manifest
 from segsweep.errors import DataError, UserError
 
-SPLITS = ("train", "val", "test")
-GAP = "gap"  # the split of a frame dropped to keep --gap between splits of one group
-REQUIRED_COLUMNS = ("stem", "split", "image", "label")
-COLUMNS = ("stem", "split", "group", "frame", "image", "label")
 # Frame numbers kept between two splits of one group: 1 s of CamVid's 30 fps video, which is also
 # its training label interval, so that no held-out frame is as near a training frame as two
 # consecutive training frames are to each other.
 DEFAULT_GAP = 30
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A sample placed in time: its group (sequence) and frame number within it."""
-
-    sample: Sample
-    group: str
-    number: int
-
-    @property
-    def stem(self) -> str:
-        return self.sample.stem
 
 
 @dataclass(frozen=True)
@@ -256,14 +229,6 @@ def random_cut(frames: list[Frame], seed: int, names: Sequence[str], fractions: 
     return {f.stem: name for name, part in zip(names, parts) for f in part}
 
 
-def random_split(stems: list[str], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
-    """stem -> split for frames that are each their own group: the sorted stems shuffled by `seed`
-    and cut by `fractions` (TRAIN, VAL, TEST)."""
-    SplitRule(fractions=tuple(fractions)).check()
-    frames = [Frame(Sample(stem, Path(), Path()), stem, 0) for stem in stems]
-    return random_cut(frames, seed, SPLITS, fractions)
-
-
 # --- assignment ------------------------------------------------------------------------------
 
 
@@ -346,56 +311,6 @@ def _distance(sorted_numbers: np.ndarray, number: int) -> int:
     return int(min(abs(int(sorted_numbers[j]) - number) for j in (i - 1, i) if 0 <= j < len(sorted_numbers)))
 
 
-def check_pairs(
-    fmt: str, samples: list[Sample], positive_ids: list[int] | None, void_ids: list[int] | None = None
-) -> None:
-    """Decode every pair, raising DataError on the first bad one or when no label has any road."""
-    positive = resolve_positive_ids(fmt, positive_ids, void_ids)
-    has_road = [bool(load_pair(fmt, s, positive, void_ids)[1].any()) for s in samples]  # all, no short cut
-    if not any(has_road):
-        folder = samples[0].label.parent if samples else "the dataset"
-        raise DataError(
-            f"no road pixels in any of the {len(samples)} labels in {folder}: looked for label IDs "
-            f"{positive} of format {fmt}; set dataset.positive_ids to the IDs your labels use for road"
-        )
-
-
-def write_manifest(frames: list[Frame], splits: dict[str, str], out: Path) -> pd.DataFrame:
-    """Write the manifest CSV (rows in stem order) atomically; return it."""
-    rows = [(f.stem, splits[f.stem], f.group, f.number, str(f.sample.image), str(f.sample.label)) for f in frames]
-    manifest = pd.DataFrame(sorted(rows), columns=list(COLUMNS))
-    with staged_file(Path(out)) as staging:
-        manifest.to_csv(staging, index=False)
-    return manifest
-
-
-def read_manifest(path: Path) -> pd.DataFrame:
-    """The manifest as strings (stems such as 000000_10 must not become numbers), checked."""
-    path = Path(path)
-    try:
-        manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DataError(f"cannot read split manifest {path}: {error}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in manifest.columns]
-    if missing:
-        raise DataError(f"split manifest {path} lacks columns {missing} (has {list(manifest.columns)})")
-    unknown = sorted(set(manifest["split"]) - {*SPLITS, GAP})
-    if unknown:
-        raise DataError(f"split manifest {path}: unknown split names {unknown}; expected {[*SPLITS, GAP]}")
-    duplicated = manifest["stem"][manifest["stem"].duplicated()].tolist()
-    if duplicated:
-        raise DataError(f"split manifest {path}: stems listed more than once: {duplicated[:5]}")
-    return manifest
-
-
-def manifest_samples(manifest: pd.DataFrame, split: str) -> list[Sample]:
-    """The pairs of one split, in manifest (stem) order."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    rows = manifest[manifest["split"] == split]
-    return [Sample(row.stem, Path(row.image), Path(row.label)) for row in rows.itertuples(index=False)]
-
-
 def make_split(
     fmt: str,
     root: Path,
@@ -425,81 +340,3 @@ def make_split(
             "split are dropped; lower split.gap or hold out other groups"
         )
     return write_manifest(frames, splits, out)
-
-
-def closest_frames(manifest: pd.DataFrame) -> pd.Series | None:
-    """The pair of frames of two different splits of one group that are nearest in frame number:
-    {"distance", "group", "first", "second"} (stems), or None where no group is in two splits."""
-    kept = manifest[manifest["split"] != GAP].astype({"frame": int}).sort_values(["group", "frame"])
-    following = kept.shift(-1)
-    across = (kept["group"] == following["group"]) & (kept["split"] != following["split"])
-    if not across.any():
-        return None
-    distance = (following["frame"] - kept["frame"])[across]
-    i = distance.idxmin()
-    first, second = kept.loc[i], following.loc[i]
-    return pd.Series({
-        "distance": int(distance[i]), "group": first["group"],
-        "first": f"{first['stem']} ({first['split']})", "second": f"{second['stem']} ({second['split']})",
-    })  # fmt: skip
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", required=True, choices=(*FORMAT_NAMES, "folder"), help="dataset layout")
-    add_folder_argument(parser)
-    parser.add_argument("--root", type=Path, required=True, help="dataset folder")
-    parser.add_argument(
-        "--positive-ids", type=int, nargs="*", default=[], metavar="ID",
-        help="label IDs that are road (none given: the format's own, 7 for KITTI, 3 for CamVid)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--void-ids", type=int, nargs="*", default=[], metavar="ID",
-        help="label IDs that are void (none given: the format's own, e.g. 11 for CamVid)",
-    )  # fmt: skip
-    parser.add_argument("--source", choices=("random", "format"), default="random", help="how to split")
-    parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
-    parser.add_argument(
-        "--fractions", type=float, nargs=3, default=(0.7, 0.15, 0.15), metavar=("TRAIN", "VAL", "TEST"),
-        help="split fractions of a random cut (default 0.7 0.15 0.15)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--group-pattern", default="", metavar="REGEX",
-        help="regex on the stem whose first capture group (or whole match) is the group (empty: the format's own)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--test-groups", nargs="*", default=[], metavar="GROUP", help="groups held out whole as test"
-    )  # fmt: skip
-    parser.add_argument(
-        "--gap", type=int, default=DEFAULT_GAP,
-        help=f"frames of two splits of one group stay more than GAP frame numbers apart (default {DEFAULT_GAP})",
-    )  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=1, help="random splits on the split axis (default 1)")
-    parser.add_argument(
-        "--folds", type=int, default=None, help="k-fold cross-validation folds on the split axis (not with --repeats > 1)"
-    )  # fmt: skip
-    parser.add_argument(
-        "--hold-out-each", nargs="*", default=[], metavar="GROUP",
-        help="leave-one-sequence-out split axis: split I holds out the I-th of these groups as test",
-    )  # fmt: skip
-    parser.add_argument("--index", type=int, default=0, help="which split of the axis to write (default 0)")
-    parser.add_argument("--out", type=Path, required=True, help="manifest CSV to write")
-
-
-def run(args: argparse.Namespace) -> None:
-    manifest = make_split(
-        format_from_args(args.format, args.folder), args.root, args.positive_ids, args.source, args.seed, tuple(args.fractions), args.out,
-        void_ids=args.void_ids, group_pattern=args.group_pattern, test_groups=tuple(args.test_groups),
-        gap=args.gap, repeats=args.repeats, folds=args.folds, hold_out_each=tuple(args.hold_out_each), index=args.index,
-    )  # fmt: skip
-    counts = manifest["split"].value_counts()
-    groups = manifest.groupby("split")["group"].agg(lambda g: " ".join(sorted(set(g))))
-    print(f"wrote {args.out}:")
-    for name in (*SPLITS, GAP):
-        if counts.get(name, 0):
-            print(f"  {name}: {counts[name]} images, groups {groups[name]}")
-    closest = closest_frames(manifest)
-    if closest is None:
-        print("no group is in two splits")
-    else:
-        print(f"nearest frames of two splits in one group: {closest['distance']} frame numbers apart, "
-              f"{closest['first']} and {closest['second']}")  # fmt: skip

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     use_threads(args.threads)
 
     # Slow imports (TensorFlow, pandas), kept out of `--help`.
-    from segsweep.data.split import manifest_samples, read_manifest
+    from segsweep.data.manifest import manifest_samples, read_manifest
     from segsweep.evaluation.predict import mode_models
     from segsweep.models import parameter_count
 

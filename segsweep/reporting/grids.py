@@ -135,7 +135,7 @@ def write_grids(per_image: pd.DataFrame, have: set[tuple[str, int, str]], sweep:
     augmentation, the first of the sweep's seeds where both models have a run is drawn.
     """
     from segsweep.data.formats import load_pair
-    from segsweep.data.split import manifest_samples, read_manifest
+    from segsweep.data.manifest import manifest_samples, read_manifest
 
     results, split, baseline, candidate = sweep.results, sweep.splits[0], sweep.baseline, sweep.candidate
     manifest = layout.split_manifest(results, split)

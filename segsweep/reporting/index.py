@@ -20,7 +20,6 @@ from segsweep import layout
 from segsweep.data.staging import staged_file
 
 
-
 @dataclass
 class Experiment:
     name: str

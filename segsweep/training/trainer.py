@@ -32,7 +32,7 @@ def train_run(
     settings: dict, manifest: Path, seed: int, threads: int, run_dir: Path, log: Callable[[str], None] = print
 ) -> int:
     """Train (or resume) the run in `run_dir`; 0 when its outputs are written, EXIT_PREEMPTED on SIGTERM."""
-    from segsweep.data.split import manifest_samples, read_manifest
+    from segsweep.data.manifest import manifest_samples, read_manifest
 
     train, model_settings, augmentation = settings["train"], settings["model"], settings["augmentation"]
     input_size = (int(train["input_size"][0]), int(train["input_size"][1]))
