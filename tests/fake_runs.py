@@ -22,7 +22,8 @@ from PIL import Image
 
 from segsweep import layout
 from segsweep.data.formats import load_pair
-from segsweep.data.split import make_split, manifest_samples
+from segsweep.data.manifest import manifest_samples
+from segsweep.data.split import make_split
 from segsweep.data.synthetic import generate
 from segsweep.evaluation.metrics import Counts, confusion_counts, scores
 
@@ -61,8 +62,8 @@ class FakeSweep:
     def eval_dir(self, model: str, aug: str, seed: int, split: int = 0) -> Path:
         return layout.eval_dir(self.results, model, aug, split, seed)
 
-    def benchmark(self, model: str, aug: str, seed: int, split: int = 0) -> Path:
-        return layout.benchmark_file(self.results, "train", layout.run_path(model, aug, split, seed))
+    def benchmark(self, model: str, aug: str, seed: int, split: int = 0, rule: str = "train") -> Path:
+        return layout.benchmark_file(self.results, rule, layout.run_path(model, aug, split, seed))
 
     def aggregate_args(self, grid_images: int = 2) -> list[str]:
         return [
@@ -82,6 +83,9 @@ class FakeSweep:
             "report": {"baseline": self.models[0], "candidate": self.models[-1], "grid_images": 2,
                        "metric": "pooled_iou", "min_effect": 0.01, "bootstrap_resamples": 10000, "bootstrap_seed": 0},
         }
+
+
+EVALUATE_SECONDS = 2.0  # each fake evaluation's benchmark
 
 
 def _prediction(truth: np.ndarray, error: float, rng: np.random.Generator) -> np.ndarray:
@@ -205,7 +209,8 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
         "parameters": parameters, "epochs_run": epochs_run, "best_epoch": best["epoch"],
         "best_val_road_iou": best["val_road_iou"], "train_seconds": train_seconds, "resumed": False,
         "resumed_from_epoch": None, "attempts": 1, "precision": "float32",
-        "device": {"type": "CPU", "name": "Fake CPU @ 2.0GHz"}, "host": "fakehost", "slurm_job_id": None,
+        "device": {"type": "CPU", "name": "Fake CPU @ 2.0GHz"}, "devices": {"kind": "cpu", "count": 1},
+        "host": "fakehost", "slurm_job_id": None, "slurm_job_ids": [],
         "versions": {"tensorflow": "2.21.0", "keras": "3.15.1", "albumentations": "2.0.8", "numpy": "2.0",
                      "python": "3.11", "segsweep": "0.1.0"},
         "finished_at": "2025-01-01T00:00:00+00:00",
@@ -217,6 +222,9 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
         f"{train_seconds + 5:.4f}\t0:00:{int(train_seconds) + 5:02d}\t{900 + 100 * candidate:.2f}\t2000.00\t"
         "850.00\t860.00\t1.00\t2.00\t150.00\t40.00\n"
     )
+    evaluation = sweep.benchmark(model, aug, seed, split, rule="evaluate")
+    evaluation.parent.mkdir(parents=True, exist_ok=True)
+    evaluation.write_text(f"s\th:m:s\n{EVALUATE_SECONDS}\t0:00:02\n")
 
 
 def make_fake_sweep(root: Path, **overrides) -> FakeSweep:

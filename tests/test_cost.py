@@ -6,9 +6,10 @@ import math
 import stat
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from segsweep.reporting.cost import JobUsage, RunCost, describe, parse_tres, run_cost, sacct_usage, total
+from segsweep.reporting.cost import JobUsage, RunCost, columns, describe, parse_tres, run_cost, sacct_usage, total
 
 # Two runs: job 101 was requeued once (two records), its evaluation ran in the same group job;
 # job 102 trained on 2 GPUs, its evaluation (103) on 1 GPU; job 104 is a CPU-only job.
@@ -83,14 +84,14 @@ def test_unknown_cost_is_never_made_up(tmp_path):
                             tmp_path / "missing.tsv", None)
     assert no_devices.source == no_benchmark.source == "unknown"
     assert math.isnan(no_benchmark.device_hours)
-    summed = total([RunCost(1.0, "cpu_hours", "benchmark"), no_benchmark])
+    summed = total(pd.DataFrame([columns(RunCost(1.0, "cpu_hours", "benchmark")), columns(no_benchmark)]))
     assert math.isnan(summed["device_hours"]) and summed["known_runs"] == 1 and summed["runs"] == 2
     assert describe(summed).startswith("unknown: 1 of 2 runs")
 
 
 def test_total_and_its_sentence():
     costs = [RunCost(0.25, "gpu_hours", "sacct"), RunCost(0.5, "gpu_hours", "benchmark")]
-    summed = total(costs)
+    summed = total(pd.DataFrame(map(columns, costs)))
     assert summed == {"device_hours": 0.75, "unit": "gpu_hours", "runs": 2, "known_runs": 2,
                       "sources": ["benchmark", "sacct"]}
     assert describe(summed) == (

@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 import pytest
-from test_stats import RESAMPLES, noisy_design
 
 from segsweep.statistics.bootstrap import Components
 from segsweep.statistics.decision import compare, decide, sentence
 from segsweep.statistics.planning import images_to_settle, probability_to_settle, seeds_to_settle, settle_target
+from test_stats import RESAMPLES, noisy_design
 
 # s2_seed = 4e-4, s2_image = 1e-4, s2_res = 4e-4, I = 16, one split; with z = 2 the planned half-width is
 # h(R)^2 = 4 (4e-4 / R + 1e-4 / 16 + 4e-4 / (16 R)) = 4 (4.25e-4 / R + 6.25e-6).
@@ -17,45 +17,49 @@ PLAN = Components(seed=4e-4, image=1e-4, residual=4e-4, split=0.0, n_splits=1, n
 MARGIN = 0.01
 
 
-@pytest.mark.parametrize("diff, target, seeds", [
-    # d = 0.002: target max(0.002, 0.01 - 0.002) = 0.008; 4.25e-4 / R < 0.004^2 - 6.25e-6 = 9.75e-6, R > 43.6.
-    (0.002, 0.008, 44),
-    # d = 0.009 (near the margin): target max(0.009, 0.001) = 0.009; 4.25e-4 / R < 0.0045^2 - 6.25e-6 = 1.4e-5,
-    # R > 30.4. The old rule (h < m): 4.25e-4 / R < 0.005^2 - 6.25e-6 = 1.875e-5, R > 22.7, so 23 seeds.
-    (0.009, 0.009, 31),
-    (-0.009, 0.009, 31),
-    # d = 0.006: target max(0.006, 0.004) = 0.006; 4.25e-4 / R < 0.003^2 - 6.25e-6 = 2.75e-6, R > 154.5.
-    (0.006, 0.006, 155),
-])
-def test_seeds_to_settle_hand_solved(diff, target, seeds):
+@pytest.mark.parametrize("diff, target", [(0.002, 0.008), (0.009, 0.009), (-0.009, 0.009), (0.006, 0.006)])
+def test_settle_target_by_hand(diff, target):
+    """An interval centred on d settles when h < max(|d|, m - |d|)."""
     assert settle_target(diff, MARGIN) == pytest.approx(target)
-    assert seeds_to_settle(PLAN, diff, MARGIN, z=2.0) == seeds
-    assert PLAN.half_width(seeds, z=2.0) < target <= PLAN.half_width(seeds - 1, z=2.0)
+    h = settle_target(diff, MARGIN) * 0.999
+    assert decide(diff - h, diff + h, MARGIN) != "inconclusive"
 
 
-def test_near_the_margin_the_old_rule_does_not_settle_and_the_new_one_most_likely_does():
-    """d = 0.9 m. At the old rule's 23 seeds the interval d +- h(23) = 0.009 +- 0.00994 holds 0 and
-    reaches past m; at the planned 31 seeds it clears 0. Future intervals, drawn as whole crossed
-    designs from the components with the current estimate as the truth, settle about half the time
-    at 31 seeds, as probability_to_settle says, and less often at 23."""
-    diff, old, new = 0.009, PLAN.seeds_needed(MARGIN, z=2.0), seeds_to_settle(PLAN, 0.009, MARGIN, z=2.0)
-    assert (old, new) == (23, 31)
-    assert decide(diff - PLAN.half_width(old, z=2.0), diff + PLAN.half_width(old, z=2.0), MARGIN) == "inconclusive"
-    assert decide(diff - PLAN.half_width(new, z=2.0), diff + PLAN.half_width(new, z=2.0), MARGIN) == "candidate_better"
+def _simulated_settling(diff: float, n_seeds: int, rng: np.random.Generator, draws: int = 4000) -> float:
+    """How often the interval of a whole future crossed design, drawn from PLAN's components with diff
+    as the truth, settles: an independent check of probability_to_settle."""
+    d = (diff + rng.normal(0, math.sqrt(PLAN.seed), (draws, n_seeds, 1))
+         + rng.normal(0, math.sqrt(PLAN.image), (draws, 1, PLAN.n_images))
+         + rng.normal(0, math.sqrt(PLAN.residual), (draws, n_seeds, PLAN.n_images)))
+    h = PLAN.half_width(n_seeds, z=2.0)
+    return float(np.mean([decide(m - h, m + h, MARGIN) != "inconclusive" for m in d.mean(axis=(1, 2))]))
 
+
+@pytest.mark.parametrize("diff", [0.0, 0.002, 0.009, -0.009])
+def test_the_plan_is_the_fewest_seeds_that_most_likely_settle(diff):
+    seeds = seeds_to_settle(PLAN, diff, MARGIN, z=2.0)
+    assert probability_to_settle(PLAN, diff, MARGIN, seeds, z=2.0) >= 0.5
+    assert probability_to_settle(PLAN, diff, MARGIN, seeds - 1, z=2.0) < 0.5
     rng = np.random.default_rng(3)
-    draws, n_images = 4000, PLAN.n_images
-    frequencies = {}
-    for n_seeds in (old, new):
-        d = (diff + rng.normal(0, math.sqrt(PLAN.seed), (draws, n_seeds, 1))
-             + rng.normal(0, math.sqrt(PLAN.image), (draws, 1, n_images))
-             + rng.normal(0, math.sqrt(PLAN.residual), (draws, n_seeds, n_images)))
-        h = PLAN.half_width(n_seeds, z=2.0)
-        settled = [decide(m - h, m + h, MARGIN) != "inconclusive" for m in d.mean(axis=(1, 2))]
-        frequencies[n_seeds] = np.mean(settled)
-        expected = probability_to_settle(PLAN, diff, MARGIN, n_seeds, z=2.0)
-        assert abs(frequencies[n_seeds] - expected) < 4 * math.sqrt(expected * (1 - expected) / draws)
-    assert frequencies[new] >= 0.48 and frequencies[old] < frequencies[new] - 0.03, frequencies
+    for n in (seeds - 1, seeds):  # the simulated frequency agrees with the normal approximation
+        expected = probability_to_settle(PLAN, diff, MARGIN, n, z=2.0)
+        assert abs(_simulated_settling(diff, n, rng) - expected) < 4 * math.sqrt(expected * (1 - expected) / 4000)
+
+
+def test_older_rules_plan_too_few_seeds():
+    """Near the margin, a half-width under the margin (the old rule, 23 seeds here: h(R)^2 =
+    4 (4.25e-4 / R + 6.25e-6) < 1e-4 for R > 22.7) leaves d +- h holding 0; near 0, an interval centred
+    on d that settles (h < m - |d|, 44 seeds at d = 0.002) rarely settles once d moves by its SE."""
+    rng = np.random.default_rng(5)
+    old = PLAN.seeds_needed(MARGIN, z=2.0)
+    assert old == 23
+    assert decide(0.009 - PLAN.half_width(old, z=2.0), 0.009 + PLAN.half_width(old, z=2.0), MARGIN) == "inconclusive"
+    assert _simulated_settling(0.009, old, rng) < 0.45 <= _simulated_settling(
+        0.009, seeds_to_settle(PLAN, 0.009, MARGIN, z=2.0), rng)
+    centred = PLAN.seeds_needed(settle_target(0.002, MARGIN), z=2.0)
+    assert centred == 44  # 4.25e-4 / R < 0.004^2 - 6.25e-6 = 9.75e-6, R > 43.6
+    assert _simulated_settling(0.002, centred, rng) < 0.45  # fewer than half the future sweeps settle
+    assert seeds_to_settle(PLAN, 0.002, MARGIN, z=2.0) > centred
 
 
 def test_probability_to_settle_is_one_once_the_interval_is_under_half_the_margin():
@@ -66,16 +70,18 @@ def test_probability_to_settle_is_one_once_the_interval_is_under_half_the_margin
 
 
 def test_too_few_images_name_the_images_that_would_settle_it():
-    # s2_image = 4e-3 over 16 images alone: h(inf) = 2 sqrt(4e-3 / 16) = 0.0316 > target 0.007 (d = 0.003).
+    # s2_image = 4e-3 over 16 images alone: h(inf) = 2 sqrt(4e-3 / 16) = 0.0316, wider than the margin.
     few_images = Components(seed=4e-4, image=4e-3, residual=4e-4, split=0.0, n_splits=1, n_images=16)
     assert seeds_to_settle(few_images, 0.003, MARGIN, z=2.0) is None
-    # Unlimited seeds: 4 * 4e-3 / I < 0.007^2, I > 326.5.
-    assert images_to_settle(few_images, 0.003, MARGIN, z=2.0) == 327
-    # 100 seeds: 4 (4e-6 + (4e-3 + 4e-6) / I) < 4.9e-5, i.e. 4.004e-3 / I < 8.25e-6, I > 485.3.
-    assert images_to_settle(few_images, 0.003, MARGIN, n_seeds=100, z=2.0) == 486
-    # 10 seeds: the seeds alone leave 4 * 4e-5 > 4.9e-5; no number of images can.
+    for n_seeds in (math.inf, 100):
+        images = images_to_settle(few_images, 0.003, MARGIN, n_seeds=n_seeds, z=2.0)
+        more, fewer = (Components(4e-4, 4e-3, 4e-4, 0.0, 1, n) for n in (images, images - 1))
+        assert probability_to_settle(more, 0.003, MARGIN, n_seeds, z=2.0) >= 0.5
+        assert probability_to_settle(fewer, 0.003, MARGIN, n_seeds, z=2.0) < 0.5
+    # 10 seeds: the seeds alone leave h >= 2 sqrt(4e-5) = 0.0126 > m: no number of images settles it
     assert images_to_settle(few_images, 0.003, MARGIN, n_seeds=10, z=2.0) is None
-    assert seeds_to_settle(PLAN, 0.009, MARGIN, z=2.0, max_seeds=30) is None  # 31 needed
+    needed = seeds_to_settle(PLAN, 0.009, MARGIN, z=2.0)
+    assert seeds_to_settle(PLAN, 0.009, MARGIN, z=2.0, max_seeds=needed - 1) is None
 
 
 def test_inconclusive_sentence_names_seeds_or_images():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 
-from fake_runs import make_fake_sweep
+from fake_runs import EVALUATE_SECONDS, make_fake_sweep
 from segsweep import layout
 from segsweep.cli import main
 from segsweep.reporting.report import read_benchmark
@@ -104,20 +105,22 @@ def test_headline_states_decision_interval_probability_margin(report):
     assert "MaxF" in models and "Boundary IoU" in models and "training GFLOPs" in models and "L4 (" in models
 
 
-def test_inconclusive_headline_states_the_seeds_needed(tmp_path):
+def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
+    # 8 test images and a 0.1-point margin: the images alone leave a wider interval than any seeds can fix
     sweep = make_fake_sweep(tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 3.8},
                             deep_supervision=False, n_images=8)
     assert main([*sweep.aggregate_args(grid_images=1), "--min-effect", "0.001"]) == 0
     verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert verdict["decision"] == "inconclusive"
+    assert verdict["plan"]["seeds_to_settle"] is None and verdict["plan"]["images_to_settle"] > 8
+    runs = pd.read_csv(sweep.out_dir / layout.AGGREGATE_TABLES["runs"])
+    expected_hours = (runs["train_seconds"].sum() + len(runs) * EVALUATE_SECONDS) / 3600  # 1 CPU thread each
+    assert verdict["cost"]["device_hours"] == pytest.approx(expected_hours)
     out = tmp_path / "report.html"
     assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
     section = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
-    assert "<dt>Seeds needed</dt>" in section
-    assert (f"about {verdict['seeds_needed']} seeds" in section if verdict["seeds_needed"]
-            else "more test images would" in section)
-
-
+    assert f"this decision cost {expected_hours:.2f} CPU-hours over {len(runs)} runs" in section
+    assert f"about {verdict['plan']['images_to_settle']} test images would" in section
 def test_read_benchmark(tmp_path):
     path = tmp_path / "bench.tsv"
     path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

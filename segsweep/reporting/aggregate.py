@@ -29,11 +29,14 @@ import pandas as pd
 
 from segsweep import layout
 from segsweep.data.folder import add_folder_argument, format_from_args
-from segsweep.reporting.comparisons import DecisionSettings, comparisons, verdict_fields
+from segsweep.reporting import cost
+from segsweep.reporting.comparisons import DecisionSettings, comparisons, headline_splits, verdict_fields
 from segsweep.reporting.grids import GridSettings
-from segsweep.reporting.runs import Sweep, load_runs, split_complete
+from segsweep.reporting.plan import describe as describe_plan
+from segsweep.reporting.plan import next_decision, seed_cost
+from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
-from segsweep.statistics.bootstrap import METRICS
+from segsweep.statistics.bootstrap import METRICS, components
 from segsweep.statistics.decision import ROW_COLUMNS
 
 
@@ -71,6 +74,8 @@ def add_arguments(parser) -> None:
         help="label IDs that are void, grey in the grids; none given: the format's own",
     )
     parser.add_argument("--allow-missing", action="store_true", help="go on without missing runs, listing them")
+    parser.add_argument("--looks", nargs="*", type=Path, default=[],
+                        help="a sequential sweep's look records (look1.json ...): the last one is the verdict")
     parser.add_argument("--out-dir", type=Path, required=True)
 
 
@@ -85,7 +90,28 @@ def decision_from_args(args) -> DecisionSettings:
                             bootstrap_seed=args.bootstrap_seed)
 
 
-def aggregate(sweep: Sweep, decision: DecisionSettings, grid: GridSettings, out: Path, allow_missing: bool) -> dict:
+def cost_and_plan(tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict) -> dict:
+    """What the decision cost, and what settling it would take (segsweep.reporting.plan)."""
+    spent = cost.total(tables.runs)
+    fields = {"cost": spent, "cost_sentence": cost.describe(spent)}
+    if verdict["decision"] == "no_pairs":
+        return fields
+    plan = next_decision(components(headline_splits(tables, sweep), decision.metric), verdict["mean_diff"],
+                         decision.min_effect, verdict["n_seeds"], seed_cost(tables.runs))
+    return {**fields, "plan": plan,
+            "plan_sentence": describe_plan(plan, verdict["n_seeds"], verdict["n_images"], spent["unit"])}
+
+
+def sequential_fields(looks: list[Path]) -> dict:
+    """A sequential sweep's verdict: the last look's decision, with every look's record."""
+    if not looks:
+        return {}
+    records = [read_json(path) for path in looks]
+    return {"sequential": {**records[-1], "looks": records}}
+
+
+def aggregate(sweep: Sweep, decision: DecisionSettings, grid: GridSettings, out: Path, allow_missing: bool,
+              looks: list[Path] = ()) -> dict:
     """Write every table, plot and grid of the sweep to `out` and return the verdict (also written)."""
     expected = sweep.expected_runs()
     found, missing = split_complete(expected, allow_missing)
@@ -121,6 +147,8 @@ def aggregate(sweep: Sweep, decision: DecisionSettings, grid: GridSettings, out:
         "missing_runs": missing,
         "grids": grid_files,
     }
+    verdict.update(cost_and_plan(tables, sweep, decision, verdict))
+    verdict.update(sequential_fields(list(looks)))
     (out / layout.VERDICT_FILE).write_text(json.dumps(json_safe(verdict), indent=2) + "\n")
     return verdict
 
@@ -129,6 +157,6 @@ def run(args) -> int:
     sweep, decision = sweep_from_args(args), decision_from_args(args)
     grid = GridSettings(fmt=format_from_args(args.format, args.folder), positive_ids=args.positive_ids,
                         void_ids=args.void_ids, k=args.grid_images)
-    verdict = aggregate(sweep, decision, grid, args.out_dir, args.allow_missing)
+    verdict = aggregate(sweep, decision, grid, args.out_dir, args.allow_missing, args.looks)
     print(verdict["sentence"])
     return 0

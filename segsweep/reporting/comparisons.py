@@ -64,6 +64,19 @@ def design(per_image: pd.DataFrame, baseline: str, candidate: str, augmentations
     return result
 
 
+def headline_scope(sweep: Sweep) -> list[str]:
+    """The augmentations of the headline comparison: all of them."""
+    return list(sweep.augmentations)
+
+
+def headline_splits(tables: Tables, sweep: Sweep) -> list[Split]:
+    """The aligned arrays of the headline comparison (candidate vs baseline, every augmentation),
+    over the seeds with complete pairs: what the verdict, the plan and a sequential look read."""
+    augmentations = headline_scope(sweep)
+    seeds = complete_seeds(tables.runs, [sweep.baseline, sweep.candidate], augmentations, list(sweep.splits))
+    return design(tables.per_image, sweep.baseline, sweep.candidate, augmentations, list(sweep.splits), seeds)
+
+
 def comparisons(tables: Tables, sweep: Sweep, decision: DecisionSettings) -> list[Comparison]:
     """The candidate against every other model, per augmentation and over all, on both metrics."""
     result = []

@@ -116,22 +116,27 @@ def run_cost(run: dict, metrics: dict, evaluate_benchmark: Path,
     return RunCost((float(run["train_seconds"]) + evaluation) * devices["count"] / 3600, unit, "benchmark")
 
 
-def total(costs: list[RunCost]) -> dict:
-    """The cost behind a verdict: device-hours summed over runs of one unit, and what is unknown.
+def total(runs: pd.DataFrame) -> dict:
+    """The cost behind a verdict, from runs.csv's device_hours, cost_unit and cost_source columns:
+    device-hours summed over the runs, and what is unknown.
 
     With any run unknown, the total is NaN (a partial sum would understate the decision's cost);
     `known_runs` still says how much of it was measured.
     """
-    units = sorted({cost.unit for cost in costs})
-    known = [cost for cost in costs if cost.known]
-    hours = sum(cost.device_hours for cost in known) if len(known) == len(costs) else math.nan
+    units = sorted(set(runs["cost_unit"]))
+    known = runs["device_hours"].notna()
     return {
-        "device_hours": hours,
+        "device_hours": float(runs["device_hours"].sum()) if known.all() else math.nan,
         "unit": units[0] if len(units) == 1 else "mixed",
-        "runs": len(costs),
-        "known_runs": len(known),
-        "sources": sorted({cost.source for cost in costs}),
+        "runs": len(runs),
+        "known_runs": int(known.sum()),
+        "sources": sorted(set(runs["cost_source"])),
     }
+
+
+def columns(cost: RunCost) -> dict:
+    """A run's cost as runs.csv columns."""
+    return {"device_hours": cost.device_hours, "cost_unit": cost.unit, "cost_source": cost.source}
 
 
 def describe(cost: dict) -> str:

@@ -28,8 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from segsweep.config.sequential import Schedule
+from segsweep.data.staging import staged_file
 from segsweep.errors import UserError
-from segsweep.reporting.cost import describe as describe_cost
+from segsweep.reporting import cost
+from segsweep.reporting.comparisons import headline_splits
+from segsweep.reporting.runs import load_runs, split_complete
+from segsweep.reporting.tables import json_safe
 from segsweep.statistics.bootstrap import Split, components, linearised_differences
 from segsweep.statistics.decision import decide
 from segsweep.statistics.sequential import boundaries, nominal_level, repeated_interval, seed_fractions
@@ -94,7 +98,7 @@ def sentence(record: dict, baseline: str, candidate: str) -> str:
             f"{100 * record['estimate']:+.1f} IoU points, {level:.2f}% repeated CI {100 * record['low']:+.1f} to "
             f"{100 * record['high']:+.1f}: {words[record['decision']]}.")
     if record.get("stop"):
-        text += f" The sweep stopped here: {STOP_WORDS[record['stop']]}. This decision cost {describe_cost(record['cost'])}."
+        text += f" The sweep stopped here: {STOP_WORDS[record['stop']]}. This decision cost {cost.describe(record['cost'])}."
     else:
         text += " The sweep goes on to the next look."
     return text
@@ -106,30 +110,26 @@ def add_arguments(parser) -> None:
     add_sweep_arguments(parser)
     parser.add_argument("--look", type=int, required=True, help="which look this is (1-based)")
     parser.add_argument("--sequential", required=True, help="the config's `sequential` mapping, as JSON")
-    parser.add_argument("--out", type=Path, required=True, help="the look's look.json")
+    parser.add_argument("--out", type=Path, required=True, help="the look's record, aggregate/looks/look<k>.json")
 
 
 def run(args) -> int:
-    from segsweep.reporting.aggregate import expected_runs, headline_splits, load_runs, run_costs, split_complete
+    from segsweep.reporting.aggregate import sweep_from_args
 
     schedule = Schedule.from_config(json.loads(args.sequential))
     if not 1 <= args.look <= schedule.last_look:
         raise UserError(f"--look {args.look}: this schedule has looks 1 to {schedule.last_look}")
     if len(args.seeds) != schedule.seeds_at(args.look):
         raise UserError(f"--seeds: look {args.look} runs {schedule.seeds_at(args.look)} seeds, got {len(args.seeds)}")
-    args.dataset = args.dataset or args.results.resolve().name
-    found, _ = split_complete(expected_runs(args), allow_missing=False)
+    sweep = sweep_from_args(args)
+    found, _ = split_complete(sweep.expected_runs(), allow_missing=False)
     tables = load_runs(found)
-    splits = headline_splits(tables, args)
-    record = decide_look(splits, args.metric, args.min_effect, schedule, args.look)
+    record = decide_look(headline_splits(tables, sweep), args.metric, args.min_effect, schedule, args.look)
     record["seeds"] = list(args.seeds)
-    record["cost"] = run_costs(tables.runs)
+    record["cost"] = cost.total(tables.runs)
     record["stop"] = stop_reason(record, schedule, record["cost"])
     record["sentence"] = sentence(record, args.baseline, args.candidate)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    from segsweep.data.staging import staged_file
-    from segsweep.reporting.aggregate import json_safe
-
     with staged_file(args.out) as staging:
         staging.write_text(json.dumps(json_safe(record), indent=2) + "\n")
     print(record["sentence"])

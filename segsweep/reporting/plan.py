@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from segsweep import layout
 from segsweep.errors import UserError
-from segsweep.statistics.bootstrap import Components
+from segsweep.reporting.tables import json_safe
+from segsweep.statistics.bootstrap import Components, components
 from segsweep.statistics.planning import images_to_settle, probability_to_settle, seeds_to_settle
 
 
@@ -83,23 +85,30 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from segsweep.reporting.aggregate import headline_components
+    from segsweep.reporting.comparisons import headline_splits
+    from segsweep.reporting.runs import Sweep, Tables
 
-    verdict_path = args.aggregate_dir / "verdict.json"
+    verdict_path = args.aggregate_dir / layout.VERDICT_FILE
     try:
         verdict = json.loads(verdict_path.read_text())
-        runs = pd.read_csv(args.aggregate_dir / "runs.csv")
-        per_image = pd.read_csv(args.aggregate_dir / "per_image.csv", dtype={"stem": str})
+        runs = pd.read_csv(args.aggregate_dir / layout.AGGREGATE_TABLES["runs"])
+        per_image = pd.read_csv(args.aggregate_dir / layout.AGGREGATE_TABLES["per_image"], dtype={"stem": str})
     except (OSError, ValueError) as error:
         raise UserError(f"{args.aggregate_dir}: not a finished sweep's aggregate folder ({error})") from None
     if verdict.get("mean_diff") is None:
         raise UserError(f"{verdict_path}: no comparison to plan ({verdict.get('sentence', 'no sentence')})")
     margin = args.min_effect if args.min_effect is not None else verdict["min_effect"]
-    components = headline_components(per_image, verdict)
-    plan = next_decision(components, verdict["mean_diff"], margin, verdict["n_seeds"], seed_cost(runs))
+    sweep = Sweep(results=args.aggregate_dir.parent, dataset=verdict["dataset"],
+                  models=tuple(dict.fromkeys(runs["model"])), augmentations=tuple(dict.fromkeys(runs["augmentation"])),
+                  splits=tuple(dict.fromkeys(runs["split"])), seeds=tuple(dict.fromkeys(runs["seed"])),
+                  baseline=verdict["baseline"], candidate=verdict["candidate"])
+    tables = Tables(runs=runs, histories=pd.DataFrame(), per_image=per_image, modes=pd.DataFrame())
+    components_now = components(headline_splits(tables, sweep), verdict["metric"])
+    plan = next_decision(components_now, verdict["mean_diff"], margin, verdict["n_seeds"], seed_cost(runs))
     if args.json:
-        print(json.dumps(plan, indent=2))
+        print(json.dumps(json_safe(plan), indent=2))
     else:
-        print(verdict["sentence"])
-        print(describe(plan, verdict["n_seeds"], verdict["n_images"], str(runs["cost_unit"].iloc[0])))
+        print(verdict.get("sequential", {}).get("sentence") or verdict["sentence"])
+        print(f"This decision cost {verdict['cost_sentence']}.")
+        print(describe(plan, verdict["n_seeds"], verdict["n_images"], verdict["cost"]["unit"]))
     return 0

@@ -154,6 +154,12 @@ def comparison_rows(comparison: pd.DataFrame) -> list[dict]:
     ]
 
 
+def run_cost(hours: float, unit: str) -> str:
+    """'0.014 CPU-h' per run; 'unknown' where a run's time was not recorded."""
+    short = {"gpu_hours": "GPU-h", "cpu_hours": "CPU-h"}.get(unit, "device-h")
+    return "unknown" if pd.isna(hours) else f"{hours:.3g} {short}"
+
+
 def model_rows(models: pd.DataFrame) -> list[dict]:
     return [
         {
@@ -170,6 +176,7 @@ def model_rows(models: pd.DataFrame) -> list[dict]:
             "gap": points(row.mean_val_test_gap),
             "parameters": fmt(row.parameters, ",.0f"),
             "gflops": fmt(row.training_flops_per_image / 1e9, ",.1f"),
+            "cost": run_cost(row.device_hours_per_run, row.cost_unit),
             "modes": row.modes_chosen,
             "chosen_on": row.mode_chosen_on,
             "empty": fmt(row.n_empty_reference, ".0f"),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from segsweep import layout
 from segsweep.errors import UserError
+from segsweep.reporting import cost
 
 PER_IMAGE_COLUMNS = ("stem", "iou", "precision", "recall", "f1", "boundary_iou", "tp", "fp", "fn", "empty_reference")
 HISTORY_COLUMNS = ("epoch", "val_road_iou")
@@ -75,8 +76,12 @@ class Run:
         return {"dataset": self.dataset, "model": self.model, "augmentation": self.augmentation, "split": self.split,
                 "seed": self.seed}
 
+    @property
+    def path_keys(self) -> tuple[str, str, int, int]:
+        return self.model, self.augmentation, self.split, self.seed
+
     def files(self) -> dict[str, Path]:
-        return layout.run_files(self.results, self.model, self.augmentation, self.split, self.seed)
+        return layout.run_files(self.results, *self.path_keys)
 
     def missing(self) -> list[str]:
         return [str(path) for path in self.files().values() if not path.exists()]
@@ -182,12 +187,15 @@ def _with_keys(frame: pd.DataFrame, run: Run) -> pd.DataFrame:
 
 
 def load_runs(runs: list[Run]) -> Tables:
-    """Read every run's files; bad content raises UserError naming the file."""
+    """Read every run's files; bad content raises UserError naming the file. Each run's cost comes
+    from one `sacct` call for the whole sweep where SLURM answers (segsweep.reporting.cost)."""
+    records = [(read_json(run.files()["run.json"]), read_json(run.files()["metrics.json"])) for run in runs]
+    usage = cost.sacct_usage(job for info, metrics in records for job in cost.run_jobs(info, metrics))
     rows, histories, per_image, modes = [], [], [], []
-    for run in runs:
+    for run, (info, metrics) in zip(runs, records):
         files = run.files()
-        info, metrics = read_json(files["run.json"]), read_json(files["metrics.json"])
-        rows.append(_run_row(run, info, metrics))
+        evaluation = layout.benchmark_file(run.results, "evaluate", layout.run_path(*run.path_keys))
+        rows.append({**_run_row(run, info, metrics), **cost.columns(cost.run_cost(info, metrics, evaluation, usage))})
         histories.append(_with_keys(read_csv(files["history.csv"], HISTORY_COLUMNS), run))
         # Stems stay text: 000123 must not become the number 123.
         images = read_csv(files["per_image.csv"], PER_IMAGE_COLUMNS, {"stem": str})

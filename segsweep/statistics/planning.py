@@ -2,21 +2,21 @@
 
 A comparison SETTLES when its interval lies wholly inside the margin (-m, +m) (equivalent) or wholly
 on one side of 0 (better or worse): any verdict of segsweep.statistics.decision.decide but
-"inconclusive". Planning assumes the current estimate d is the truth and the interval is d +- h
-with the planned half-width h of bootstrap.Components.half_width; that interval settles when
+"inconclusive". An interval D +- h settles when |D| > h or |D| < m - h.
 
-    h < max(|d|, m - |d|)        (it then clears 0, or fits inside the margin).
+"Most likely" is taken literally: the plan is the fewest seeds (or test images) with which the
+future interval settles with probability at least 1/2, when the current estimate d is the truth and
+the future estimate D is drawn from N(d, SE^2), SE and h = z SE the planned standard error and
+half-width of bootstrap.Components.half_width (`probability_to_settle`). Two older readings fall
+short. A half-width under the margin (h < m, this project's first "seeds needed") does not decide a
+difference near the margin: at d = 0.9 m an interval of half-width 0.95 m holds 0 and reaches beyond
+m. An interval centred on d that settles (h < max(|d|, m - |d|), `settle_target`) is necessary but
+far from enough at d near 0: there the future D wanders by about SE, and an interval just under
+the margin settles in fewer than one sweep in ten.
 
-The old target h < m ("seeds needed") settles d = 0 and |d| >= m, but not a difference near the
-margin: at d = 0.9 m an interval of half-width 0.95 m holds 0 and reaches beyond m. The target is
-never under m / 2 (at |d| = m / 2 both sides are equally far), so a finite answer always exists
-unless the images or the splits alone leave the half-width above it.
-
-"Most likely": with the target met only just, the future estimate falls on the settling side about
-half the time; `probability_to_settle` gives the chance under the normal approximation, drawing
-the future estimate afresh from N(d, SE(R)^2). That ignores that seeds in hand and the same test
-images are shared with the future estimate (which makes it vary less), and the uncertainty of the
-variance components themselves, which from 3 seeds is large: these are planning figures.
+These are planning figures: D is drawn afresh, although the seeds in hand and the same test images
+are shared with the future estimate (which makes it vary less), and the variance components from a
+few seeds are themselves uncertain by a factor of several.
 """
 
 from __future__ import annotations
@@ -36,32 +36,36 @@ def settle_target(diff: float, margin: float) -> float:
     return max(abs(diff), margin - abs(diff))
 
 
+MOST_LIKELY = 0.5  # the chance of settling a plan asks for
+
+
 def seeds_to_settle(components: Components, diff: float, margin: float, z: float = Z95,
                     max_seeds: int = 1000) -> int | None:
-    """Fewest seeds (at least 2) at this test set whose planned interval around diff settles; None when
-    no number up to max_seeds can (the images or splits alone leave the half-width at the target or above)."""
-    needed = components.seeds_needed(settle_target(diff, margin), z)
-    return needed if needed is not None and needed <= max_seeds else None
+    """Fewest seeds (at least 2) at this test set with which the comparison settles with probability
+    at least MOST_LIKELY; None when no number up to max_seeds does (the images or splits alone leave
+    too wide an interval)."""
+    return next((n for n in range(2, max_seeds + 1)
+                 if probability_to_settle(components, diff, margin, n, z) >= MOST_LIKELY), None)
 
 
 def images_to_settle(components: Components, diff: float, margin: float, n_seeds: float = math.inf,
                      z: float = Z95) -> int | None:
-    """Fewest test images (at least 2) at which n_seeds seeds (math.inf: unlimited seeds) give a planned
-    interval around diff that settles, the per-image variance taken as measured; None when no number
-    can (the seeds or splits alone leave the half-width at the target or above)."""
-    target = settle_target(diff, margin)
+    """Fewest test images (at least 2) with which n_seeds seeds (math.inf: unlimited seeds) settle the
+    comparison with probability at least MOST_LIKELY, the per-image variance taken as measured; None
+    when no number does (the seeds or splits alone leave too wide an interval)."""
 
-    def half_width(n_images: float) -> float:
-        return dataclasses.replace(components, n_images=n_images).half_width(n_seeds, z)
+    def settles(n_images: float) -> bool:
+        at = dataclasses.replace(components, n_images=n_images)
+        return probability_to_settle(at, diff, margin, n_seeds, z) >= MOST_LIKELY
 
-    if half_width(math.inf) >= target:
+    if not settles(math.inf):
         return None
-    low, high = 1, 2  # half_width(low) >= target > half_width(high), by doubling then bisection
-    while half_width(high) >= target:
+    low, high = 1, 2  # not settles(low), settles(high): by doubling, then bisection
+    while not settles(high):
         low, high = high, 2 * high
     while high - low > 1:
         middle = (low + high) // 2
-        low, high = (middle, high) if half_width(middle) >= target else (low, middle)
+        low, high = (low, middle) if settles(middle) else (middle, high)
     return high
 
 
