@@ -2,7 +2,7 @@
 
 The dataset is the project's own procedural kitti_semantics scenes with a real split manifest;
 each run's "prediction" is the true road shifted sideways and cut below its top edge by a random
-number of pixels, whose mean is set per model (`error_px`). Per-image and pooled metrics are then
+number of pixels, whose mean is set per model, or per model and seed (`error_px`). Per-image and pooled metrics are then
 counted from those masks with segsweep.evaluation.metrics, so every file agrees with every other,
 as real evaluation output would. The first `empty_images` test images of each split have their road
 removed from the truth the runs are scored on: no reference, so their IoU is NaN (empty_reference).
@@ -40,7 +40,8 @@ class FakeSweep:
     augmentations: tuple[str, ...] = ("none", "flip_crop")
     seeds: tuple[int, ...] = (0, 1, 2)
     splits: tuple[int, ...] = (0,)
-    error_px: dict[str, float] = field(default_factory=lambda: {"unet": 7.0, "unetpp": 2.0})
+    # Mean error of each model's runs in pixels; a {seed: pixels} mapping sets it seed by seed.
+    error_px: dict[str, float | dict[int, float]] = field(default_factory=lambda: {"unet": 7.0, "unetpp": 2.0})
     n_images: int = 16
     fractions: tuple[float, float, float] = (0.25, 0.25, 0.5)  # train, val, test: 8 test images
     size: tuple[int, int] = (48, 160)
@@ -64,6 +65,10 @@ class FakeSweep:
 
     def benchmark(self, model: str, aug: str, seed: int, split: int = 0, rule: str = "train") -> Path:
         return layout.benchmark_file(self.results, rule, layout.run_path(model, aug, split, seed))
+
+    def mean_error(self, model: str, seed: int) -> float:
+        error = self.error_px[model]
+        return error[seed] if isinstance(error, dict) else error
 
     def aggregate_args(self, grid_images: int = 2) -> list[str]:
         return [
@@ -163,7 +168,7 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
     eval_dir = sweep.eval_dir(model, aug, seed, split)
     (eval_dir / layout.MASKS_DIR).mkdir(parents=True, exist_ok=True)
     rows, per_image_counts = [], []
-    run_error = abs(rng.normal(sweep.error_px[model], 0.5))
+    run_error = abs(rng.normal(sweep.mean_error(model, seed), 0.5))
     for stem, (road, valid) in truth.items():
         pred = _prediction(road, abs(rng.normal(run_error, 1.5)), rng)
         Image.fromarray(pred.astype(np.uint8) * 255).save(eval_dir / layout.MASKS_DIR / f"{stem}.png")

@@ -122,10 +122,17 @@ def test_per_image_and_pruning_tables(clear_win):
     assert l1.images_per_second == pytest.approx(np.mean(speeds))
 
 
+def assert_drawn(path) -> None:
+    """A PNG that decodes, at least 200 pixels each way, with something drawn on its white page."""
+    with Image.open(path) as image:
+        assert image.format == "PNG" and min(image.size) > 200, (path, image.size)
+        pixels = np.asarray(image.convert("L"))
+    assert (pixels < 200).mean() > 0.001, f"{path}: blank"
+
+
 def test_plots_and_grids_are_written(clear_win):
     for name in ("iou_by_model", "score_distribution", "val_iou_curves", "per_image_scatter", "pruning_speed_iou"):
-        with Image.open(clear_win.out_dir / "plots" / f"{name}.png") as image:
-            assert min(image.size) > 200
+        assert_drawn(clear_win.out_dir / "plots" / f"{name}.png")
     verdict = json.loads((clear_win.out_dir / layout.VERDICT_FILE).read_text())
     grids = sorted(p.name for p in (clear_win.out_dir / "grids").glob("*.png"))
     assert grids == sorted(f"{aug}_{cat}.png" for aug in ("none", "flip_crop") for cat in ("best", "worst", "differ"))
@@ -137,19 +144,38 @@ def test_plots_and_grids_are_written(clear_win):
     assert best["stems"] == list(mean_iou.sort_values(ascending=False).index[:2])
 
 
-def test_equal_models_are_not_declared_different(tmp_path):
-    """Same error on average, but each run draws its own: the decision must not claim a winner.
-    No pruned modes: the figure says so."""
+def test_models_within_the_margin_everywhere_are_equivalent(tmp_path):
+    """Same error on average, each run drawing its own. A pooled IoU lies between its images' IoUs, so no
+    resampled difference can leave [-spread, spread], spread = max - min per-image IoU over the sweep: with
+    a margin above the spread the interval must lie inside it. No pruned modes: the figure says so."""
     sweep = make_fake_sweep(tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 4.0},
                             deep_supervision=False)
-    assert main(sweep.aggregate_args(grid_images=1)) == 0
+    margin = 0.3
+    assert main([*sweep.aggregate_args(grid_images=1), "--min-effect", str(margin)]) == 0
+    iou = read(sweep, layout.AGGREGATE_TABLES["per_image"]).iou
+    assert iou.max() - iou.min() < margin  # the premise
     verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
-    assert verdict["decision"] in ("equivalent", "inconclusive") and verdict["scope"] == "none"
-    assert " is better" not in verdict["sentence"] and " is worse" not in verdict["sentence"]
-    if verdict["decision"] == "inconclusive":
-        assert "seeds at this test set" in verdict["sentence"] or "more test images" in verdict["sentence"]
+    assert (verdict["decision"], verdict["scope"]) == ("equivalent", "none")
+    assert -margin < verdict["ci_low"] < verdict["ci_high"] < margin
+    assert "Verdict: equivalent, the whole interval lies inside the ±30.0-point margin" in verdict["sentence"]
     assert read(sweep, layout.AGGREGATE_TABLES["pruning"]).empty
-    assert (sweep.out_dir / "plots" / "pruning_speed_iou.png").stat().st_size > 1000
+    assert_drawn(sweep.out_dir / "plots" / "pruning_speed_iou.png")
+
+
+def test_models_that_trade_places_between_seeds_are_inconclusive(tmp_path):
+    """U-Net++ errs by 8 pixels where U-Net errs by 2 on seed 0, and the other way round on seed 1: the
+    seed differences lie on both sides of 0, farther out than the margin, and a resample of seeds draws
+    either one twice, so the interval holds 0 and reaches past the margin on both sides."""
+    sweep = make_fake_sweep(tmp_path, augmentations=("none",), seeds=(0, 1), deep_supervision=False,
+                            error_px={"unet": {0: 2.0, 1: 8.0}, "unetpp": {0: 8.0, 1: 2.0}})
+    assert main(sweep.aggregate_args(grid_images=1)) == 0
+    runs = read(sweep, layout.AGGREGATE_TABLES["runs"]).pivot(index="seed", columns="model", values="pooled_iou")
+    seed_diffs = (runs.unetpp - runs.unet).to_numpy()
+    assert seed_diffs[0] < -0.1 and seed_diffs[1] > 0.1  # the premise, with the 0.01 margin far inside
+    verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
+    assert verdict["decision"] == "inconclusive" and verdict["ci_low"] < -0.01 and verdict["ci_high"] > 0.01
+    assert "Verdict: inconclusive, the interval holds 0" in verdict["sentence"]
+    assert " is better" not in verdict["sentence"] and " is worse" not in verdict["sentence"]
 
 
 def test_empty_references_splits_and_every_baseline(tmp_path):

@@ -129,7 +129,16 @@ def test_shipped_configs_validate(tmp_path: Path, name: str) -> None:
     config = yaml.safe_load((REPO / "config" / name).read_text())
     if "generate" not in config["dataset"]:
         config["dataset"]["root"] = str(tmp_path)  # the real data may be absent; any folder will do
-    load_config(_write(tmp_path, config))
+    loaded = load_config(_write(tmp_path, config))
+    assert _holds(loaded, config)  # defaults only fill what the file left out
+    assert set(loaded) > set(config) and {"train", "evaluate", "split", "report"} <= set(loaded)
+
+
+def _holds(whole, part) -> bool:
+    """Every key of `part` is in `whole` with the same value, mappings compared key by key."""
+    if isinstance(part, dict):
+        return isinstance(whole, dict) and all(k in whole and _holds(whole[k], v) for k, v in part.items())
+    return whole == part
 
 
 def test_job_settings_hold_only_what_a_run_depends_on(tmp_path: Path) -> None:

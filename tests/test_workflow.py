@@ -18,6 +18,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import workflow_runner as wf
@@ -94,7 +95,12 @@ def test_sweep_runs_end_to_end_and_snakemake_report_works(finished_sweep: Path) 
             run = json.loads((run_dir(finished_sweep, model, seed) / "run.json").read_text())
             assert (run["model"], run["seed"], run["resumed"]) == (model, seed, False)
             metrics = json.loads((eval_dir(finished_sweep, model, seed) / "metrics.json").read_text())
-            assert 0 <= metrics["pooled"]["iou"] <= 1
+            per_image = pd.read_csv(eval_dir(finished_sweep, model, seed) / "per_image.csv")
+            tp, fp, fn = (int(per_image[count].sum()) for count in ("tp", "fp", "fn"))
+            assert len(per_image) == metrics["n_images"] and tp + fp + fn > 0
+            # Pooled IoU: the counts summed over the test images, then one ratio.
+            assert (metrics["pooled"]["tp"], metrics["pooled"]["fp"], metrics["pooled"]["fn"]) == (tp, fp, fn)
+            assert metrics["pooled"]["iou"] == pytest.approx(tp / (tp + fp + fn))
     html = (exp / "report.html").read_text()
     assert "unetpp" in html and "<img" in html
     verdict = json.loads((exp / "aggregate" / "verdict.json").read_text())
@@ -166,7 +172,7 @@ def test_another_experiment_name_plans_only_its_own_files(finished_sweep: Path) 
 def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: Path) -> None:
     config = wf.tiny_config(seeds=[0], train={"epochs": 5, "early_stopping_patience": 0})
     first, second = run_dir(tmp_path, "unet", 0), run_dir(tmp_path, "unetpp", 0)
-    kill_after = random.Random().randint(1, 3)  # a random epoch of the second run
+    kill_after = random.Random(21).randint(1, 3)  # an epoch of the second run, the same on every run of the test
     process = wf.start(tmp_path, config, "--cores", "1")
 
     def second_run_mid_training() -> bool:
