@@ -22,7 +22,7 @@ from PIL import Image
 
 from segsweep import layout
 from segsweep.data.formats import load_pair
-from segsweep.data.manifest import manifest_samples
+from segsweep.data.manifest import SPLITS, manifest_samples
 from segsweep.data.split import make_split
 from segsweep.data.synthetic import generate
 from segsweep.evaluation.metrics import Counts, confusion_counts, scores
@@ -128,7 +128,8 @@ def _write_dataset(sweep: FakeSweep) -> dict[int, dict[str, tuple[np.ndarray, np
     generate(root, sweep.n_images, seed=0, height=sweep.size[0], width=sweep.size[1])
     truths = {}
     for split in sweep.splits:
-        manifest = make_split(FORMAT, root, None, "random", split, sweep.fractions,
+        manifest = make_split({"format": FORMAT, "root": str(root)},
+                              {"seed": split, "fractions": dict(zip(SPLITS, sweep.fractions))},
                               layout.split_manifest(sweep.results, split))
         pairs = {s.stem: load_pair(FORMAT, s)[1:] for s in manifest_samples(manifest, "test")}
         truth = {stem: (road.astype(bool), valid) for stem, (road, valid) in sorted(pairs.items())}
@@ -215,6 +216,7 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
         "best_val_road_iou": best["val_road_iou"], "train_seconds": train_seconds, "resumed": False,
         "resumed_from_epoch": None, "attempts": 1, "precision": "float32",
         "device": {"type": "CPU", "name": "Fake CPU @ 2.0GHz"}, "devices": {"kind": "cpu", "count": 1},
+        "floating_point": {"isa": "avx2"},
         "host": "fakehost", "slurm_job_id": None, "slurm_job_ids": [],
         "versions": {"tensorflow": "2.21.0", "keras": "3.15.1", "albumentations": "2.0.8", "numpy": "2.0",
                      "python": "3.11", "segsweep": "0.1.0"},

@@ -235,7 +235,7 @@ def test_bad_input_names_the_file(small_sweep, capsys):
     assert main(small_sweep.aggregate_args()) == 2
     assert str(metrics) in capsys.readouterr().err
     assert main([*small_sweep.aggregate_args(), "--candidate", "nope"]) == 2  # the last --candidate counts
-    assert "--candidate 'nope' is not one of --models" in capsys.readouterr().err
+    assert "--candidate: 'nope' is not in --models" in capsys.readouterr().err
 
 
 def test_per_image_without_the_empty_reference_column_names_the_file(small_sweep, capsys):

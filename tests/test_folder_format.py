@@ -145,12 +145,13 @@ def test_an_empty_folder_or_glob_is_named(tmp_path):
 def test_split_step_writes_a_group_aware_manifest_of_user_folders(tmp_path, capsys):
     stems = [f"{drive}_{n:03d}" for drive in ("d1", "d2", "d3", "d4") for n in range(3)]
     root = user_folders(tmp_path / "data", stems)
-    folder = json.dumps({**SETTINGS, "group_pattern": r"^(d\d)_"})
+    dataset = {"format": "folder", "root": str(root), "folder": {**SETTINGS, "group_pattern": r"^(d\d)_"}}
     out = tmp_path / "split0.csv"
-    assert 0 == main(["split", "--format", "folder", "--folder", folder, "--root", str(root), "--gap", "0", "--out", str(out)])
+    assert 0 == main(["split", "--settings", json.dumps({"dataset": dataset, "split": {"gap": 0}}), "--out", str(out)])
     manifest = pd.read_csv(out, dtype=str)
     assert list(manifest["stem"]) == stems
     assert set(manifest["image"]) == {str(root / "images" / f"{s}.jpg") for s in stems}
     assert manifest.groupby("group")["split"].nunique().eq(1).all()  # no drive in two splits
-    assert 0 != main(["split", "--format", "folder", "--folder", '{"images": "images"}', "--root", str(root), "--out", str(out)])
+    bad = {"dataset": {**dataset, "folder": {"images": "images"}}, "split": {}}
+    assert 0 != main(["split", "--settings", json.dumps(bad), "--out", str(out)])
     assert "error: key 'dataset.folder.masks'" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from PIL import Image
 
 from conftest import REPO, shipped_config
 from segsweep import cli
-from segsweep.config import load_config
+from segsweep.config import canonical_json, check_split, load_config, split_count, split_settings
 from segsweep.data.formats import Sample, find_samples, load_pair
 from segsweep.data.manifest import COLUMNS, GAP, SPLITS, Frame, closest_frames, manifest_samples, read_manifest
 from segsweep.data.split import (
@@ -37,16 +37,24 @@ STEMS = [f"{i:06d}_10" for i in range(150)]
 FRACTIONS = (0.7, 0.15, 0.15)
 
 
-def split_args(root: Path | str, out: Path | str, *, source: str = "random", ids: tuple[str, ...] = ()) -> list[str]:
-    """The command line of workflow/rules/data.smk (an empty --positive-ids when the config has none)."""
-    return ["split", "--format", "kitti_semantics", "--root", str(root), "--positive-ids", *ids,
-            "--source", source, "--seed", "0", "--fractions", "0.5", "0.25", "0.25", "--out", str(out)]  # fmt: skip
+def split_args(root: Path | str, out: Path | str) -> list[str]:
+    """The command line of workflow/rules/data.smk: the config's split settings as JSON."""
+    settings = {"dataset": {"format": "kitti_semantics", "root": str(root), "positive_ids": None},
+                "split": {"source": "random", "seed": 0, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}}}
+    return ["split", "--settings", canonical_json(settings), "--index", "0", "--out", str(out)]
+
+
+def kitti(root: Path, **dataset) -> dict:
+    return {"format": "kitti_semantics", "root": str(root), **dataset}
+
+
+def camvid_at(root: Path) -> dict:
+    return {"format": "camvid", "root": str(root)}
 
 
 def random_split(stems: list[str], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
     """stem -> split for frames that are each their own group: the sorted stems shuffled by `seed`
     and cut by `fractions` (TRAIN, VAL, TEST); with one frame per group, a random cut is this."""
-    SplitRule(fractions=tuple(fractions)).check()
     frames = [Frame(Sample(stem, Path(), Path()), stem, 0) for stem in stems]
     return random_cut(frames, seed, SPLITS, fractions)
 
@@ -67,8 +75,6 @@ def test_every_split_gets_an_image_or_the_split_is_refused() -> None:
     assert sorted(random_split(["a", "b", "c"], 0, (0.9, 0.05, 0.05)).values()) == ["test", "train", "val"]
     with pytest.raises(DataError, match="cannot split 2 images"):
         random_split(["a", "b"], 0, FRACTIONS)
-    with pytest.raises(UserError, match="summing to 1"):
-        random_split(STEMS, 0, (0.5, 0.3, 0.3))
 
 
 def test_cli_checks_the_data_and_writes_the_manifest(
@@ -112,12 +118,12 @@ def test_a_dataset_without_road_is_refused(tmp_path: Path) -> None:
     for label in (root / "training" / "semantic").iterdir():
         Image.fromarray(np.full((16, 24), 8, np.uint8)).save(label)
     with pytest.raises(DataError, match=r"no road pixels in any of the 3 labels .* label IDs \[7\]"):
-        make_split("kitti_semantics", root, None, "random", 0, FRACTIONS, tmp_path / "split.csv")
+        make_split(kitti(root), {}, tmp_path / "split.csv")
     with pytest.raises(DataError, match=r"label IDs \[7, 22\]"):
-        make_split("kitti_semantics", root, [7, 22], "random", 0, FRACTIONS, tmp_path / "split.csv")
+        make_split(kitti(root, positive_ids=[7, 22]), {}, tmp_path / "split.csv")
     with pytest.raises(UserError, match=r"positive ids \[6\] cannot be road"):  # 6 (ground): void by default
-        make_split("kitti_semantics", root, [6], "random", 0, FRACTIONS, tmp_path / "split.csv")
-    make_split("kitti_semantics", root, [8], "random", 0, (0.4, 0.3, 0.3), tmp_path / "split.csv")
+        make_split(kitti(root, positive_ids=[6]), {}, tmp_path / "split.csv")
+    make_split(kitti(root, positive_ids=[8]), {"fractions": {"train": 0.4, "val": 0.3, "test": 0.3}}, tmp_path / "split.csv")
     assert len(read_manifest(tmp_path / "split.csv")) == 3
 
 
@@ -287,21 +293,45 @@ def test_repeats_redraw_val_around_a_fixed_test_set() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rule", "message"),
+    ("split", "index", "message"),
     [
-        (SplitRule(repeats=3, folds=5), "set one of them, not both"),
-        (SplitRule(folds=3, hold_out_each=("A", "B")), "three kinds of split axis"),
-        (SplitRule(test_groups=("A",), hold_out_each=("A", "B")), r"split groups \['A'\] are in both test_groups"),
-        (SplitRule(hold_out_each=("A", "B"), index=2), r"split index must be in 0\.\.1 \(2 splits\), got 2"),
-        (SplitRule(folds=5, index=5), r"split index must be in 0\.\.4 \(5 splits\), got 5"),
-        (SplitRule(index=1), r"split index must be in 0\.\.0"),
-        (SplitRule(folds=1), "split folds must be 2 or more"),
-        (SplitRule(gap=-1), "split gap must be 0 or more"),
+        ({"repeats": 3, "folds": 5}, 0, r"keys 'split.repeats' and 'split.folds' are different kinds of split axis"),
+        ({"folds": 3, "hold_out_each": ["A", "B"]}, 0, r"keys 'split.folds' and 'split.hold_out_each' are different"),
+        ({"test_groups": ["A"], "hold_out_each": ["A", "B"]}, 0, r"'split.hold_out_each' both hold \['A'\]"),
+        ({"hold_out_each": ["A", "B"]}, 2, r"split index must be in 0\.\.1 \(2 splits\), got 2"),
+        ({"folds": 5}, 5, r"split index must be in 0\.\.4 \(5 splits\), got 5"),
+        ({}, 1, r"split index must be in 0\.\.0"),
+        ({"folds": 1}, 0, r"key 'split.folds': 1 is less than the minimum of 2"),
+        ({"gap": -1}, 0, r"key 'split.gap': -1 is less than the minimum of 0"),
+        ({"fractions": {"train": 0.5, "val": 0.3, "test": 0.3}}, 0, r"key 'split.fractions': train \+ val \+ test must be 1"),
     ],
 )
-def test_split_rule_is_checked(rule: SplitRule, message: str) -> None:
-    with pytest.raises(UserError, match=message):
-        rule.check()
+def test_split_settings_are_checked_in_one_place(split: dict, index: int, message: str, tmp_path: Path) -> None:
+    """The config's check (before any job) and make_split's (a step run by hand) are one function."""
+    with pytest.raises(ConfigError, match=message):
+        check_split(split, index)
+    with pytest.raises(ConfigError, match=message):
+        make_split(kitti(tmp_path / "never read"), split, tmp_path / "split.csv", index)
+
+
+def test_split_command_takes_the_settings_of_a_config_file(
+    synthetic_dataset: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """By hand, `segsweep split --config FILE` writes what the rule's --settings JSON of that config writes."""
+    import yaml
+
+    monkeypatch.chdir(synthetic_dataset.parent)
+    config = {"dataset": {"name": "d", "format": "kitti_semantics", "root": synthetic_dataset.name},
+              "split": {"repeats": 2, "gap": 0}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    rule = canonical_json(split_settings(load_config(tmp_path / "c.yaml")))
+    for index in (0, 1):
+        by_hand, by_rule = tmp_path / f"hand{index}.csv", tmp_path / f"rule{index}.csv"
+        assert cli.main(["split", "--config", str(tmp_path / "c.yaml"), "--index", str(index), "--out", str(by_hand)]) == 0
+        assert cli.main(["split", "--settings", rule, "--index", str(index), "--out", str(by_rule)]) == 0
+        assert by_hand.read_text() == by_rule.read_text()
+    assert (tmp_path / "hand0.csv").read_text() != (tmp_path / "hand1.csv").read_text()  # two draws of the axis
+    assert cli.main(["split", "--config", str(tmp_path / "c.yaml"), "--index", "2", "--out", str(by_hand)]) == 2
 
 
 def test_config_takes_one_split_axis_and_the_cli_default_gap_is_the_schema_one(tmp_path: Path) -> None:
@@ -331,30 +361,29 @@ def test_format_source_uses_the_test_folder_and_drops_its_neighbours(tmp_path: P
         "train": ["0001TP_008490", "0001TP_008520", "0006R0_f00930", "0006R0_f00960"],
         "val": ["0016E5_07959"], "test": ["0001TP_008550", "Seq05VD_f00000"],
     })  # fmt: skip
-    manifest = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "s.csv")
+    manifest = make_split(camvid_at(root), {"source": "format"}, tmp_path / "s.csv")
     splits = manifest.set_index("stem")["split"].to_dict()
     assert splits == {"0001TP_008490": "train", "0001TP_008520": GAP, "0006R0_f00930": "train",
                       "0006R0_f00960": "train", "0016E5_07959": "val", "0001TP_008550": "test",
                       "Seq05VD_f00000": "test"}  # fmt: skip
     assert manifest_samples(manifest, "train")[0].stem == "0001TP_008490"
-    held_out = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "s.csv", test_groups=("0001TP",))
+    held_out = make_split(camvid_at(root), {"source": "format", "test_groups": ["0001TP"]}, tmp_path / "s.csv")
     assert by_split(held_out.set_index("stem")["split"].to_dict(), "test") == [
         "0001TP_008490", "0001TP_008520", "0001TP_008550", "Seq05VD_f00000"]  # fmt: skip
     no_test = camvid(tmp_path / "nt", {"train": ["A_1", "B_1"], "val": ["C_1"]})
     with pytest.raises(
         DataError, match=r"no test folder; name the sequence\(s\) to hold out .* A \(1\), B \(1\), C \(1\)"
     ):
-        make_split("camvid", no_test, None, "format", 0, FRACTIONS, tmp_path / "nt.csv")
+        make_split(camvid_at(no_test), {"source": "format"}, tmp_path / "nt.csv")
     with pytest.raises(UserError, match="no split folders of its own"):
-        make_split("kitti_semantics", kitti_semantics(tmp_path / "k", ["a"]), None, "format", 0, FRACTIONS,
-                   tmp_path / "k.csv")  # fmt: skip
+        make_split(kitti(kitti_semantics(tmp_path / "k", ["a"])), {"source": "format"}, tmp_path / "k.csv")
 
 
 def test_a_gap_that_empties_a_split_is_refused(tmp_path: Path) -> None:
     root = camvid(tmp_path / "data", {"train": ["S_000", "S_010"], "val": ["S_020"], "test": ["S_030"]})
     with pytest.raises(DataError, match=r"splits \['train', 'val'\] are empty once frames within split.gap = 30"):
-        make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "s.csv")
-    manifest = make_split("camvid", root, None, "format", 0, FRACTIONS, tmp_path / "s.csv", gap=9)
+        make_split(camvid_at(root), {"source": "format"}, tmp_path / "s.csv")
+    manifest = make_split(camvid_at(root), {"source": "format", "gap": 9}, tmp_path / "s.csv")
     assert manifest["split"].tolist() == ["train", "train", "val", "test"]
     assert closest_frames(manifest).to_dict() == {
         "distance": 10, "group": "S", "first": "S_010 (train)", "second": "S_020 (val)"
@@ -369,16 +398,9 @@ def camvid_config_splits(tmp_path: Path, *overlays: str) -> list[pd.DataFrame]:
 
     (tmp_path / "merged.yaml").write_text(yaml.safe_dump(shipped_config("camvid.yaml", *overlays)))
     config = load_config(tmp_path / "merged.yaml")
-    dataset, split = config["dataset"], config["split"]
-    return [
-        make_split(
-            dataset["format"], Path(dataset["root"]), dataset["positive_ids"], split["source"], split["seed"],
-            tuple(split["fractions"].values()), tmp_path / f"split{index}.csv", void_ids=dataset["void_ids"],
-            group_pattern=split["group_pattern"], test_groups=tuple(split["test_groups"]), gap=split["gap"],
-            hold_out_each=tuple(split["hold_out_each"]), index=index,
-        )
-        for index in range(len(split["hold_out_each"]) or 1)
-    ]  # fmt: skip
+    settings = split_settings(config)
+    return [make_split(settings["dataset"], settings["split"], tmp_path / f"split{index}.csv", index)
+            for index in range(split_count(config["split"]))]
 
 
 def drive_and_time(stem: str) -> tuple[str, int]:

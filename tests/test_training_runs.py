@@ -39,7 +39,7 @@ def dataset(make_synthetic, tmp_path_factory) -> tuple[Path, Path]:
     """(dataset root, split manifest): 10 KITTI-size pairs, 6 of them for training and 2 for validation."""
     root = make_synthetic(count=10, seed=1, height=375, width=1242)
     manifest = tmp_path_factory.mktemp("split") / "split.csv"
-    make_split("kitti_semantics", root, None, "random", 0, (0.6, 0.2, 0.2), manifest)
+    make_split({"format": "kitti_semantics", "root": str(root)}, {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}}, manifest)
     return root, manifest
 
 

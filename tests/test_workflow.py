@@ -69,8 +69,11 @@ def test_split_axis_fans_out_the_runs_and_the_aggregate_reads_every_split(tmp_pa
     assert code == 0, out[-3000:]
     assert wf.planned_jobs(out)["make_split"] == 3 and wf.planned_jobs(out)["train"] == 12
     for index in range(3):
-        assert f"--repeats 3 --index {index} --out results/tiny/splits/split{index}.csv" in out
+        assert f"--index {index} --out results/tiny/splits/split{index}.csv" in out
         assert f"results/tiny/runs/unet/none/split{index}/seed1/model.keras" in out
+    jobs = re.findall(r"segsweep split --settings '([^']*)' --index (\d+)", out)  # the config's split settings
+    assert sorted(int(index) for _, index in jobs) == [0, 1, 2]
+    assert all(json.loads(settings)["split"]["repeats"] == 3 for settings, _ in jobs)
     assert "--splits 0 1 2 " in out and "--bootstrap-resamples 10000" in out
 
 

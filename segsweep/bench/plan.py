@@ -51,7 +51,7 @@ class Plan:
             generate(root, count, seed=0)
         manifest = self.out_dir / f"split{count}.csv"
         if not manifest.is_file():
-            make_split("kitti_semantics", root, None, "random", 0, (0.7, 0.15, 0.15), manifest)
+            make_split({"format": "kitti_semantics", "root": str(root)}, {"seed": 0}, manifest)
         return manifest
 
     @functools.cached_property

@@ -6,6 +6,7 @@ Free of TensorFlow imports: the Snakefile runs them when it builds the DAG.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -66,6 +67,51 @@ def training_jobs(config: dict, name: str):
         yield f"key 'tune.space', trial {trial} {configuration}", with_train(job, train_overrides(configuration))
 
 
+def split_count(split: dict) -> int:
+    """Splits on the split axis: `folds` folds, one per `hold_out_each` group, or `repeats` random splits."""
+    return split["folds"] or len(split["hold_out_each"]) or split["repeats"]
+
+
+def check_split(split: dict, index: int = 0) -> dict:
+    """The config's `split` mapping with the schema's defaults filled, checked across its keys, and
+    split `index` of its axis: the one check of a split, made by check_config before any job and by
+    `segsweep split` (segsweep.data.split.make_split) on settings given by hand."""
+    split = json.loads(json.dumps(split))  # the caller's mapping stays as given
+    errors = list(validator_with_defaults()(schema()["properties"]["split"]).iter_errors(split))
+    if errors:
+        raise ConfigError(f"key '{'.'.join(map(str, ['split', *errors[0].absolute_path]))}': {errors[0].message}")
+    fractions = split["fractions"]
+    if abs(sum(fractions.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
+    axes = [f"'split.{key}'" for key, on in (
+        ("repeats", split["repeats"] > 1), ("folds", split["folds"] is not None), ("hold_out_each", split["hold_out_each"]),
+    ) if on]  # fmt: skip
+    if len(axes) > 1:
+        raise ConfigError(f"keys {' and '.join(axes)} are different kinds of split axis: set one of them")
+    both = sorted(set(split["hold_out_each"]) & set(split["test_groups"]))
+    if both:
+        raise ConfigError(f"keys 'split.test_groups' and 'split.hold_out_each' both hold {both}: a group is in one of them")
+    n_splits = split_count(split)
+    if not 0 <= index < n_splits:
+        raise ConfigError(f"split index must be in 0..{n_splits - 1} ({n_splits} splits), got {index}")
+    return split
+
+
+def check_comparison(models: Sequence[str], baseline: str, candidate: str, *, flags: bool = False) -> None:
+    """The report compares `candidate` with `baseline`: two different models of the sweep. Named as
+    the config's keys, or as the command line's flags where `flags` (segsweep aggregate by hand)."""
+    where = {role: f"--{role}" if flags else f"key 'report.{role}'" for role in ("baseline", "candidate")}
+    listed = "--models" if flags else "'models'"
+    for role, name in (("baseline", baseline), ("candidate", candidate)):
+        if name not in models:
+            raise ConfigError(
+                f"{where[role]}: {name!r} is not in {listed} ({', '.join(models)}): "
+                "the report compares the candidate with the baseline"
+            )
+    if baseline == candidate:
+        raise ConfigError(f"{where['baseline']} and {where['candidate']} name the same model {baseline!r}: nothing to compare")
+
+
 def check_config(config: dict) -> None:
     """Checks that span several keys, which the JSON schema cannot express."""
     check_model_names(config, {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {})})
@@ -98,18 +144,7 @@ def check_config(config: dict) -> None:
                 deep_supervision_weights(job["train"], job["model"])
             except ConfigError as error:
                 raise ConfigError(f"{where}: {error}" if where else str(error)) from None
-    fractions = config["split"]["fractions"]
-    if abs(sum(fractions.values()) - 1.0) > 1e-6:
-        raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
-    split = config["split"]
-    axes = [f"'split.{key}'" for key, on in (
-        ("repeats", split["repeats"] > 1), ("folds", split["folds"] is not None), ("hold_out_each", split["hold_out_each"]),
-    ) if on]  # fmt: skip
-    if len(axes) > 1:
-        raise ConfigError(f"keys {' and '.join(axes)} are different kinds of split axis: set one of them")
-    both = sorted(set(split["hold_out_each"]) & set(split["test_groups"]))
-    if both:
-        raise ConfigError(f"keys 'split.test_groups' and 'split.hold_out_each' both hold {both}: a group is in one of them")
+    check_split(config["split"])
     dataset = config["dataset"]
     made_by_rule = "generate" in dataset or "download" in dataset
     if not made_by_rule and not Path(dataset["root"]).is_dir():
@@ -117,13 +152,5 @@ def check_config(config: dict) -> None:
             f"key 'dataset.root': data folder {dataset['root']!r} does not exist "
             "(and neither 'dataset.generate' nor 'dataset.download' is set to make it)"
         )
-    for role in ("baseline", "candidate"):
-        name = config["report"][role]
-        if name not in model_names(config):
-            raise ConfigError(
-                f"key 'report.{role}': {name!r} is not in 'models' ({', '.join(model_names(config))}): "
-                "the report compares the candidate with the baseline"
-            )
-    if config["report"]["baseline"] == config["report"]["candidate"]:
-        raise ConfigError("keys 'report.baseline' and 'report.candidate' name the same model")
+    check_comparison(model_names(config), config["report"]["baseline"], config["report"]["candidate"])
     check_sequential(config)

@@ -16,7 +16,7 @@ from segsweep.config.checks import check_config
 from segsweep.config.models import model_names
 from segsweep.config.presets import augmentation_presets, model_variants
 from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
-from segsweep.config.settings import job_settings
+from segsweep.config.settings import job_settings, split_settings
 from segsweep.errors import ConfigError
 
 
@@ -39,10 +39,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def settings_from_args(settings_json: str | None, config_path: str | None, model: str, aug: str) -> dict:
     """Job settings from ``--settings JSON`` (what the rules pass) or ``--config FILE`` (by hand)."""
     if settings_json:
-        try:
-            return json.loads(settings_json)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"--settings is not valid JSON: {error}") from None
+        return _parsed(settings_json)
     if config_path:
         if not (model and aug):
             raise ConfigError("--config FILE needs --model NAME and --aug PRESET (which run of the sweep)")
@@ -53,3 +50,30 @@ def settings_from_args(settings_json: str | None, config_path: str | None, model
             raise ConfigError(f"--aug {aug!r}: no such preset in {config_path} ({', '.join(augmentation_presets(config))})")
         return job_settings(config, model, aug)
     raise ConfigError("give --settings JSON (as the workflow does) or --config FILE")
+
+
+def split_settings_from_args(settings_json: str | None, config_path: str | None) -> dict:
+    """`segsweep split`'s settings from ``--settings JSON`` (what the rule passes) or ``--config FILE``
+    (by hand); make_split checks them with the config's own check_split."""
+    if settings_json:
+        settings = _parsed(settings_json)
+        missing = [key for key in ("dataset", "split") if not isinstance(settings.get(key), dict)]
+        if missing or not {"format", "root"} <= set(settings["dataset"]):
+            raise ConfigError(
+                "--settings needs {\"dataset\": {\"format\": ..., \"root\": ...}, \"split\": {...}} "
+                "(segsweep.config.split_settings of a config)"
+            )
+        return settings
+    if config_path:
+        return split_settings(load_config(config_path))
+    raise ConfigError("give --settings JSON (as the workflow does) or --config FILE")
+
+
+def _parsed(settings_json: str) -> dict:
+    try:
+        settings = json.loads(settings_json)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--settings is not valid JSON: {error}") from None
+    if not isinstance(settings, dict):
+        raise ConfigError("--settings must be a JSON object")
+    return settings

@@ -29,6 +29,18 @@ def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
     }
 
 
+# The dataset keys a split manifest depends on: where the pairs are, how they are read, which label is road.
+SPLIT_DATASET_KEYS = ("format", "root", "folder", "positive_ids", "void_ids")
+
+
+def split_settings(config: dict) -> dict[str, Any]:
+    """What `segsweep split` reads, and what its manifests depend on (the make_split rule's params):
+    the dataset keys of SPLIT_DATASET_KEYS and the `split` mapping. The dataset's name, or how the
+    folder is made (generate, download), never re-splits it."""
+    dataset = config["dataset"]
+    return {"dataset": {key: dataset[key] for key in SPLIT_DATASET_KEYS if key in dataset}, "split": config["split"]}
+
+
 # Keys that say how fast a job runs, never what it computes (the rule's `threads`, `--threads`).
 SPEED_ONLY_TRAIN_KEYS = ("threads",)
 

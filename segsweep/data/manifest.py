@@ -14,7 +14,7 @@ from segsweep.data.staging import staged_file
 from segsweep.errors import DataError
 
 SPLITS = ("train", "val", "test")
-GAP = "gap"  # the split of a frame dropped to keep --gap between splits of one group
+GAP = "gap"  # the split of a frame dropped to keep split.gap between splits of one group
 REQUIRED_COLUMNS = ("stem", "split", "image", "label")
 COLUMNS = ("stem", "split", "group", "frame", "image", "label")
 

@@ -2,11 +2,11 @@
 
 Every pair is decoded and checked first, so that a bad file stops the workflow here, before any
 training, with the file named; a dataset without a single road pixel (for the given or default
---positive-ids and --void-ids) is refused too.
+dataset.positive_ids and dataset.void_ids) is refused too.
 
 Splits never leak through time. Frames of one drive a fraction of a second apart are near-copies,
 so a test frame next to a training frame measures memory, not generalisation. Every frame therefore
-has a *group* (its sequence: the first capture group, or else the whole match, of --group-pattern
+has a *group* (its sequence: the first capture group, or else the whole match, of split.group_pattern
 on the stem; the format's own pattern by default, e.g. CamVid ``0016E5_07959`` -> ``0016E5``; a
 format whose names carry no drive, as KITTI's, makes each frame its own group) and a *frame number*
 (the last run of digits in the stem outside the group; where a group's stems have none, their
@@ -14,11 +14,11 @@ position in stem order).
 
 Assignment, in this order:
 
-1. test: the groups named by --test-groups, plus the format's own ``test`` folder
-   (--source format); with --source random and no --test-groups, the last part of the random cut.
-   --source format without a test folder needs --test-groups: which drive is held out is the
+1. test: the groups named by split.test_groups, plus the format's own ``test`` folder
+   (source format); with source random and no test_groups, the last part of the random cut.
+   Source format without a test folder needs test_groups: which drive is held out is the
    user's call.
-2. val: --source format keeps the format's ``val`` folder (what is left of it after step 1);
+2. val: source format keeps the format's ``val`` folder (what is left of it after step 1);
    otherwise, or where it is empty, a random cut of the remaining frames by the train and val
    fractions.
 3. train: the rest.
@@ -32,18 +32,19 @@ group this is exactly a shuffle of the sorted stems cut by the fractions.
 
 The gap: wherever one group ends up in two splits (a cut group, CamVid's val drive beside its
 training frames, a test folder continuing a training sequence), a frame is dropped when it lies
-within --gap frame numbers of a frame of a split that ranks above it (test > val > train); the
+within split.gap frame numbers of a frame of a split that ranks above it (test > val > train); the
 manifest keeps it with split ``gap``. Frame numbers, not positions, because they count time: CamVid
 labels its training drives every 30th frame and its val drive every 2nd, so 30 positions are 30 s
 in one folder and 2 s in the other.
 
-The split axis (config split.repeats / split.folds): --repeats R writes split --index I of R random
-cuts, seeded --seed + I (the test groups named or the format's test folder stay fixed; for
---source format with R > 1 the val folder is redrawn too). --folds K keeps test fixed (cut with
---seed where it is random) and cuts the rest, in the --seed order, into K contiguous parts; fold I
-is val, as nnU-Net's cross-validation. --hold-out-each G1 G2 ... is leave-one-sequence-out: split
-I holds out group GI as test (beside any --test-groups); the rest is assigned as above, so with
---source format the format's val folder stays val wherever its drive is not the one held out.
+The split axis (config split.repeats / folds / hold_out_each): repeats R gives split I of R random
+cuts, seeded seed + I (the test groups named or the format's test folder stay fixed; for source
+format with R > 1 the val folder is redrawn too). folds K keeps test fixed (cut with seed where it
+is random) and cuts the rest, in the seed order, into K contiguous parts; fold I is val, as
+nnU-Net's cross-validation. hold_out_each [G1, G2, ...] is leave-one-sequence-out: split I holds
+out group GI as test (beside any test_groups); the rest is assigned as above, so with source
+format the format's val folder stays val wherever its drive is not the one held out. The split
+settings are checked in one place, segsweep.config's check_split.
 
 The manifest's file is `segsweep.data.manifest`; the command line, `segsweep.data.split_cli`.
 """
@@ -60,7 +61,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from segsweep.data.formats import Sample, default_group_pattern, find_samples
+from segsweep.config.checks import check_split
+from segsweep.data.formats import Sample, dataset_format, default_group_pattern, find_samples
 from segsweep.data.manifest import GAP, SPLITS, Frame, check_pairs, write_manifest
 from segsweep.errors import DataError, UserError
 
@@ -89,32 +91,16 @@ class SplitRule:
         """The groups this split tests on: the fixed test groups and, on a leave-one-out axis, its own."""
         return self.test_groups + self.hold_out_each[self.index : self.index + 1]
 
-    def check(self) -> None:
-        if self.source not in ("random", "format"):
-            raise UserError(f"split source must be 'random' or 'format', got {self.source!r}")
-        if self.seed < 0:
-            raise UserError(f"split seed must be 0 or more, got {self.seed}")
-        fractions = self.fractions
-        if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
-            raise UserError(f"--fractions must be three numbers above 0 summing to 1, got {list(fractions)}")
-        if self.gap < 0:
-            raise UserError(f"split gap must be 0 or more frames, got {self.gap}")
-        if self.repeats < 1:
-            raise UserError(f"split repeats must be 1 or more, got {self.repeats}")
-        if self.folds is not None and self.folds < 2:
-            raise UserError(f"split folds must be 2 or more, got {self.folds}")
-        if self.folds is not None and self.repeats > 1:
-            raise UserError("split repeats and folds are two kinds of split axis: set one of them, not both")
-        if self.hold_out_each and (self.folds is not None or self.repeats > 1):
-            raise UserError("split hold_out_each, repeats and folds are three kinds of split axis: set one of them")
-        both = sorted(set(self.hold_out_each) & set(self.test_groups))
-        if both:
-            raise UserError(
-                f"split groups {both} are in both test_groups (always test) and hold_out_each (test in one split only)"
-            )
-        n_splits = self.folds or len(self.hold_out_each) or self.repeats
-        if not 0 <= self.index < n_splits:
-            raise UserError(f"split index must be in 0..{n_splits - 1} ({n_splits} splits), got {self.index}")
+    @classmethod
+    def from_settings(cls, split: dict, index: int = 0) -> SplitRule:
+        """Split `index` of the axis of the config's `split` mapping, checked (and its defaults filled)
+        by segsweep.config's check_split, the check the workflow makes before any job."""
+        split = check_split(split, index)
+        return cls(
+            source=split["source"], seed=split["seed"], fractions=tuple(split["fractions"][name] for name in SPLITS),
+            test_groups=tuple(split["test_groups"]), gap=split["gap"], repeats=split["repeats"], folds=split["folds"],
+            hold_out_each=tuple(split["hold_out_each"]), index=index,
+        )  # fmt: skip
 
 
 # --- groups and frame numbers --------------------------------------------------------------
@@ -249,8 +235,8 @@ def _held_out_test(frames: list[Frame], rule: SplitRule, folder: Path) -> set[st
         test |= {f.stem for f in frames if f.sample.subset == "test"}
         if not test:
             raise DataError(
-                f"{folder}: no test folder; name the sequence(s) to hold out as test in split.test_groups "
-                f"(--test-groups), e.g. one of: {_groups_text(frames)}"
+                f"{folder}: no test folder; name the sequence(s) to hold out as test in split.test_groups, "
+                f"e.g. one of: {_groups_text(frames)}"
             )
     return test
 
@@ -258,7 +244,6 @@ def _held_out_test(frames: list[Frame], rule: SplitRule, folder: Path) -> set[st
 def assign(frames: list[Frame], rule: SplitRule, fmt: str, folder: Path) -> dict[str, str]:
     """stem -> train | val | test, before the gap (see the module docstring); `folder` is the
     dataset's, for messages."""
-    rule.check()
     if rule.source == "format" and any(f.sample.subset is None for f in frames):
         raise UserError(f"format {fmt} has no split folders of its own; use split source 'random'")
     if rule.source == "format" and not any(f.sample.subset == "train" for f in frames):
@@ -311,32 +296,22 @@ def _distance(sorted_numbers: np.ndarray, number: int) -> int:
     return int(min(abs(int(sorted_numbers[j]) - number) for j in (i - 1, i) if 0 <= j < len(sorted_numbers)))
 
 
-def make_split(
-    fmt: str,
-    root: Path,
-    positive_ids: list[int] | None,
-    source: str,
-    seed: int,
-    fractions: tuple[float, float, float],
-    out: Path,
-    *,
-    void_ids: list[int] | None = None,
-    group_pattern: str | None = None,
-    **rule: object,
-) -> pd.DataFrame:
-    """Check the dataset, assign splits, keep the gap and write the manifest (see the module
-    docstring); `rule` holds the other `SplitRule` fields (test_groups, gap, repeats, folds, hold_out_each, index)."""
-    split_rule = SplitRule(source, seed, tuple(fractions), **rule)
-    split_rule.check()
-    pattern = compile_group_pattern(fmt, group_pattern)
+def make_split(dataset: dict, split: dict, out: Path, index: int = 0) -> pd.DataFrame:
+    """Check the dataset, assign split `index` of the axis, keep the gap and write the manifest (see
+    the module docstring). `dataset` and `split` are the config's mappings (segsweep.config's
+    split_settings): `dataset` needs format and root, with folder, positive_ids and void_ids where
+    set; keys `split` leaves out take the schema's defaults."""
+    rule = SplitRule.from_settings(split, index)
+    fmt, root = dataset_format(dataset), Path(dataset["root"])
+    pattern = compile_group_pattern(fmt, split.get("group_pattern"))
     samples = find_samples(fmt, root)
-    check_pairs(fmt, samples, positive_ids, void_ids)
+    check_pairs(fmt, samples, dataset.get("positive_ids"), dataset.get("void_ids"))
     frames = place_frames(samples, pattern)
-    splits = keep_gap(frames, assign(frames, split_rule, fmt, Path(root)), split_rule.gap)
+    splits = keep_gap(frames, assign(frames, rule, fmt, root), rule.gap)
     empty = [name for name in SPLITS if name not in splits.values()]
     if empty:
         raise DataError(
-            f"{root}: splits {empty} are empty once frames within split.gap = {split_rule.gap} of another "
+            f"{root}: splits {empty} are empty once frames within split.gap = {rule.gap} of another "
             "split are dropped; lower split.gap or hold out other groups"
         )
     return write_manifest(frames, splits, out)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from segsweep import layout
+from segsweep.config.checks import check_comparison
 from segsweep.errors import UserError
 from segsweep.reporting import cost
 
@@ -46,11 +47,7 @@ class Sweep:
     candidate: str
 
     def __post_init__(self) -> None:
-        for role in ("baseline", "candidate"):
-            if getattr(self, role) not in self.models:
-                raise UserError(f"--{role} {getattr(self, role)!r} is not one of --models ({', '.join(self.models)})")
-        if self.baseline == self.candidate:
-            raise UserError(f"--baseline and --candidate are both {self.baseline!r}: nothing to compare")
+        check_comparison(self.models, self.baseline, self.candidate, flags=True)  # as the config is checked
         if ALL in self.augmentations:
             raise UserError(f"--augmentations: {ALL!r} names the comparison over all augmentations; rename that preset")
 
@@ -163,6 +160,7 @@ def _run_row(run: Run, info: dict, metrics: dict) -> dict:
         "precision_policy": _field(info, rj, "precision"),
         "device_type": (info.get("device") or {}).get("type"),
         "device_name": (info.get("device") or {}).get("name"),
+        "isa": (info.get("floating_point") or {}).get("isa"),  # oneDNN's, for bitwise reproducibility
         "host": info.get("host"),
         "resumed": info.get("resumed"),
         "attempts": info.get("attempts"),

@@ -33,6 +33,8 @@ from segsweep.config import (  # noqa: E402
     job_settings,
     job_threads,
     model_names,
+    split_count,
+    split_settings,
     training_settings,
 )
 from segsweep.errors import ConfigError  # noqa: E402
@@ -92,19 +94,7 @@ wildcard_constraints:
 def split_ids() -> list[int]:
     """The split axis: 0..n-1 for `split.folds` folds, `split.hold_out_each` held-out groups or
     `split.repeats` random splits (one by default)."""
-    split = config["split"]
-    return list(
-        range(split["folds"] or len(split["hold_out_each"]) or split["repeats"])
-    )
-
-
-def split_axis_args(wildcards) -> str:
-    """`segsweep split` flags of the split axis, and which of its splits {split} is."""
-    split = config["split"]
-    folds = f"--folds {split['folds']} " if split["folds"] else ""
-    held_out = " ".join(map(shell_quote, split["hold_out_each"]))
-    each = f"--hold-out-each {held_out} " if held_out else ""
-    return f"--repeats {split['repeats']} {folds}{each}--index {wildcards.split}"
+    return list(range(split_count(config["split"])))
 
 
 def sweep(pattern: str, seeds: list[int] | None = None) -> list[str]:
@@ -131,17 +121,6 @@ def dataset_made_by_rule() -> list[str]:
     """The dataset folder as an input where a rule makes it; nothing for an existing folder."""
     dataset = config["dataset"]
     return [DATA_ROOT] if ("generate" in dataset or "download" in dataset) else []
-
-
-def dataset_root(wildcards, input) -> str:
-    """The dataset folder: the input where a rule makes it, else the configured existing folder."""
-    return input.data[0] if len(input.data) else DATA_ROOT
-
-
-def group_pattern_arg() -> str:
-    """`--group-pattern REGEX` from `split.group_pattern`; nothing for the format's own groups."""
-    pattern = config["split"]["group_pattern"]
-    return f"--group-pattern {shell_quote(pattern)}" if pattern else ""
 
 
 def folder_arg() -> str:

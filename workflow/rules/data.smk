@@ -54,20 +54,7 @@ rule make_split:
     conda:
         CONDA_ENV
     params:
-        format=config["dataset"]["format"],
-        folder=folder_arg(),
-        root=dataset_root,
-        positive_ids=label_ids_arg("positive_ids"),
-        void_ids=label_ids_arg("void_ids"),
-        source=config["split"]["source"],
-        seed=config["split"]["seed"],
-        fractions="{train} {val} {test}".format(**config["split"]["fractions"]),
-        group_pattern=group_pattern_arg(),
-        test_groups=" ".join(map(shell_quote, config["split"]["test_groups"])),
-        gap=config["split"]["gap"],
-        axis=split_axis_args,
+        settings=canonical_json(split_settings(config)),
     shell:
-        "python -m segsweep split --format {params.format} {params.folder} --root {params.root:q} "
-        "--positive-ids {params.positive_ids} --void-ids {params.void_ids} --source {params.source} "
-        "--seed {params.seed} --fractions {params.fractions} {params.group_pattern} "
-        "--test-groups {params.test_groups} --gap {params.gap} {params.axis} --out {output:q} > {log:q} 2>&1"
+        "python -m segsweep split --settings {params.settings:q} --index {wildcards.split} "
+        "--out {output:q} > {log:q} 2>&1"
