@@ -21,7 +21,7 @@ image's false positives still count there. Precision stays the ratio tp / (tp + 
 is defined: 0.0 on an empty reference where road was predicted (every predicted pixel is wrong),
 NaN where nothing was predicted either. On an image *with* road the only zero denominator is
 precision's when nothing is predicted: 0.0, the road was missed, consistent with that image's
-IoU, recall and F1 of 0. `segsweep.evaluation.job` takes the per-image means over the images
+IoU, recall and F1 of 0. `segsweep.evaluation.evaluator` takes the per-image means over the images
 with road only, for every metric, so all means are over the same images.
 
 Threshold-free metrics (MaxF, AP) and Boundary IoU are defined below with their sources.
