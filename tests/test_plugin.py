@@ -162,7 +162,7 @@ def test_user_variants_carry_builder_args_and_source_hash(user_modules, tmp_path
     config = {"models": ["unet", {"name": "mine", "builder": "tuned:build", "args": {"k": 1}}], "pythonpath": [str(tmp_path)]}
     (variant,) = user_model_variants(config).values()
     assert variant == {"architecture": "custom", "builder": "tuned:build", "args": {"k": 1},
-                       "builder_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}  # fmt: skip
+                       "builder_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     path.write_text("def build(s, n): return None\n")
     assert user_model_variants(config)["mine"]["builder_sha256"] != variant["builder_sha256"]
     config["models"][1]["builder"] = "absent:build"

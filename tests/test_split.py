@@ -185,7 +185,7 @@ def test_camvid_stems_give_the_sequence_and_frame_number(tmp_path: Path) -> None
     wordy = [Sample(stem, Path(), Path()) for stem in ("run_b", "run_a")]  # no digits: position in stem order
     assert [(f.stem, f.number) for f in place_frames(wordy, compile_group_pattern("camvid", None))] == [
         ("run_a", 0), ("run_b", 1)
-    ]  # fmt: skip
+    ]
     with pytest.raises(DataError, match=r"stem 'nounderscore': split group pattern '\^\(\[\^_\]\+\)_' finds no group"):
         place_frames([Sample("nounderscore", Path(), Path())], compile_group_pattern("camvid", None))
     with pytest.raises(UserError, match=r"split group pattern '\(' is not a valid regular expression"):
@@ -254,7 +254,7 @@ def test_test_groups_are_held_out_whole_and_unknown_ones_refused() -> None:
 def test_folds_make_every_train_val_frame_val_once_with_a_fixed_test_set() -> None:
     frames = frames_of({"A": list(range(0, 1500, 30)), "B": list(range(0, 600, 30)), "C": list(range(0, 300, 30))})
     folds = [keep_gap(frames, assign(frames, SplitRule(test_groups=("C",), folds=4, index=i), "camvid", Path("d")), 30)
-             for i in range(4)]  # fmt: skip
+             for i in range(4)]
     assert all(by_split(fold, "test") == by_split(folds[0], "test") for fold in folds)
     val_stems = [stem for fold in folds for stem in by_split(fold, "val")]
     assert len(val_stems) == len(set(val_stems)), "no frame is val in two folds"
@@ -369,7 +369,7 @@ def test_format_source_uses_the_test_folder_and_drops_its_neighbours(tmp_path: P
     assert manifest_samples(manifest, "train")[0].stem == "0001TP_008490"
     held_out = make_split(camvid_at(root), {"source": "format", "test_groups": ["0001TP"]}, tmp_path / "s.csv")
     assert by_split(held_out.set_index("stem")["split"].to_dict(), "test") == [
-        "0001TP_008490", "0001TP_008520", "0001TP_008550", "Seq05VD_f00000"]  # fmt: skip
+        "0001TP_008490", "0001TP_008520", "0001TP_008550", "Seq05VD_f00000"]
     no_test = camvid(tmp_path / "nt", {"train": ["A_1", "B_1"], "val": ["C_1"]})
     with pytest.raises(
         DataError, match=r"no test folder; name the sequence\(s\) to hold out .* A \(1\), B \(1\), C \(1\)"
@@ -387,7 +387,7 @@ def test_a_gap_that_empties_a_split_is_refused(tmp_path: Path) -> None:
     assert manifest["split"].tolist() == ["train", "train", "val", "test"]
     assert closest_frames(manifest).to_dict() == {
         "distance": 10, "group": "S", "first": "S_010 (train)", "second": "S_020 (val)"
-    }  # fmt: skip
+    }
     assert closest_frames(manifest[manifest["split"] == "train"]) is None
 
 
@@ -420,7 +420,7 @@ def check_drive_held_out(manifest: pd.DataFrame, test_drive: str) -> dict[str, l
 
     def nearest(a: list[str], b: list[str]) -> float:
         return min((abs(sequence[x][1] - sequence[y][1]) for x in a for y in b if sequence[x][0] == sequence[y][0]),
-                   default=float("inf"))  # fmt: skip
+                   default=float("inf"))
 
     assert nearest(stems["test"], stems["train"] + stems["val"]) > 30
     assert nearest(stems["val"], stems["train"]) > 30

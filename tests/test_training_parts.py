@@ -312,7 +312,7 @@ def test_fingerprint_covers_settings_seed_and_manifest(tmp_path):
 def epoch_row(epoch: int) -> dict[str, float]:
     """A history row as CSVLogger writes it (0-based epoch), with values that tell epochs apart."""
     return {"epoch": epoch - 1, "loss": 1.0 / epoch, "val_loss": 2.0 / epoch, "val_road_iou": 0.1 * epoch,
-            "learning_rate": 0.001}  # fmt: skip
+            "learning_rate": 0.001}
 
 
 def test_summaries_fill_in_committed_epochs_the_files_lack_and_never_repeat_one(tmp_path):

@@ -85,7 +85,7 @@ def check_split(split: dict, index: int = 0) -> dict:
         raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
     axes = [f"'split.{key}'" for key, on in (
         ("repeats", split["repeats"] > 1), ("folds", split["folds"] is not None), ("hold_out_each", split["hold_out_each"]),
-    ) if on]  # fmt: skip
+    ) if on]
     if len(axes) > 1:
         raise ConfigError(f"keys {' and '.join(axes)} are different kinds of split axis: set one of them")
     both = sorted(set(split["hold_out_each"]) & set(split["test_groups"]))

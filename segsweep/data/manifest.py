@@ -95,4 +95,4 @@ def closest_frames(manifest: pd.DataFrame) -> pd.Series | None:
     return pd.Series({
         "distance": int(distance[i]), "group": first["group"],
         "first": f"{first['stem']} ({first['split']})", "second": f"{second['stem']} ({second['split']})",
-    })  # fmt: skip
+    })

@@ -100,7 +100,7 @@ class SplitRule:
             source=split["source"], seed=split["seed"], fractions=tuple(split["fractions"][name] for name in SPLITS),
             test_groups=tuple(split["test_groups"]), gap=split["gap"], repeats=split["repeats"], folds=split["folds"],
             hold_out_each=tuple(split["hold_out_each"]), index=index,
-        )  # fmt: skip
+        )
 
 
 # --- groups and frame numbers --------------------------------------------------------------
