@@ -126,6 +126,8 @@ def run(args) -> int:
     tables = load_runs(found)
     record = decide_look(headline_splits(tables, sweep), args.metric, args.min_effect, schedule, args.look)
     record["seeds"] = list(args.seeds)
+    record["schedule"] = json.loads(args.sequential)  # what the workflow checks a record against before trusting it
+    record["sweep"] = {"models": list(sweep.models), "augmentations": list(sweep.augmentations)}
     record["cost"] = cost.total(tables.runs)
     record["stop"] = stop_reason(record, schedule, record["cost"])
     record["sentence"] = sentence(record, args.baseline, args.candidate)

@@ -7,6 +7,9 @@
 
 import json
 
+from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.io import checkpoint_target
+
 from segsweep.config.sequential import Schedule
 
 SCHEDULE = (
@@ -19,15 +22,53 @@ def look_seeds(look: int) -> list[int]:
     return config["seeds"][: SCHEDULE.seeds_at(look)]
 
 
+def look_is_current(look: int, path: str) -> bool:
+    """Whether look k's record was made with this config's schedule, seeds and margin, from the
+    runs as they are. Snakemake takes an existing checkpoint output as final while the DAG is built,
+    even when a changed config is about to run the look again; a stale record must not decide.
+    """
+    record = json.loads(Path(path).read_text())
+    sweep = record.get("sweep", {})
+    current = {
+        "schedule": record.get("schedule") == config["sequential"],
+        "seeds": record.get("seeds") == look_seeds(look),
+        "margin": (record.get("min_effect"), record.get("metric"))
+        == (config["report"]["min_effect"], config["report"]["metric"]),
+        "models": sweep.get("models") == model_names(config)
+        and sweep.get("augmentations") == config["augmentations"],
+    }
+    newest_run = max(
+        (
+            os.path.getmtime(f)
+            for f in sweep_files(look_seeds(look))
+            if os.path.exists(f)
+        ),
+        default=0.0,
+    )
+    return all(current.values()) and newest_run <= os.path.getmtime(path)
+
+
 def decided_look() -> int:
     """The first look that stopped; raises Snakemake's incomplete-checkpoint signal until it is known."""
     for look in range(1, SCHEDULE.last_look + 1):
-        record = json.loads(Path(checkpoints.look.get(look=look).output[0]).read_text())
-        if record["stop"]:
+        path = checkpoints.look.get(look=look).output[0]
+        if not look_is_current(look, path):
+            raise IncompleteCheckpointException(
+                checkpoints.look.rule, checkpoint_target(path)
+            )
+        if json.loads(Path(path).read_text())["stop"]:
             return look
     raise WorkflowError(
         f"no look of {layout.look_file(EXP, '*')} stopped, yet the last one must"
     )
+
+
+def sweep_files(seeds: list[int]) -> list[str]:
+    """The files of a look's runs that its decision reads."""
+    return [
+        *sweep(f"{RUN_DIR}/{layout.RUN_FILE}", seeds),
+        *sweep(f"{EVAL_DIR}/{layout.PER_IMAGE_FILE}", seeds),
+    ]
 
 
 def aggregate_input(wildcards) -> dict:

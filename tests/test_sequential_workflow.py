@@ -1,0 +1,54 @@
+"""A sequential sweep through the real workflow on the tiny config: look by look, stopping at a
+budget, then going on with a larger one without redoing a finished run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import workflow_runner as wf
+from segsweep import layout
+
+
+def _look(experiment: Path, look: int) -> dict:
+    return json.loads(layout.look_file(experiment, look).read_text())
+
+
+@pytest.mark.slow
+def test_sequential_sweep_stops_at_its_budget_then_resumes_look_by_look(tmp_path: Path) -> None:
+    experiment = tmp_path / "results" / "tinyseq"
+    capped = wf.tiny_config(name="tinyseq", seeds=[0, 1, 2, 3],
+                            sequential={"looks": 2, "seeds_per_look": 2, "max_device_hours": 1e-6})
+    code, out = wf.run(tmp_path, capped, "--cores", "2", timeout=900)
+    assert code == 0, out
+    first = _look(experiment, 1)
+    assert first["seeds"] == [0, 1] and first["stop"] == "max_device_hours", first
+    assert first["decision"] == "inconclusive"  # two seeds: a 1-degree-of-freedom interval at the first look's level
+    assert first["cost"]["device_hours"] > 0 and first["cost"]["sources"] == ["benchmark"]
+    assert not layout.look_file(experiment, 2).exists()
+    assert not layout.run_dir(experiment, "unet", "none", 0, 2).exists()  # no look-2 seed was trained
+    verdict = json.loads((layout.aggregate_dir(experiment) / layout.VERDICT_FILE).read_text())
+    assert verdict["sequential"]["look"] == 1 and verdict["n_seeds"] == 2
+    assert verdict["cost"]["runs"] == 4 and verdict["cost"]["device_hours"] == pytest.approx(
+        first["cost"]["device_hours"])
+    report = layout.report_file(experiment).read_text(encoding="utf-8")
+    assert "Sequential verdict, look 1 of at most 2 (2 seeds" in report
+    assert "one more look would pass sequential.max_device_hours" in report
+
+    finished = {seed: layout.run_dir(experiment, "unetpp", "none", 0, seed) / layout.RUN_FILE for seed in (0, 1)}
+    stamps = {seed: path.stat().st_mtime_ns for seed, path in finished.items()}
+    uncapped = wf.tiny_config(name="tinyseq", seeds=[0, 1, 2, 3], sequential={"looks": 2, "seeds_per_look": 2})
+    code, out = wf.run(tmp_path, uncapped, "--cores", "2", timeout=900)
+    assert code == 0, out
+    assert {seed: path.stat().st_mtime_ns for seed, path in finished.items()} == stamps  # not trained again
+    assert _look(experiment, 1)["stop"] is None  # decided again under the new schedule: go on
+    second = _look(experiment, 2)
+    assert second["seeds"] == [0, 1, 2, 3] and second["stop"] in ("decided", "max_seeds")
+    assert second["bound"] < first["bound"]  # O'Brien-Fleming: the last look spends the most alpha
+    verdict = json.loads((layout.aggregate_dir(experiment) / layout.VERDICT_FILE).read_text())
+    assert verdict["sequential"]["look"] == 2 and [k["look"] for k in verdict["sequential"]["looks"]] == [1, 2]
+    assert verdict["n_seeds"] == 4 and verdict["cost"]["runs"] == 8
+    code, out = wf.run(tmp_path, uncapped, "-n", "--cores", "2", timeout=300)
+    assert code == 0 and wf.planned_jobs(out) == {}, out
