@@ -24,7 +24,7 @@ from segsweep import layout
 from segsweep.errors import UserError
 from segsweep.reporting.tables import json_safe
 from segsweep.statistics.bootstrap import Components, components
-from segsweep.statistics.planning import images_to_settle, probability_to_settle, seeds_to_settle
+from segsweep.statistics.planning import plan_next
 
 
 def seed_cost(runs: pd.DataFrame) -> float:
@@ -37,43 +37,33 @@ def next_decision(components: Components | None, diff: float, margin: float, n_s
                   cost_per_seed: float) -> dict:
     """The plan's figures (JSON-ready; NaN cost where the runs' cost is unknown)."""
     if components is None:
-        return {"seeds_to_settle": None, "images_to_settle": None, "note": "the seed variance is unknown with one seed"}
-    seeds = seeds_to_settle(components, diff, margin)
-    if seeds is None:
-        return {
-            "seeds_to_settle": None,
-            "images_to_settle": images_to_settle(components, diff, margin),
-            "images_to_settle_at_these_seeds": images_to_settle(components, diff, margin, n_seeds),
-            "note": "no number of seeds settles it at this test set",
-        }
-    more = max(0, seeds - n_seeds)
-    return {
-        "seeds_to_settle": seeds,
-        "more_seeds": more,
-        "probability_to_settle": probability_to_settle(components, diff, margin, max(seeds, n_seeds)),
-        "device_hours_per_seed": cost_per_seed,
-        "more_device_hours": more * cost_per_seed,
-        "images_to_settle": None,
-        "note": "",
-    }
+        return {"seeds_to_settle": None, "images_to_settle": None, "limit": "unknown_seed_variance"}
+    plan = plan_next(components, diff, margin, n_seeds)
+    fields = {"seeds_to_settle": plan.seeds, "probability_to_settle": plan.probability,
+              "images_to_settle": plan.images, "limit": plan.limit}
+    if plan.seeds is None:
+        return fields
+    more = plan.seeds - n_seeds
+    return {**fields, "more_seeds": more, "device_hours_per_seed": cost_per_seed,
+            "more_device_hours": more * cost_per_seed}
 
 
 def describe(plan: dict, n_seeds: int, n_images: int, unit: str) -> str:
-    """One paragraph for the terminal and the report."""
+    """One sentence for the terminal and the report."""
     kind = {"gpu_hours": "GPU-hours", "cpu_hours": "CPU-hours"}.get(unit, "device-hours")
-    if plan["seeds_to_settle"] is None:
-        images = plan.get("images_to_settle")
-        if images is None:
-            return f"Plan: {plan['note']}."
-        return (f"Plan: {plan['note']} ({n_images} test images): about {images} test images would, with enough "
-                f"seeds ({plan['images_to_settle_at_these_seeds'] or 'no number'} at the {n_seeds} seeds run).")
-    if plan["more_seeds"] == 0:
-        return f"Plan: the {n_seeds} seeds run are already enough to most likely settle it."
-    hours = plan["more_device_hours"]
-    cost = f"about {hours:.2f} {kind}" if not math.isnan(hours) else "an unknown cost (the runs' cost is unknown)"
-    return (f"Plan: {plan['seeds_to_settle']} seeds in all ({plan['more_seeds']} more, {cost}) would most likely settle "
-            f"it at this test set: it settles with probability {plan['probability_to_settle']:.2f} if the current "
-            f"estimate holds.")
+    if plan["seeds_to_settle"] is not None:
+        hours = plan["more_device_hours"]
+        cost = f"about {hours:.2f} {kind}" if not math.isnan(hours) else "a cost not known (the runs' cost is unknown)"
+        return (f"{plan['seeds_to_settle']} seeds in all ({plan['more_seeds']} more, {cost}) would most likely settle "
+                f"it at these {n_images} test images: with probability {plan['probability_to_settle']:.2f} if the "
+                "current estimate holds.")
+    return {
+        "unknown_seed_variance": "With one seed the seed variance is unknown: run at least two to plan.",
+        "images": f"No number of seeds settles it at these {n_images} test images; about {plan['images_to_settle']} "
+                  "test images would, with enough seeds.",
+        "splits": "Neither more seeds nor more test images settle it: the splits alone leave too wide an interval.",
+        "max_seeds": "The seeds disagree so much that more than 1000 seeds would be needed at this test set.",
+    }[plan["limit"]]
 
 
 def add_arguments(parser) -> None:

@@ -34,7 +34,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from segsweep.statistics.bootstrap import Split, components, crossed_bootstrap
-from segsweep.statistics.planning import images_to_settle, seeds_to_settle
+from segsweep.statistics.planning import plan_next
 from segsweep.statistics.stats import Estimate
 
 DECISIONS = ("candidate_better", "candidate_worse", "equivalent", "inconclusive")
@@ -113,14 +113,17 @@ def compare(splits: list[Split], baseline: str, candidate: str, metric: str, sco
     needed, images, note = None, None, ""
     if variance is None:
         note = "seed variance is unknown with one seed" if n_seeds < 2 else "too few test images"
-    elif (needed := seeds_to_settle(variance, diff, min_effect)) is not None:
-        needed = max(needed, n_seeds + 1)
     else:
-        images = images_to_settle(variance, diff, min_effect)
-        note = (f"the test images{' and splits' if len(splits) > 1 else ''} alone leave a half-width of about "
-                f"{_points(variance.half_width(math.inf), signed=False)} points: no number of seeds settles it; "
-                + (f"more test images would: about {images} with many seeds" if images is not None else
-                   "nor would more test images: the splits alone leave too wide an interval"))
+        plan = plan_next(variance, diff, min_effect, n_seeds)
+        needed, images = plan.seeds, plan.images
+        alone = (f"the test images{' and splits' if len(splits) > 1 else ''} alone leave a half-width of about "
+                 f"{_points(variance.half_width(math.inf), signed=False)} points: no number of seeds settles it; ")
+        note = {
+            "": "",
+            "images": alone + f"more test images would: about {images} with many seeds",
+            "splits": alone + "nor would more test images: the splits alone leave too wide an interval",
+            "max_seeds": "the seeds disagree so much that more than 1000 seeds would be needed at this test set",
+        }[plan.limit]
     n_images = sum(s.n_images for s in splits) if len({s.stems for s in splits}) > 1 else splits[0].n_images
     n_empty = sum(s.n_empty for s in splits) if len({s.stems for s in splits}) > 1 else splits[0].n_empty
     return Comparison(

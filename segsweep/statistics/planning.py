@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 from scipy import stats
 
@@ -83,3 +84,29 @@ def probability_to_settle(components: Components, diff: float, margin: float, n_
     beyond = future.sf(h) + future.cdf(-h)
     inside = future.cdf(margin - h) - future.cdf(h - margin) if margin > h else 0.0
     return float(beyond + inside)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The next decision: what would most likely settle the comparison, or what stands in the way."""
+
+    seeds: int | None  # seeds in all, at this test set (always more than those run: today's did not settle)
+    probability: float | None  # that those seeds settle it
+    images: int | None  # where no number of seeds does: test images that would, with unlimited seeds
+    limit: str  # "": seeds suffice; "images": the test images alone are too few; "splits": so are the splits;
+    #             "max_seeds": more seeds than max_seeds would be needed, though the test images would do
+
+
+def plan_next(components: Components, diff: float, margin: float, n_seeds: int, max_seeds: int = 1000,
+              z: float = Z95) -> Plan:
+    """The plan of the module docstring for a comparison that `n_seeds` seeds left inconclusive."""
+    seeds = seeds_to_settle(components, diff, margin, z, max_seeds)
+    if seeds is not None:
+        seeds = max(seeds, n_seeds + 1)
+        return Plan(seeds, probability_to_settle(components, diff, margin, seeds, z), None, "")
+    images = images_to_settle(components, diff, margin, z=z)
+    if images is None:
+        return Plan(None, None, None, "splits")
+    if images <= components.n_images:
+        return Plan(None, None, None, "max_seeds")
+    return Plan(None, None, images, "images")
