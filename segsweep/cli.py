@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "aggregate": ("segsweep.reporting.aggregate", "tables, statistics and plots over all runs"),
     "look": ("segsweep.reporting.look", "decide at one look of a sequential sweep, or ask for more seeds"),
     "plan": ("segsweep.reporting.plan", "what settling a finished sweep's comparison would cost"),
+    "sweep": ("segsweep.sweep", "run a sequential sweep look by look (Snakemake's arguments follow)"),
     "report": ("segsweep.reporting.report", "write the self-contained HTML report"),
     "index": ("segsweep.reporting.index", "list every experiment's report in results/index.html"),
     "bench": ("segsweep.bench", "measure input pipeline, compute, inference and workflow speed"),
@@ -59,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     module.add_arguments(parser)
-    args = parser.parse_args(argv[1:])
+    # A step that hands the rest of its command line on (sweep: to Snakemake) names where it goes.
+    unparsed = getattr(module, "UNPARSED", None)
+    if unparsed:
+        args, rest = parser.parse_known_args(argv[1:])
+        setattr(args, unparsed, rest)
+    else:
+        args = parser.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)
     except UserError as error:

@@ -12,29 +12,17 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
+from segsweep.config.loader import merged
 from segsweep.data.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def merged(base: dict, changes: dict) -> dict:
-    """`changes` merged over a copy of `base`, mappings key by key at every depth, as Snakemake
-    merges a second --configfile over the first."""
-    result = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 def shipped_config(*names: str) -> dict:

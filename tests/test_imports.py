@@ -10,7 +10,7 @@ Stages, lowest first (README, "What runs, and where its code is"):
   4  training                           (its validation IoU is evaluation's metric)
   5  statistics                         pure functions
   6  reporting                          reads the files of the steps below
-  7  bench, cli                         entry points over everything
+  7  bench, cli, sweep                  entry points over everything (sweep drives Snakemake)
 
 A module may import its own stage and those below it, never one above: evaluation never imports
 training, config never imports training or evaluation. Every import counts for that, those inside
@@ -30,7 +30,7 @@ PACKAGE = REPO / "segsweep"
 STAGES = {
     "config": 0, "hardware": 0, "errors": 0, "layout": 0,
     "data": 1, "models": 2, "evaluation": 3, "training": 4, "statistics": 5, "reporting": 6,
-    "bench": 7, "cli": 7, "__main__": 7, "__init__": 0,  # the package itself holds only its version
+    "bench": 7, "cli": 7, "sweep": 7, "__main__": 7, "__init__": 0,  # the package itself holds only its version
 }  # fmt: skip
 
 

@@ -4,12 +4,25 @@ budget, then going on with a larger one without redoing a finished run."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import workflow_runner as wf
+from conftest import REPO
 from segsweep import layout
+
+
+def _sweep(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+    """`python -m segsweep sweep` with Snakemake's arguments, as the README runs it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "segsweep", "sweep", "--snakefile", str(REPO / "workflow" / "Snakefile"),
+               "--directory", str(workdir), "--cores", "2", *args, "--configfile", str(workdir / "config.yaml")]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
 
 
 def _look(experiment: Path, look: int) -> dict:
@@ -21,8 +34,8 @@ def test_sequential_sweep_stops_at_its_budget_then_resumes_look_by_look(tmp_path
     experiment = tmp_path / "results" / "tinyseq"
     capped = wf.tiny_config(name="tinyseq", seeds=[0, 1, 2, 3],
                             sequential={"looks": 2, "seeds_per_look": 2, "max_device_hours": 1e-6})
-    code, out = wf.run(tmp_path, capped, "--cores", "2", timeout=900)
-    assert code == 0, out
+    done = _sweep(tmp_path, capped)
+    assert done.returncode == 0, done.stdout + done.stderr
     first = _look(experiment, 1)
     assert first["seeds"] == [0, 1] and first["stop"] == "max_device_hours", first
     assert first["decision"] == "inconclusive"  # two seeds: a 1-degree-of-freedom interval at the first look's level
@@ -40,10 +53,14 @@ def test_sequential_sweep_stops_at_its_budget_then_resumes_look_by_look(tmp_path
     finished = {seed: layout.run_dir(experiment, "unetpp", "none", 0, seed) / layout.RUN_FILE for seed in (0, 1)}
     stamps = {seed: path.stat().st_mtime_ns for seed, path in finished.items()}
     uncapped = wf.tiny_config(name="tinyseq", seeds=[0, 1, 2, 3], sequential={"looks": 2, "seeds_per_look": 2})
-    code, out = wf.run(tmp_path, uncapped, "--cores", "2", timeout=900)
-    assert code == 0, out
+    code, out = wf.run(tmp_path, uncapped, "--cores", "2", timeout=600)
+    # plain snakemake decides the out-of-date look again, then refuses to report a sweep that goes on
+    why = layout.log_file(experiment, "aggregate").read_text()
+    assert code != 0 and "look 1 did not stop" in why and "python -m segsweep sweep" in why, out
+    assert _look(experiment, 1)["stop"] is None and not layout.look_file(experiment, 2).exists()
+    done = _sweep(tmp_path, uncapped)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert {seed: path.stat().st_mtime_ns for seed, path in finished.items()} == stamps  # not trained again
-    assert _look(experiment, 1)["stop"] is None  # decided again under the new schedule: go on
     second = _look(experiment, 2)
     assert second["seeds"] == [0, 1, 2, 3] and second["stop"] in ("decided", "max_seeds")
     assert second["bound"] < first["bound"]  # O'Brien-Fleming: the last look spends the most alpha

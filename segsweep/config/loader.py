@@ -6,6 +6,7 @@ applies the same schema, defaults and checks, so a job sees identical settings e
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,32 @@ from segsweep.config.settings import job_settings, split_settings
 from segsweep.errors import ConfigError
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config, fill defaults from the schema, and run every check."""
-    path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+def merged(base: dict, changes: dict) -> dict:
+    """`changes` merged over a copy of `base`, mappings key by key at every depth: how Snakemake
+    merges a second --configfile over the first."""
+    result = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def load_config(*paths: str | Path) -> dict[str, Any]:
+    """Read YAML config files (each later one merged over the earlier, as Snakemake merges
+    --configfile A B), fill defaults from the schema, and run every check."""
+    config: dict[str, Any] = {}
+    for path in map(Path, paths):
+        try:
+            config = merged(config, yaml.safe_load(path.read_text()) or {})
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
     errors = sorted(validator_with_defaults()(schema()).iter_errors(config), key=lambda e: list(e.path))
     if errors:
-        raise ConfigError(schema_error_text(errors[0], f"config file {path}"))
+        raise ConfigError(schema_error_text(errors[0], f"config file {' + '.join(map(str, paths))}"))
     check_config(config)
     return config
 

@@ -29,6 +29,7 @@ import pandas as pd
 
 from segsweep import layout
 from segsweep.data.folder import add_folder_argument, format_from_args
+from segsweep.errors import UserError
 from segsweep.reporting import cost
 from segsweep.reporting.comparisons import DecisionSettings, comparisons, headline_splits, verdict_fields
 from segsweep.reporting.grids import GridSettings
@@ -107,6 +108,11 @@ def sequential_fields(looks: list[Path]) -> dict:
     if not looks:
         return {}
     records = [read_json(path) for path in looks]
+    if not records[-1]["stop"]:
+        raise UserError(
+            f"{looks[-1]}: look {records[-1]['look']} did not stop, so the sequential sweep goes on; run it look by "
+            "look with `python -m segsweep sweep` and Snakemake's arguments (README: deciding sequentially)"
+        )
     return {"sequential": {**records[-1], "looks": records}}
 
 

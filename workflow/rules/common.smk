@@ -1,6 +1,7 @@
 # What the rules share: the validated config, the result layout of the experiment, and the
 # functions that turn the config into inputs, params and resources. No rules here.
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ from segsweep.config import (  # noqa: E402
     split_settings,
     training_settings,
 )
+from segsweep.config.sequential import Schedule  # noqa: E402
 from segsweep.errors import ConfigError  # noqa: E402
 
 # Snakemake's own validation fills the schema's defaults; its error is cut to the key at fault.
@@ -221,3 +223,77 @@ def report_item(path: str, name: str, category: str, **labels):
     return report(
         path, caption=f"../report/{name}.rst", category=category, labels=labels or None
     )
+
+
+# A sequential sweep (config `sequential`; rules/sequential.smk): which looks the report reads.
+SCHEDULE = (
+    Schedule.from_config(config["sequential"]) if "sequential" in config else None
+)
+
+
+def look_seeds(look: int) -> list[int]:
+    """The seeds of look k: the first seeds_at(k) of `seeds`, in their order."""
+    return config["seeds"][: SCHEDULE.seeds_at(look)]
+
+
+def look_is_current(look: int, path: str) -> bool:
+    """Whether look k's record was made with this config's schedule, seeds, margin and models, from
+    the runs as they are: a stale record must not decide."""
+    record = json.loads(Path(path).read_text())
+    sweep = record.get("sweep", {})
+    current = {
+        "schedule": record.get("schedule") == config["sequential"],
+        "seeds": record.get("seeds") == look_seeds(look),
+        "margin": (record.get("min_effect"), record.get("metric"))
+        == (config["report"]["min_effect"], config["report"]["metric"]),
+        "models": sweep.get("models") == model_names(config)
+        and sweep.get("augmentations") == config["augmentations"],
+    }
+    newest_run = max(
+        (
+            os.path.getmtime(f)
+            for f in sweep_files(look_seeds(look))
+            if os.path.exists(f)
+        ),
+        default=0.0,
+    )
+    return all(current.values()) and newest_run <= os.path.getmtime(path)
+
+
+def look_to_report() -> int:
+    """The look the report is for: the first that stopped, or else the first whose record is missing
+    or out of date, which Snakemake then decides (`segsweep aggregate` refuses a look that did not
+    stop, naming `segsweep sweep`, which asks for the looks one by one)."""
+    for look in range(1, SCHEDULE.last_look + 1):
+        path = str(layout.look_file(EXP, look))
+        if not os.path.exists(path) or not look_is_current(look, path):
+            return look
+        if json.loads(Path(path).read_text())["stop"]:
+            return look
+    return SCHEDULE.last_look
+
+
+def sweep_files(seeds: list[int]) -> list[str]:
+    """The files of a look's runs that its decision reads."""
+    return [
+        *sweep(f"{RUN_DIR}/{layout.RUN_FILE}", seeds),
+        *sweep(f"{EVAL_DIR}/{layout.PER_IMAGE_FILE}", seeds),
+    ]
+
+
+def aggregate_input(wildcards) -> dict:
+    """The runs behind the report: every seed of a fixed sweep; the decided look's of a sequential one."""
+    if SCHEDULE is None:
+        return aggregate_inputs(sweep)
+    look = look_to_report()
+    return {
+        **aggregate_inputs(lambda pattern: sweep(pattern, look_seeds(look))),
+        "looks": [str(layout.look_file(EXP, k)) for k in range(1, look + 1)],
+    }
+
+
+def aggregate_seeds(input) -> list[int]:
+    """The seeds aggregate reads: the last look's when the sweep is sequential."""
+    if "looks" not in input.keys():
+        return config["seeds"]
+    return json.loads(Path(input.looks[-1]).read_text())["seeds"]
