@@ -49,13 +49,13 @@ def test_sacct_prices_every_attempt_and_the_evaluation_job(fake_sacct, tmp_path)
     args = (fake_sacct / "sacct-args").read_text()
     assert "--duplicates" in args and "--jobs=101,102,103,104" in args
     missing_benchmark = tmp_path / "none.tsv"
-    requeued = run_cost({"slurm_job_ids": ["101"], "devices": {"kind": "gpu", "count": 1}},
+    requeued = run_cost({"slurm_job_ids": "101", "devices": {"kind": "gpu", "count": 1}},
                         {"slurm_job_id": "101"}, missing_benchmark, usage)
     # (600 + 1200) s x 1 GPU; the group job's evaluation is the same job, counted once
     assert requeued == RunCost(0.5, "gpu_hours", "sacct")
-    two_jobs = run_cost({"slurm_job_ids": ["102"]}, {"slurm_job_id": "103"}, missing_benchmark, usage)
+    two_jobs = run_cost({"slurm_job_ids": "102"}, {"slurm_job_id": "103"}, missing_benchmark, usage)
     assert two_jobs.device_hours == pytest.approx((1800 * 2 + 360 * 1) / 3600)
-    cpu = run_cost({"slurm_job_ids": ["104"], "devices": {"kind": "cpu", "count": 2}}, {}, missing_benchmark, usage)
+    cpu = run_cost({"slurm_job_ids": "104", "devices": {"kind": "cpu", "count": 2}}, {}, missing_benchmark, usage)
     assert cpu == RunCost(2.0, "cpu_hours", "sacct")
 
 
@@ -66,14 +66,14 @@ def test_benchmark_source_when_sacct_is_absent_or_fails(tmp_path, monkeypatch):
     failing.write_text("#!/bin/sh\necho 'Slurm accounting storage is disabled' >&2\nexit 1\n")
     failing.chmod(0o755)
     assert sacct_usage(["1"]) is None
-    run = {"train_seconds": 1500.0, "devices": {"kind": "cpu", "count": 2}, "slurm_job_ids": ["1"]}
+    run = {"train_seconds": 1500.0, "devices": {"kind": "cpu", "count": 2}, "slurm_job_ids": "1"}
     cost = run_cost(run, {}, _benchmark(tmp_path / "eval.tsv", 300.0), None)
     assert cost == RunCost((1500 + 300) * 2 / 3600, "cpu_hours", "benchmark")
 
 
 def test_a_job_unknown_to_sacct_falls_back_to_the_benchmark(tmp_path):
     usage = {"7": [JobUsage(60.0, 1, 4)]}  # sacct knows job 7, not the retry 8
-    run = {"train_seconds": 100.0, "devices": {"kind": "gpu", "count": 1}, "slurm_job_ids": ["7", "8"]}
+    run = {"train_seconds": 100.0, "devices": {"kind": "gpu", "count": 1}, "slurm_job_ids": "7,8"}
     cost = run_cost(run, {}, _benchmark(tmp_path / "eval.tsv", 20.0), usage)
     assert cost.source == "benchmark" and cost.device_hours == pytest.approx(120 / 3600)
 

@@ -95,7 +95,7 @@ def benchmark_seconds(path: Path) -> float | None:
 
 def run_jobs(run: dict, metrics: dict) -> set[str]:
     """The SLURM jobs of one run: every training attempt's and the evaluation's."""
-    return {*run.get("slurm_job_ids", []), *filter(None, [metrics.get("slurm_job_id")])}
+    return {*filter(None, (run.get("slurm_job_ids") or "").split(",")), *filter(None, [metrics.get("slurm_job_id")])}
 
 
 def run_cost(run: dict, metrics: dict, evaluate_benchmark: Path,
