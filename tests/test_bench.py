@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from segsweep.hardware import ONEDNN_ISA_NAMES
+
 
 @pytest.mark.slow
 def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
@@ -26,6 +28,8 @@ def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     bench = json.loads((tmp_path / "bench.json").read_text())
     assert bench["machine"]["cores"] >= 1 and bench["machine"]["versions"]["tensorflow"]
+    fp = bench["machine"]["floating_point"]  # the table says what the figures were measured with
+    assert fp["intra_op_threads"] == 1 and fp["isa"] in ONEDNN_ISA_NAMES.values()
     for regime in ("default", "base16_224"):
         rates = bench["input"][regime]["images_per_second"]
         assert set(rates) == {"seed_style", "pipeline", "in_memory"} and min(rates.values()) > 0
@@ -46,4 +50,4 @@ def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
     )
     assert set(bench["section_seconds"]) == {"input", "inference"}
     table = (tmp_path / "bench.md").read_text()
-    assert "QUICK MODE" in table and "L3 vs L4" in table
+    assert "QUICK MODE" in table and "L3 vs L4" in table and f"oneDNN ISA {fp['isa']}, 1 TensorFlow thread," in table

@@ -24,13 +24,15 @@ from conftest import REPO
 from segsweep.cli import main
 from segsweep.config import job_settings, load_config
 from segsweep.data.split import make_split
+from segsweep.hardware import ONEDNN_ISA_NAMES
 from segsweep.training.state import saved_epochs
 
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_road_iou", "epoch_seconds", "images_per_second", "learning_rate"]
 RUN_KEYS = {
     "dataset", "model", "architecture", "deep_supervision", "augmentation", "seed", "settings", "parameters",
     "epochs_run", "best_epoch", "best_val_road_iou", "train_seconds", "resumed", "resumed_from_epoch", "attempts",
-    "precision", "device", "host", "slurm_job_id", "versions", "finished_at",
+    "precision", "device", "threads", "floating_point", "devices", "host", "slurm_job_id", "slurm_job_ids", "versions",
+    "finished_at",
 }  # fmt: skip
 
 
@@ -108,6 +110,10 @@ def test_one_epoch_writes_the_documented_outputs(dataset, tmp_path, capsys, monk
     assert record["slurm_job_id"] == "4242" and record["device"]["type"] == "CPU" and record["train_seconds"] > 0
     assert set(record["versions"]) == {"tensorflow", "keras", "albumentations", "numpy", "python", "segsweep"}
     assert record["settings"]["model"]["filters"] == [4, 8, 16]
+    # What decides the last bits (test_hardware checks the ISA against this CPU's flags).
+    fp = record["floating_point"]
+    assert (fp["tensorflow"], fp["gpu"]) == (record["versions"]["tensorflow"], None)
+    assert fp["isa"] in ONEDNN_ISA_NAMES.values() and fp["onednn"]
 
     saved = load_model(run / "model.keras")
     assert saved.output_names == heads and record["parameters"] == parameter_count(saved)

@@ -8,7 +8,7 @@ import statistics
 import time
 from importlib import metadata
 
-from segsweep.hardware import cpu_flags, cpu_model
+from segsweep.hardware import cpu_flags, cpu_model, floating_point_path
 
 
 def describe_machine() -> dict:
@@ -23,6 +23,7 @@ def describe_machine() -> dict:
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "avx512_bf16": "avx512_bf16" in cpu_flags(),
+        "floating_point": floating_point_path(),
         "gpus": gpus,
         "python": platform.python_version(),
         "versions": {name: metadata.version(name) for name in packages},

@@ -9,8 +9,10 @@ def _f(value: float, digits: int = 1) -> str:
 
 def markdown(results: dict) -> str:
     m = results["machine"]
+    fp = m["floating_point"]
     lines = [
         f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores{', GPU: ' + ', '.join(m['gpus']) if m['gpus'] else ', no GPU'}), "
+        f"oneDNN ISA {fp['isa']}, {fp['intra_op_threads']} TensorFlow thread{'' if fp['intra_op_threads'] == 1 else 's'}, "
         f"TensorFlow {m['versions']['tensorflow']}, Keras {m['versions']['keras']}."
         + (" QUICK MODE: sizes too small for the figures to mean anything." if results.get("quick") else ""),
         "",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from segsweep.data.staging import staged_file
+from segsweep.hardware import floating_point_path
 from segsweep.training import runtime
 from segsweep.training.state import RunState
 
@@ -71,11 +72,13 @@ def write_outputs(
         "precision": settings["train"]["precision"],
         "device": device,
         "threads": threads,
+        "floating_point": floating_point_path(),
         # What the run held while it trained, for its cost: GPUs if it used any, else CPU threads.
         "devices": {"kind": device["type"].lower(), "count": runtime.gpu_count() or threads},
         "host": runtime.host(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "slurm_job_ids": state.slurm_job_ids,
+        # every attempt's job, comma-separated (null off SLURM): a run.json has the same keys and shapes anywhere
+        "slurm_job_ids": ",".join(state.slurm_job_ids) or None,
         "versions": runtime.versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

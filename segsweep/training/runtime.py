@@ -10,7 +10,7 @@ import platform
 import socket
 
 import segsweep
-from segsweep.hardware import cpu_model, use_threads
+from segsweep.hardware import cpu_model, onednn, use_threads
 from segsweep.training.gradient_sum import sum_gradients_in_fixed_order
 
 
@@ -21,6 +21,7 @@ def configure(threads: int, seed: int, deterministic: bool, precision: str, log=
     import tensorflow as tf
 
     use_threads(threads, log)
+    onednn()  # before TensorFlow's first operation, oneDNN says its ISA for free (see segsweep.hardware.onednn)
     # Augmentation parallelism comes from tf.data's workers; OpenCV's own pool would multiply it.
     cv2.setNumThreads(1)
     keras.backend.clear_session()
