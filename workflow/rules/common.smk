@@ -39,6 +39,12 @@ from segsweep.config import (  # noqa: E402
     training_settings,
 )
 from segsweep.config.sequential import Schedule  # noqa: E402
+from segsweep.config.tuning import (  # noqa: E402
+    train_overrides,
+    trial_configurations,
+    tuning_augmentation,
+    with_train,
+)
 from segsweep.errors import ConfigError  # noqa: E402
 
 # Snakemake's own validation fills the schema's defaults; its error is cut to the key at fault.
@@ -297,3 +303,39 @@ def aggregate_seeds(input) -> list[int]:
     if "looks" not in input.keys():
         return config["seeds"]
     return json.loads(Path(input.looks[-1]).read_text())["seeds"]
+
+
+# Tuning (config `tune`; rules/tune.smk): the trials' settings and each model's chosen configuration.
+
+TUNE = config.get("tune")
+TUNE_DIR = str(layout.tune_dir(EXP, "{model}", "{trial}", "{seed}"))
+TUNE_RUN_PATH = str(layout.tune_run_path("{model}", "{trial}", "{seed}"))
+TUNE_CHOICE_DIR = str(layout.tune_choice_dir(EXP, "{model}"))
+
+
+wildcard_constraints:
+    trial=r"\d+",
+
+
+def trial_params(wildcards) -> str:
+    """A trial's training settings: the model's job settings with the trial's draws; only a trial
+    whose drawn values change is rerun."""
+    overrides = train_overrides(trial_configurations(TUNE)[int(wildcards.trial)])
+    job = job_settings(config, wildcards.model, tuning_augmentation(config))
+    return canonical_json(training_settings(with_train(job, overrides)))
+
+
+def chosen_input(wildcards) -> list[str]:
+    """chosen.json of the run's model where tuning is on (waits for the checkpoint); else nothing."""
+    if TUNE is None:
+        return []
+    return [checkpoints.tune_choose.get(model=wildcards.model).output.chosen]
+
+
+def run_settings(wildcards) -> dict:
+    """An evaluation run's job settings: with tuning, the model's chosen configuration."""
+    job = job_settings(config, wildcards.model, wildcards.aug)
+    if TUNE is None:
+        return job
+    chosen = json.loads(Path(chosen_input(wildcards)[0]).read_text())
+    return with_train(job, chosen["train"])

@@ -4,47 +4,7 @@
 # best validation IoU; no tuning run is ever evaluated on test. `tune_choose` is a checkpoint: the
 # evaluation runs' params (their `train` settings) depend on the configuration it writes.
 
-import json
-
-from segsweep.config.tuning import (
-    train_overrides,
-    trial_configurations,
-    tuning_augmentation,
-    with_train,
-)
-
-TUNE = config.get("tune")
-TUNE_DIR = str(layout.tune_dir(EXP, "{model}", "{trial}", "{seed}"))
-TUNE_RUN_PATH = str(layout.tune_run_path("{model}", "{trial}", "{seed}"))
-TUNE_CHOICE_DIR = str(layout.tune_choice_dir(EXP, "{model}"))
-
-
-wildcard_constraints:
-    trial=r"\d+",
-
-
-def trial_params(wildcards) -> str:
-    """A trial's training settings: the model's job settings with the trial's draws; only a trial
-    whose drawn values change is rerun."""
-    overrides = train_overrides(trial_configurations(TUNE)[int(wildcards.trial)])
-    job = job_settings(config, wildcards.model, tuning_augmentation(config))
-    return canonical_json(training_settings(with_train(job, overrides)))
-
-
-def chosen_input(wildcards) -> list[str]:
-    """chosen.json of the run's model where tuning is on (waits for the checkpoint); else nothing."""
-    if TUNE is None:
-        return []
-    return [checkpoints.tune_choose.get(model=wildcards.model).output.chosen]
-
-
-def run_settings(wildcards) -> dict:
-    """An evaluation run's job settings: with tuning, the model's chosen configuration."""
-    job = job_settings(config, wildcards.model, wildcards.aug)
-    if TUNE is None:
-        return job
-    chosen = json.loads(Path(chosen_input(wildcards)[0]).read_text())
-    return with_train(job, chosen["train"])
+# The functions and paths these rules use are in rules/common.smk (Tuning).
 
 
 rule tune_trial:
@@ -86,6 +46,8 @@ checkpoint tune_choose:
         trials=f"{TUNE_CHOICE_DIR}/{layout.TRIALS_FILE}",
     log:
         log_path("tune_choose", "{model}"),
+    conda:
+        CONDA_ENV
     params:
         tune=lambda wildcards: canonical_json(TUNE),
         out_dir=lambda wildcards, output: os.path.dirname(output.chosen),
