@@ -85,7 +85,7 @@ def test_runs_show_precision_benchmarks_and_provenance(report):
     assert runs.count("<code>float32</code>") == 7  # one per complete run
     assert runs.count("<td class=\"num\">900</td>") == 2  # unet's peak MB where its benchmark exists
     provenance = html.split('<section id="provenance">')[1].split("</section>")[0]
-    assert "fakehost: CPU Fake CPU @ 2.0GHz" in provenance
+    assert "fakehost: CPU Fake CPU @ 2.0GHz, oneDNN ISA avx2" in provenance
     assert "tensorflow 2.21.0" in provenance and "pandas " in provenance
     assert "git commit" in provenance and "logical cores" in provenance
 

@@ -253,7 +253,8 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
             "commit": git_commit(),
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "report_host": f"{platform.node()}: {cpu_model()}, {os.cpu_count()} logical cores",
-            "devices": list(dict.fromkeys(f"{r.host}: {r.device_type} {r.device_name}" for r in runs.itertuples())),
+            "devices": list(dict.fromkeys(f"{r.host}: {r.device_type} {r.device_name}" + isa_note(r)
+                                          for r in runs.itertuples())),
             "train_versions": {c.removeprefix("version_"): ", ".join(map(str, runs[c].dropna().unique()))
                                for c in version_columns},
             "report_versions": package_versions(),
@@ -261,6 +262,12 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         },
         "fmt": fmt,
     }
+
+
+def isa_note(run) -> str:
+    """", oneDNN ISA avx2" where run.json recorded it: same seed and ISA give the same bits."""
+    isa = getattr(run, "isa", None)
+    return f", oneDNN ISA {isa}" if isinstance(isa, str) else ""
 
 
 def render(ctx: dict) -> str:
