@@ -97,3 +97,20 @@ def test_tuning_is_off_by_default(tmp_path: Path) -> None:
     assert "tune" not in config
     assert [where for where, _ in training_jobs(config, "unet")] == [None]
     assert job_settings(config, "unet", "none")["train"]["epochs"] == 4
+
+
+def test_a_job_reads_its_chosen_configuration_when_it_starts(tmp_path):
+    """The rules pass --chosen tune/MODEL/chosen.json, read by the job: a re-tune rewrites the file
+    after Snakemake has built its DAG, so its content must not be cut into the job's params then."""
+    from segsweep.config import canonical_json
+    from segsweep.config.loader import settings_from_args
+
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text('{"trial": 3, "train": {"learning_rate": 0.004, "warmup_epochs": 1}}')
+    settings = {"train": {"learning_rate": 0.001, "warmup_epochs": 0, "epochs": 5}, "model": {"name": "unet"}}
+    merged = settings_from_args(canonical_json(settings), None, "", "", chosen)
+    assert merged["train"] == {"learning_rate": 0.004, "warmup_epochs": 1, "epochs": 5}
+    assert settings_from_args(canonical_json(settings), None, "", "") == settings
+    chosen.write_text("{}")
+    with pytest.raises(ConfigError, match="--chosen .*not a tuning choice"):
+        settings_from_args(canonical_json(settings), None, "", "", chosen)

@@ -18,6 +18,7 @@ from segsweep.config.models import model_names
 from segsweep.config.presets import augmentation_presets, model_variants
 from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
 from segsweep.config.settings import job_settings, split_settings
+from segsweep.config.tuning import with_train
 from segsweep.errors import ConfigError
 
 
@@ -51,8 +52,25 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
     return config
 
 
-def settings_from_args(settings_json: str | None, config_path: str | None, model: str, aug: str) -> dict:
-    """Job settings from ``--settings JSON`` (what the rules pass) or ``--config FILE`` (by hand)."""
+def add_chosen_argument(parser) -> None:
+    parser.add_argument("--chosen", type=Path, metavar="chosen.json",
+                        help="a tuned model's chosen configuration (tune/MODEL/chosen.json): its train keys win")
+
+
+def settings_from_args(settings_json: str | None, config_path: str | None, model: str, aug: str,
+                       chosen: Path | None = None) -> dict:
+    """Job settings from ``--settings JSON`` (what the rules pass) or ``--config FILE`` (by hand), with a
+    tuned model's chosen `train` keys (``--chosen``) over them."""
+    settings = _job_settings(settings_json, config_path, model, aug)
+    if chosen is None:
+        return settings
+    try:
+        return with_train(settings, json.loads(chosen.read_text())["train"])
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"--chosen {chosen}: not a tuning choice ({error})") from None
+
+
+def _job_settings(settings_json: str | None, config_path: str | None, model: str, aug: str) -> dict:
     if settings_json:
         return _parsed(settings_json)
     if config_path:

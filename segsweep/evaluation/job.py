@@ -39,6 +39,7 @@ import argparse
 from pathlib import Path
 
 from segsweep.config import settings_from_args
+from segsweep.config.loader import add_chosen_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--config", metavar="FILE", help="config YAML, with --model and --aug (by hand)")
     source.add_argument("--model", default="", help="model name in the config (with --config)")
     source.add_argument("--aug", default="", help="augmentation preset name in the config (with --config)")
+    add_chosen_argument(parser)
     parser.add_argument("--manifest", required=True, type=Path, metavar="SPLIT.csv", help="split manifest")
     parser.add_argument(
         "--model-file", required=True, type=Path, metavar="RUN_DIR/model.keras",
@@ -57,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args.settings, args.config, args.model, args.aug)
+    settings = settings_from_args(args.settings, args.config, args.model, args.aug, args.chosen)
     from segsweep.hardware import use_threads
 
     use_threads(args.threads)

@@ -24,6 +24,7 @@ import argparse
 from pathlib import Path
 
 from segsweep.config import settings_from_args
+from segsweep.config.loader import add_chosen_argument
 from segsweep.errors import ConfigError
 
 
@@ -33,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--config", metavar="FILE", help="config file to cut the settings from (needs --model, --aug)")
     source.add_argument("--model", help="with --config: a name from 'models'")
     source.add_argument("--aug", help="with --config: an augmentation preset name")
+    add_chosen_argument(parser)
     parser.add_argument("--manifest", required=True, type=Path, metavar="SPLIT.csv", help="split manifest")
     parser.add_argument("--seed", required=True, type=int, help="training seed")
     parser.add_argument(
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give either --settings or --config, not both")
     if args.config and not (args.model and args.aug):
         raise ConfigError("--config needs --model and --aug to pick the job")
-    settings = settings_from_args(args.settings, args.config, args.model, args.aug)
+    settings = settings_from_args(args.settings, args.config, args.model, args.aug, args.chosen)
     threads = settings["train"]["threads"] if args.threads is None else args.threads
     if threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")

@@ -146,13 +146,17 @@ def label_ids_arg(key: str) -> str:
 
 def training_params(wildcards) -> str:
     """What a training run's result depends on, as canonical JSON: only a change to it reruns training."""
-    # run_settings (rules/tune.smk): with `tune`, the model's chosen configuration
-    return canonical_json(training_settings(run_settings(wildcards)))
+    # with `tune`, the job adds the model's chosen configuration itself (chosen_arg)
+    return canonical_json(
+        training_settings(job_settings(config, wildcards.model, wildcards.aug))
+    )
 
 
 def evaluation_params(wildcards) -> str:
     """The evaluation's own settings: an evaluation-only change reruns evaluations, never training."""
-    return canonical_json(evaluation_settings(run_settings(wildcards)))
+    return canonical_json(
+        evaluation_settings(job_settings(config, wildcards.model, wildcards.aug))
+    )
 
 
 def run_threads(wildcards) -> int:
@@ -332,10 +336,8 @@ def chosen_input(wildcards) -> list[str]:
     return [checkpoints.tune_choose.get(model=wildcards.model).output.chosen]
 
 
-def run_settings(wildcards) -> dict:
-    """An evaluation run's job settings: with tuning, the model's chosen configuration."""
-    job = job_settings(config, wildcards.model, wildcards.aug)
-    if TUNE is None:
-        return job
-    chosen = json.loads(Path(chosen_input(wildcards)[0]).read_text())
-    return with_train(job, chosen["train"])
+def chosen_arg(wildcards, input) -> str:
+    """`--chosen chosen.json` where tuning is on: the job reads the model's chosen configuration
+    when it starts, not when the DAG is built (a re-tune rewrites the file after that).
+    """
+    return f"--chosen {shell_quote(input.chosen[0])}" if TUNE is not None else ""

@@ -8,7 +8,7 @@ rule evaluate:
         run=f"{RUN_DIR}/{layout.RUN_FILE}",
         split=SPLIT_FILE,
         data=dataset_made_by_rule(),
-        chosen=chosen_input,  # rules/tune.smk: its params hold the tuned training settings
+        chosen=chosen_input,  # with `tune`: the model's chosen configuration, read by the job
     output:
         metrics=report_item(
             f"{EVAL_DIR}/{layout.METRICS_FILE}",
@@ -35,7 +35,8 @@ rule evaluate:
         gpu_model=RES["gpu_model"] if RES["gpus"] else None,
     params:
         settings=evaluation_params,
+        chosen=chosen_arg,
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
     shell:
-        "python -m segsweep evaluate --settings {params.settings:q} --manifest {input.split:q} "
+        "python -m segsweep evaluate --settings {params.settings:q} {params.chosen} --manifest {input.split:q} "
         "--model-file {input.model:q} --threads {threads} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -9,7 +9,7 @@ rule train:
     input:
         split=SPLIT_FILE,
         data=dataset_made_by_rule(),
-        chosen=chosen_input,  # rules/tune.smk: the tuned configuration, where `tune` is on
+        chosen=chosen_input,  # with `tune`: the model's chosen configuration, read by the job
     output:
         model=f"{RUN_DIR}/{layout.MODEL_FILE}",
         history=report_item(
@@ -36,7 +36,8 @@ rule train:
         gpu_model=RES["gpu_model"] if RES["gpus"] else None,
     params:
         settings=training_params,
+        chosen=chosen_arg,
         out_dir=lambda wildcards, output: os.path.dirname(output.run),
     shell:
-        "python -m segsweep train --settings {params.settings:q} --manifest {input.split:q} "
+        "python -m segsweep train --settings {params.settings:q} {params.chosen} --manifest {input.split:q} "
         "--seed {wildcards.seed} --threads {threads} --out-dir {params.out_dir:q} > {log:q} 2>&1"
