@@ -46,7 +46,9 @@ def use_threads(threads: int, log=print) -> None:
             try:
                 setter(threads)
             except RuntimeError:  # TensorFlow already running in this process (several runs in one test)
-                log(f"warning: TensorFlow already started with {name} threads {getter()}; --threads {threads} not applied")
+                log(
+                    f"warning: TensorFlow already started with {name} threads {getter()}; --threads {threads} not applied"
+                )
 
 
 # oneDNN names the instruction set it dispatches to in words; ONEDNN_MAX_CPU_ISA takes its name.
@@ -75,8 +77,11 @@ def parse_onednn_header(text: str) -> dict:
     version = re.search(r"oneDNN v(\S+)", text)
     isa = re.search(r",cpu,isa:([^\n]*)", text)
     description = isa.group(1).strip() if isa else None
-    return {"onednn": version.group(1) if version else None, "isa": ONEDNN_ISA_NAMES.get(description),
-            "isa_description": description}
+    return {
+        "onednn": version.group(1) if version else None,
+        "isa": ONEDNN_ISA_NAMES.get(description),
+        "isa_description": description,
+    }
 
 
 def _first_op_output() -> str:
@@ -142,8 +147,12 @@ def floating_point_path() -> dict:
     gpu = None
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
-        gpu = {"name": details.get("device_name", gpus[0].name), "compute_capability": details.get("compute_capability"),
-               "cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version")}
+        gpu = {
+            "name": details.get("device_name", gpus[0].name),
+            "compute_capability": details.get("compute_capability"),
+            "cuda": build.get("cuda_version"),
+            "cudnn": build.get("cudnn_version"),
+        }
     return {
         "cpu": cpu_model(),
         **onednn(),

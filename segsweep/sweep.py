@@ -33,8 +33,10 @@ UNPARSED = "snakemake_args"  # segsweep.cli hands every argument it does not kno
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = ("Every other argument is Snakemake's, e.g. --cores 2 --configfile config/config.yaml "
-                     "config/sequential.yaml, or --profile slurm --configfile ...")
+    parser.epilog = (
+        "Every other argument is Snakemake's, e.g. --cores 2 --configfile config/config.yaml "
+        "config/sequential.yaml, or --profile slurm --configfile ..."
+    )
 
 
 def config_files(snakemake_args: list[str]) -> list[str]:

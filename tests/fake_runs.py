@@ -72,10 +72,27 @@ class FakeSweep:
 
     def aggregate_args(self, grid_images: int = 2) -> list[str]:
         return [
-            "aggregate", "--results", str(self.results), "--dataset", self.dataset,
-            "--models", *self.models, "--augmentations", *self.augmentations, "--splits", *map(str, self.splits),
-            "--seeds", *map(str, self.seeds), "--baseline", self.models[0], "--candidate", self.models[-1],
-            "--grid-images", str(grid_images), "--out-dir", str(self.out_dir),
+            "aggregate",
+            "--results",
+            str(self.results),
+            "--dataset",
+            self.dataset,
+            "--models",
+            *self.models,
+            "--augmentations",
+            *self.augmentations,
+            "--splits",
+            *map(str, self.splits),
+            "--seeds",
+            *map(str, self.seeds),
+            "--baseline",
+            self.models[0],
+            "--candidate",
+            self.models[-1],
+            "--grid-images",
+            str(grid_images),
+            "--out-dir",
+            str(self.out_dir),
         ]
 
     def config(self) -> dict:
@@ -85,8 +102,15 @@ class FakeSweep:
             "models": list(self.models),
             "augmentations": list(self.augmentations),
             "seeds": list(self.seeds),
-            "report": {"baseline": self.models[0], "candidate": self.models[-1], "grid_images": 2,
-                       "metric": "pooled_iou", "min_effect": 0.01, "bootstrap_resamples": 10000, "bootstrap_seed": 0},
+            "report": {
+                "baseline": self.models[0],
+                "candidate": self.models[-1],
+                "grid_images": 2,
+                "metric": "pooled_iou",
+                "min_effect": 0.01,
+                "bootstrap_resamples": 10000,
+                "bootstrap_seed": 0,
+            },
         }
 
 
@@ -128,9 +152,11 @@ def _write_dataset(sweep: FakeSweep) -> dict[int, dict[str, tuple[np.ndarray, np
     generate(root, sweep.n_images, seed=0, height=sweep.size[0], width=sweep.size[1])
     truths = {}
     for split in sweep.splits:
-        manifest = make_split({"format": FORMAT, "root": str(root)},
-                              {"seed": split, "fractions": dict(zip(SPLITS, sweep.fractions))},
-                              layout.split_manifest(sweep.results, split))
+        manifest = make_split(
+            {"format": FORMAT, "root": str(root)},
+            {"seed": split, "fractions": dict(zip(SPLITS, sweep.fractions))},
+            layout.split_manifest(sweep.results, split),
+        )
         pairs = {s.stem: load_pair(FORMAT, s)[1:] for s in manifest_samples(manifest, "test")}
         truth = {stem: (road.astype(bool), valid) for stem, (road, valid) in sorted(pairs.items())}
         for stem in list(truth)[: sweep.empty_images]:
@@ -142,13 +168,28 @@ def _write_dataset(sweep: FakeSweep) -> dict[int, dict[str, tuple[np.ndarray, np
 def _modes(pooled_iou: float, per_image_iou: float, speed: float, parameters: int, rng) -> list[dict]:
     """Pruned U-Net++ levels: shallower heads are faster, smaller and a little worse, on val as on test."""
     levels = [("L1", 0.12, 3.0, 0.05), ("L2", 0.06, 2.0, 0.2), ("L3", 0.02, 1.4, 0.5), ("L4", 0.0, 1.1, 1.0)]
-    modes = [{"mode": "accurate", "parameters": parameters, "pooled_iou": pooled_iou, "val_pooled_iou": pooled_iou + 0.03,
-              "per_image_mean_iou": per_image_iou, "images_per_second": speed}]
+    modes = [
+        {
+            "mode": "accurate",
+            "parameters": parameters,
+            "pooled_iou": pooled_iou,
+            "val_pooled_iou": pooled_iou + 0.03,
+            "per_image_mean_iou": per_image_iou,
+            "images_per_second": speed,
+        }
+    ]
     for name, loss, speedup, share in levels:
         jitter = float(rng.normal(0, 0.005))
-        modes.append({"mode": name, "parameters": int(parameters * share), "pooled_iou": pooled_iou - loss + jitter,
-                      "val_pooled_iou": pooled_iou - loss + 0.03, "per_image_mean_iou": per_image_iou - loss + jitter,
-                      "images_per_second": speed * speedup})
+        modes.append(
+            {
+                "mode": name,
+                "parameters": int(parameters * share),
+                "pooled_iou": pooled_iou - loss + jitter,
+                "val_pooled_iou": pooled_iou - loss + 0.03,
+                "per_image_mean_iou": per_image_iou - loss + jitter,
+                "images_per_second": speed * speedup,
+            }
+        )
     return modes
 
 
@@ -157,8 +198,9 @@ def _stand_ins(counts: dict) -> dict:
     return {"max_f": min(1.0, counts["f1"] + 0.01), "average_precision": counts["precision"] * counts["recall"]}
 
 
-def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
-               truth: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def _write_run(
+    sweep: FakeSweep, model: str, aug: str, split: int, seed: int, truth: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
     """One run's training and evaluation files, with predictions made from the truth."""
     key = [sweep.models.index(model), sweep.augmentations.index(aug), split, seed]
     rng = np.random.default_rng(key)
@@ -179,49 +221,101 @@ def _write_run(sweep: FakeSweep, model: str, aug: str, split: int, seed: int,
         image_scores = _floats(scores(counts))
         if empty:
             image_scores["iou"] = image_scores["recall"] = image_scores["f1"] = float("nan")
-        rows.append({"stem": stem, **image_scores, "boundary_iou": image_scores["iou"] ** 2,
-                     **_floats(counts._asdict(), int), "empty_reference": empty})
+        rows.append(
+            {
+                "stem": stem,
+                **image_scores,
+                "boundary_iou": image_scores["iou"] ** 2,
+                **_floats(counts._asdict(), int),
+                "empty_reference": empty,
+            }
+        )
     _write_csv(eval_dir / layout.PER_IMAGE_FILE, rows)
     totals = Counts(*np.array(per_image_counts).T).pooled()
     pooled = _floats(scores(totals))
     per_image_mean = {k: float(np.nanmean([r[k] for r in rows])) for k in ("iou", "precision", "recall", "f1")}
     val_pooled = {k: min(1.0, v + 0.03) for k, v in pooled.items()}
-    _write_json(eval_dir / layout.METRICS_FILE, {
-        "dataset": sweep.dataset, "model": model, "augmentation": aug, "seed": seed, "split": split,
-        "n_images": len(rows), "n_empty_reference": sum(r["empty_reference"] for r in rows),
-        "threshold": 0.5, "threshold_chosen_on": "config", "chosen_on": "val",
-        "mode": "L4" if deep else "single", "mode_chosen_on": "val" if deep else "single",
-        "pooled": {**pooled, **_floats(totals._asdict(), int)}, **_stand_ins(pooled),
-        "boundary_iou": float(np.nanmean([r["boundary_iou"] for r in rows])),
-        "per_image_mean": per_image_mean,
-        "val": {"pooled": val_pooled, **_stand_ins(val_pooled), "boundary_iou": val_pooled["iou"] ** 2},
-        "parameters": parameters, "training_flops_per_image": 3 * (4.0e9 if candidate else 1.7e9),
-        "speed": {"images_per_second": speed, "batch_size": 4, "repeats": 5, "input_size": list(sweep.size)},
-        "modes": _modes(pooled["iou"], per_image_mean["iou"], speed, parameters, rng) if deep else [],
-    })
+    _write_json(
+        eval_dir / layout.METRICS_FILE,
+        {
+            "dataset": sweep.dataset,
+            "model": model,
+            "augmentation": aug,
+            "seed": seed,
+            "split": split,
+            "n_images": len(rows),
+            "n_empty_reference": sum(r["empty_reference"] for r in rows),
+            "threshold": 0.5,
+            "threshold_chosen_on": "config",
+            "chosen_on": "val",
+            "mode": "L4" if deep else "single",
+            "mode_chosen_on": "val" if deep else "single",
+            "pooled": {**pooled, **_floats(totals._asdict(), int)},
+            **_stand_ins(pooled),
+            "boundary_iou": float(np.nanmean([r["boundary_iou"] for r in rows])),
+            "per_image_mean": per_image_mean,
+            "val": {"pooled": val_pooled, **_stand_ins(val_pooled), "boundary_iou": val_pooled["iou"] ** 2},
+            "parameters": parameters,
+            "training_flops_per_image": 3 * (4.0e9 if candidate else 1.7e9),
+            "speed": {"images_per_second": speed, "batch_size": 4, "repeats": 5, "input_size": list(sweep.size)},
+            "modes": _modes(pooled["iou"], per_image_mean["iou"], speed, parameters, rng) if deep else [],
+        },
+    )
     epochs_run = int(rng.integers(6, 11))
     history = []
     for epoch in range(1, epochs_run + 1):
         val_iou = pooled["iou"] * (1 - np.exp(-epoch / 2.5)) + rng.normal(0, 0.01)
-        history.append({"epoch": epoch, "loss": 0.6 * np.exp(-epoch / 4), "val_loss": 0.65 * np.exp(-epoch / 4),
-                        "val_road_iou": val_iou, "epoch_seconds": 3.0 + rng.random(),
-                        "images_per_second": 25 + rng.random(), "learning_rate": 0.001})
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": 0.6 * np.exp(-epoch / 4),
+                "val_loss": 0.65 * np.exp(-epoch / 4),
+                "val_road_iou": val_iou,
+                "epoch_seconds": 3.0 + rng.random(),
+                "images_per_second": 25 + rng.random(),
+                "learning_rate": 0.001,
+            }
+        )
     _write_csv(sweep.run_dir(model, aug, seed, split) / layout.HISTORY_FILE, history)
     best = max(history, key=lambda row: row["val_road_iou"])
     train_seconds = sum(row["epoch_seconds"] for row in history)
-    _write_json(sweep.run_dir(model, aug, seed, split) / layout.RUN_FILE, {
-        "dataset": sweep.dataset, "model": model, "architecture": "unetpp" if candidate else "unet",
-        "deep_supervision": deep, "augmentation": aug, "seed": seed, "split": split, "settings": {},
-        "parameters": parameters, "epochs_run": epochs_run, "best_epoch": best["epoch"],
-        "best_val_road_iou": best["val_road_iou"], "train_seconds": train_seconds, "resumed": False,
-        "resumed_from_epoch": None, "attempts": 1, "precision": "float32",
-        "device": {"type": "CPU", "name": "Fake CPU @ 2.0GHz"}, "devices": {"kind": "cpu", "count": 1},
-        "floating_point": {"isa": "avx2"},
-        "host": "fakehost", "slurm_job_id": None, "slurm_job_ids": None,
-        "versions": {"tensorflow": "2.21.0", "keras": "3.15.1", "albumentations": "2.0.8", "numpy": "2.0",
-                     "python": "3.11", "segsweep": "0.1.0"},
-        "finished_at": "2025-01-01T00:00:00+00:00",
-    })
+    _write_json(
+        sweep.run_dir(model, aug, seed, split) / layout.RUN_FILE,
+        {
+            "dataset": sweep.dataset,
+            "model": model,
+            "architecture": "unetpp" if candidate else "unet",
+            "deep_supervision": deep,
+            "augmentation": aug,
+            "seed": seed,
+            "split": split,
+            "settings": {},
+            "parameters": parameters,
+            "epochs_run": epochs_run,
+            "best_epoch": best["epoch"],
+            "best_val_road_iou": best["val_road_iou"],
+            "train_seconds": train_seconds,
+            "resumed": False,
+            "resumed_from_epoch": None,
+            "attempts": 1,
+            "precision": "float32",
+            "device": {"type": "CPU", "name": "Fake CPU @ 2.0GHz"},
+            "devices": {"kind": "cpu", "count": 1},
+            "floating_point": {"isa": "avx2"},
+            "host": "fakehost",
+            "slurm_job_id": None,
+            "slurm_job_ids": None,
+            "versions": {
+                "tensorflow": "2.21.0",
+                "keras": "3.15.1",
+                "albumentations": "2.0.8",
+                "numpy": "2.0",
+                "python": "3.11",
+                "segsweep": "0.1.0",
+            },
+            "finished_at": "2025-01-01T00:00:00+00:00",
+        },
+    )
     bench = sweep.benchmark(model, aug, seed, split)
     bench.parent.mkdir(parents=True, exist_ok=True)
     bench.write_text(

@@ -34,10 +34,33 @@ def read(sweep, name: str) -> pd.DataFrame:
 def test_runs_table_has_one_row_per_run_with_its_files_values(clear_win):
     runs = read(clear_win, layout.AGGREGATE_TABLES["runs"])
     assert len(runs) == 2 * 2 * 3
-    assert {"dataset", "model", "augmentation", "split", "seed", "pooled_iou", "per_image_mean_iou", "precision",
-            "recall", "f1", "max_f", "average_precision", "boundary_iou", "val_pooled_iou", "val_test_gap", "mode",
-            "mode_chosen_on", "training_flops_per_image", "n_empty_reference", "best_epoch", "epochs_run",
-            "train_seconds", "parameters", "images_per_second", "precision_policy"} <= set(runs.columns)
+    assert {
+        "dataset",
+        "model",
+        "augmentation",
+        "split",
+        "seed",
+        "pooled_iou",
+        "per_image_mean_iou",
+        "precision",
+        "recall",
+        "f1",
+        "max_f",
+        "average_precision",
+        "boundary_iou",
+        "val_pooled_iou",
+        "val_test_gap",
+        "mode",
+        "mode_chosen_on",
+        "training_flops_per_image",
+        "n_empty_reference",
+        "best_epoch",
+        "epochs_run",
+        "train_seconds",
+        "parameters",
+        "images_per_second",
+        "precision_policy",
+    } <= set(runs.columns)
     row = runs[(runs.model == "unetpp") & (runs.augmentation == "flip_crop") & (runs.seed == 1)].iloc[0]
     metrics = json.loads((clear_win.eval_dir("unetpp", "flip_crop", 1) / layout.METRICS_FILE).read_text())
     info = json.loads((clear_win.run_dir("unetpp", "flip_crop", 1) / "run.json").read_text())
@@ -50,10 +73,15 @@ def test_runs_table_has_one_row_per_run_with_its_files_values(clear_win):
 
 
 def test_summary_is_mean_std_and_t_interval_over_seeds(clear_win):
-    runs, summary = read(clear_win, layout.AGGREGATE_TABLES["runs"]), read(clear_win, layout.AGGREGATE_TABLES["summary"])
+    runs, summary = (
+        read(clear_win, layout.AGGREGATE_TABLES["runs"]),
+        read(clear_win, layout.AGGREGATE_TABLES["summary"]),
+    )
     assert len(summary) == 2 * 2 * 9  # models x augmentations x metrics
     values = runs[(runs.model == "unet") & (runs.augmentation == "none")]["pooled_iou"].to_numpy()
-    cell = summary[(summary.model == "unet") & (summary.augmentation == "none") & (summary.metric == "pooled_iou")].iloc[0]
+    cell = summary[
+        (summary.model == "unet") & (summary.augmentation == "none") & (summary.metric == "pooled_iou")
+    ].iloc[0]
     std = math.sqrt(((values - values.mean()) ** 2).sum() / 2)
     half = T_975_DF2 * std / math.sqrt(3)
     assert cell.n == 3
@@ -64,8 +92,11 @@ def test_summary_is_mean_std_and_t_interval_over_seeds(clear_win):
 def test_comparison_covers_every_scope_and_metric(clear_win):
     comparison = read(clear_win, layout.AGGREGATE_TABLES["comparison"])
     assert list(zip(comparison.scope, comparison.metric)) == [
-        (scope, metric) for scope in ("none", "flip_crop", "all") for metric in ("pooled_iou", "per_image_iou")]
-    assert (comparison.baseline == "unet").all() and (comparison.n_seeds == 3).all() and (comparison.n_images == 8).all()
+        (scope, metric) for scope in ("none", "flip_crop", "all") for metric in ("pooled_iou", "per_image_iou")
+    ]
+    assert (
+        (comparison.baseline == "unet").all() and (comparison.n_seeds == 3).all() and (comparison.n_images == 8).all()
+    )
     # The difference over all augmentations: per seed, pooled IoU averaged over augmentations, then the mean.
     runs = read(clear_win, layout.AGGREGATE_TABLES["runs"])
     per_seed = runs.pivot_table(index="seed", columns="model", values="pooled_iou", aggfunc="mean")
@@ -73,17 +104,37 @@ def test_comparison_covers_every_scope_and_metric(clear_win):
     assert row.mean_diff == pytest.approx((per_seed.unetpp - per_seed.unet).mean())
     assert row.ci_low < row.mean_diff < row.ci_high and row.decision == "candidate_better"
     # P(improvement) with augmentations as tasks and seeds as runs.
-    wins = [stats.prob_improvement(g.pivot(index="seed", columns="model", values="pooled_iou")[["unetpp"]],
-                                   g.pivot(index="seed", columns="model", values="pooled_iou")[["unet"]])
-            for _, g in runs.groupby("augmentation")]
+    wins = [
+        stats.prob_improvement(
+            g.pivot(index="seed", columns="model", values="pooled_iou")[["unetpp"]],
+            g.pivot(index="seed", columns="model", values="pooled_iou")[["unet"]],
+        )
+        for _, g in runs.groupby("augmentation")
+    ]
     assert row.prob_improvement == pytest.approx(np.mean(wins))
 
 
 def test_verdict_reports_a_clear_win(clear_win):
     verdict = json.loads((clear_win.out_dir / layout.VERDICT_FILE).read_text())
-    for key in ("decision", "metric", "min_effect", "mean_diff", "ci_low", "ci_high", "iqm_diff", "iqm_diff_low",
-                "iqm_diff_high", "prob_improvement", "prob_improvement_low", "prob_improvement_high", "seeds_needed",
-                "n_seeds", "n_images", "n_splits", "sentence"):
+    for key in (
+        "decision",
+        "metric",
+        "min_effect",
+        "mean_diff",
+        "ci_low",
+        "ci_high",
+        "iqm_diff",
+        "iqm_diff_low",
+        "iqm_diff_high",
+        "prob_improvement",
+        "prob_improvement_low",
+        "prob_improvement_high",
+        "seeds_needed",
+        "n_seeds",
+        "n_images",
+        "n_splits",
+        "sentence",
+    ):
         assert key in verdict, key
     assert verdict["decision"] == "candidate_better" and verdict["scope"] == "all" and verdict["metric"] == "pooled_iou"
     assert (verdict["n_seeds"], verdict["n_images"], verdict["n_splits"], verdict["min_effect"]) == (3, 8, 1, 0.01)
@@ -102,7 +153,9 @@ def test_models_table_has_iqm_metrics_and_costs(clear_win):
     assert models.loc["unetpp", "iqm_pooled_iou"] == pytest.approx(stats.iqm(unetpp.pooled_iou))
     assert models.loc["unetpp", "iqm_low"] < models.loc["unetpp", "iqm_pooled_iou"] < models.loc["unetpp", "iqm_high"]
     assert models.loc["unetpp", "mean_max_f"] == pytest.approx(unetpp.max_f.mean())
-    assert models.loc["unetpp", "mean_val_test_gap"] == pytest.approx((unetpp.val_pooled_iou - unetpp.pooled_iou).mean())
+    assert models.loc["unetpp", "mean_val_test_gap"] == pytest.approx(
+        (unetpp.val_pooled_iou - unetpp.pooled_iou).mean()
+    )
     assert models.loc["unetpp", "training_flops_per_image"] == 12e9 and models.loc["unet", "parameters"] == 1_200_000
     assert models.loc["unetpp", "modes_chosen"] == "L4 (6)" and models.loc["unet", "modes_chosen"] == "single (6)"
 
@@ -116,9 +169,14 @@ def test_per_image_and_pruning_tables(clear_win):
     assert set(pruning.model) == {"unetpp"} and (pruning.n == 3).all()
     assert (pruning.val_pooled_iou > pruning.pooled_iou).all()  # the fake runs' val is 3 points above test
     l1 = pruning[(pruning.augmentation == "none") & (pruning["mode"] == "L1")].iloc[0]
-    speeds = [next(m["images_per_second"] for m in json.loads(
-        (clear_win.eval_dir("unetpp", "none", seed) / layout.METRICS_FILE).read_text())["modes"] if m["mode"] == "L1")
-        for seed in clear_win.seeds]
+    speeds = [
+        next(
+            m["images_per_second"]
+            for m in json.loads((clear_win.eval_dir("unetpp", "none", seed) / layout.METRICS_FILE).read_text())["modes"]
+            if m["mode"] == "L1"
+        )
+        for seed in clear_win.seeds
+    ]
     assert l1.images_per_second == pytest.approx(np.mean(speeds))
 
 
@@ -139,7 +197,9 @@ def test_plots_and_grids_are_written(clear_win):
     assert sorted(g["file"] for g in verdict["grids"]) == grids
     best = next(g for g in verdict["grids"] if g["file"] == "none_best.png")
     assert best["seed"] == 0 and len(best["stems"]) == 2
-    per_image = read(clear_win, layout.AGGREGATE_TABLES["per_image"]).query("augmentation == 'none' and seed == 0 and split == 0")
+    per_image = read(clear_win, layout.AGGREGATE_TABLES["per_image"]).query(
+        "augmentation == 'none' and seed == 0 and split == 0"
+    )
     mean_iou = per_image.groupby("stem")["iou"].mean()
     assert best["stems"] == list(mean_iou.sort_values(ascending=False).index[:2])
 
@@ -148,8 +208,9 @@ def test_models_within_the_margin_everywhere_are_equivalent(tmp_path):
     """Same error on average, each run drawing its own. A pooled IoU lies between its images' IoUs, so no
     resampled difference can leave [-spread, spread], spread = max - min per-image IoU over the sweep: with
     a margin above the spread the interval must lie inside it. No pruned modes: the figure says so."""
-    sweep = make_fake_sweep(tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 4.0},
-                            deep_supervision=False)
+    sweep = make_fake_sweep(
+        tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 4.0}, deep_supervision=False
+    )
     margin = 0.3
     assert main([*sweep.aggregate_args(grid_images=1), "--min-effect", str(margin)]) == 0
     iou = read(sweep, layout.AGGREGATE_TABLES["per_image"]).iou
@@ -166,8 +227,13 @@ def test_models_that_trade_places_between_seeds_are_inconclusive(tmp_path):
     """U-Net++ errs by 8 pixels where U-Net errs by 2 on seed 0, and the other way round on seed 1: the
     seed differences lie on both sides of 0, farther out than the margin, and a resample of seeds draws
     either one twice, so the interval holds 0 and reaches past the margin on both sides."""
-    sweep = make_fake_sweep(tmp_path, augmentations=("none",), seeds=(0, 1), deep_supervision=False,
-                            error_px={"unet": {0: 2.0, 1: 8.0}, "unetpp": {0: 8.0, 1: 2.0}})
+    sweep = make_fake_sweep(
+        tmp_path,
+        augmentations=("none",),
+        seeds=(0, 1),
+        deep_supervision=False,
+        error_px={"unet": {0: 2.0, 1: 8.0}, "unetpp": {0: 8.0, 1: 2.0}},
+    )
     assert main(sweep.aggregate_args(grid_images=1)) == 0
     runs = read(sweep, layout.AGGREGATE_TABLES["runs"]).pivot(index="seed", columns="model", values="pooled_iou")
     seed_diffs = (runs.unetpp - runs.unet).to_numpy()
@@ -181,9 +247,17 @@ def test_models_that_trade_places_between_seeds_are_inconclusive(tmp_path):
 def test_empty_references_splits_and_every_baseline(tmp_path):
     """Two splits, an image without road per split, and a third model: comparisons against each
     baseline; per-image IoU leaves the empty images out and counts them."""
-    sweep = make_fake_sweep(tmp_path, models=("unet", "unet_wide", "unetpp"), augmentations=("none",),
-                            splits=(0, 1), seeds=(0, 1), n_images=12, empty_images=1,
-                            error_px={"unet": 7.0, "unet_wide": 6.0, "unetpp": 2.0}, deep_supervision=False)
+    sweep = make_fake_sweep(
+        tmp_path,
+        models=("unet", "unet_wide", "unetpp"),
+        augmentations=("none",),
+        splits=(0, 1),
+        seeds=(0, 1),
+        n_images=12,
+        empty_images=1,
+        error_px={"unet": 7.0, "unet_wide": 6.0, "unetpp": 2.0},
+        deep_supervision=False,
+    )
     assert main([*sweep.aggregate_args(grid_images=1), "--bootstrap-resamples", "2000"]) == 0
     verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert (verdict["n_splits"], verdict["n_seeds"], verdict["baseline"]) == (2, 2, "unet")
@@ -192,12 +266,15 @@ def test_empty_references_splits_and_every_baseline(tmp_path):
     per_image = read(sweep, layout.AGGREGATE_TABLES["per_image"])
     empty = per_image[per_image.empty_reference]
     assert len(empty) == 3 * 2 * 2 and empty.iou.isna().all()  # models x splits x seeds, one image each
-    assert verdict["secondary"]["n_empty_reference"] == 2 and "2 without road left out" in verdict["secondary"]["sentence"]
+    assert (
+        verdict["secondary"]["n_empty_reference"] == 2 and "2 without road left out" in verdict["secondary"]["sentence"]
+    )
     runs = read(sweep, layout.AGGREGATE_TABLES["runs"])
     assert (runs.n_empty_reference == 1).all()
     kept = per_image[~per_image.empty_reference].groupby(["model", "split", "seed"]).iou.mean()
     assert runs.set_index(["model", "split", "seed"]).per_image_mean_iou.sort_index().to_numpy() == pytest.approx(
-        kept.sort_index().to_numpy())
+        kept.sort_index().to_numpy()
+    )
 
 
 @pytest.fixture
@@ -222,7 +299,11 @@ def test_allow_missing_goes_on_and_records_them(small_sweep):
     [missing] = verdict["missing_runs"]
     assert (missing["model"], missing["augmentation"], missing["seed"]) == ("unetpp", "none", 1)
     assert missing["missing"] == [str(small_sweep.eval_dir("unetpp", "none", 1) / "masks")]
-    summary = read(small_sweep, layout.AGGREGATE_TABLES["summary"]).query("model == 'unetpp' and metric == 'pooled_iou'").iloc[0]
+    summary = (
+        read(small_sweep, layout.AGGREGATE_TABLES["summary"])
+        .query("model == 'unetpp' and metric == 'pooled_iou'")
+        .iloc[0]
+    )
     assert summary.n == 1 and math.isnan(summary.ci_low) and "one value" in summary.note
     verdict_row = read(small_sweep, layout.AGGREGATE_TABLES["comparison"]).iloc[0]
     assert verdict_row.n_seeds == 1  # only seed 0 has both models

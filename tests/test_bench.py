@@ -21,9 +21,23 @@ from segsweep.hardware import ONEDNN_ISA_NAMES
 @pytest.mark.slow
 def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "segsweep", "bench", "--quick", "--threads", "1", "--out-dir", str(tmp_path),
-         "--sections", "input", "inference"],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "segsweep",
+            "bench",
+            "--quick",
+            "--threads",
+            "1",
+            "--out-dir",
+            str(tmp_path),
+            "--sections",
+            "input",
+            "inference",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     bench = json.loads((tmp_path / "bench.json").read_text())
@@ -33,14 +47,22 @@ def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
     for regime in ("default", "base16_224"):
         rates = bench["input"][regime]["images_per_second"]
         assert set(rates) == {"seed_style", "pipeline", "in_memory"} and min(rates.values()) > 0
-        assert bench["input"][regime]["pipeline_vs_seed_style"] == pytest.approx(rates["pipeline"] / rates["seed_style"])
+        assert bench["input"][regime]["pipeline_vs_seed_style"] == pytest.approx(
+            rates["pipeline"] / rates["seed_style"]
+        )
         section = bench["input"][regime]
         for feed, epoch_rates in section["epoch_rates"].items():  # every epoch after the warm-up
             assert len(epoch_rates) == section["epochs"] - 1
             assert rates[feed] == pytest.approx(statistics.median(epoch_rates))
     modes = [(r["model"], r["mode"]) for r in bench["inference"]["rows"]]
-    assert modes == [("unet", "single"), ("unetpp", "accurate"), ("unetpp", "L1"), ("unetpp", "L2"),
-                     ("unetpp", "L3"), ("unetpp", "L4")]
+    assert modes == [
+        ("unet", "single"),
+        ("unetpp", "accurate"),
+        ("unetpp", "L1"),
+        ("unetpp", "L2"),
+        ("unetpp", "L3"),
+        ("unetpp", "L4"),
+    ]
     params = [r["parameters"] for r in bench["inference"]["rows"] if r["mode"].startswith("L")]
     assert params == sorted(params) and len(set(params)) == 4
     pp = {r["mode"]: r for r in bench["inference"]["rows"] if r["model"] == "unetpp"}

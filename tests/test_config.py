@@ -42,7 +42,11 @@ BAD_CONFIGS = [
     ("duplicate seeds", {"dataset": GENERATED, "seeds": [1, 1]}, "key 'seeds'"),
     ("unknown preset", {"dataset": GENERATED, "augmentations": ["rotate90"]}, "no preset named 'rotate90'"),
     ("unknown model", {"dataset": GENERATED, "models": ["segnet"]}, "'segnet' is not defined"),
-    ("candidate not swept", {"dataset": GENERATED, "models": ["unet"]}, "key 'report.candidate': 'unetpp' is not in 'models'"),
+    (
+        "candidate not swept",
+        {"dataset": GENERATED, "models": ["unet"]},
+        "key 'report.candidate': 'unetpp' is not in 'models'",
+    ),
     ("bad format", {"dataset": {**GENERATED, "format": "coco"}}, "key 'dataset.format'"),
     (
         "input size not divisible",
@@ -98,17 +102,34 @@ def test_bad_config_is_refused_naming_the_key(tmp_path: Path, config: dict, mess
     assert message in str(error.value)
 
 
-SNAKEMAKE_CASES = ["unknown key", "zero epochs", "empty seeds", "duplicate seeds", "unknown preset",
-                   "input size not divisible", "missing data folder"]
+SNAKEMAKE_CASES = [
+    "unknown key",
+    "zero epochs",
+    "empty seeds",
+    "duplicate seeds",
+    "unknown preset",
+    "input size not divisible",
+    "missing data folder",
+]
 
 
 @pytest.mark.parametrize("case", SNAKEMAKE_CASES)
 def test_snakemake_refuses_bad_config_before_any_job(tmp_path: Path, case: str) -> None:
     _, config, message = next(c for c in BAD_CONFIGS if c[0] == case)
     result = subprocess.run(
-        [SNAKEMAKE, "-n", "--configfile", str(_write(tmp_path, config)), "--directory", str(tmp_path),
-         "--snakefile", str(REPO / "workflow" / "Snakefile")],
-        capture_output=True, text=True, timeout=120,
+        [
+            SNAKEMAKE,
+            "-n",
+            "--configfile",
+            str(_write(tmp_path, config)),
+            "--directory",
+            str(tmp_path),
+            "--snakefile",
+            str(REPO / "workflow" / "Snakefile"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -157,8 +178,11 @@ def test_snakemake_dry_run_shows_the_full_fan_out() -> None:
     assert result.returncode == 0, result.stderr
     config = load_config(REPO / "config" / "config.yaml")
     runs = len(config["models"]) * len(config["augmentations"]) * len(config["seeds"])
-    stats = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1]
-                 and line.split()[0] in {"train", "evaluate", "make_split", "aggregate", "report"})
+    stats = dict(
+        line.split()[:2]
+        for line in result.stdout.splitlines()
+        if line.split()[:1] and line.split()[0] in {"train", "evaluate", "make_split", "aggregate", "report"}
+    )
     assert stats == {"train": str(runs), "evaluate": str(runs), "make_split": "1", "aggregate": "1", "report": "1"}
 
 
@@ -191,8 +215,11 @@ def test_training_settings_hold_only_what_changes_training(tmp_path: Path) -> No
     def views(changed: dict) -> tuple[str, str, str]:
         """(training params, evaluation params, resume fingerprint) of the unetpp/none run."""
         settings = job_settings(changed, "unetpp", "none")
-        return (canonical_json(training_settings(settings)), canonical_json(evaluation_settings(settings)),
-                fingerprint(settings, 0, manifest))
+        return (
+            canonical_json(training_settings(settings)),
+            canonical_json(evaluation_settings(settings)),
+            fingerprint(settings, 0, manifest),
+        )
 
     train, evaluate, resume = views(config)
     assert "threads" not in json.loads(train)["train"] and "threads" not in json.loads(evaluate)["train"]
@@ -203,8 +230,10 @@ def test_training_settings_hold_only_what_changes_training(tmp_path: Path) -> No
         changed = views({**config, "evaluate": {**config["evaluate"], **evaluation_only}})
         assert (changed[0], changed[2]) == (train, resume) and changed[1] != evaluate, evaluation_only
     # A training key, and the evaluate threshold that picks the best epoch on validation, rerun training.
-    for changed in ({**config, "train": {**config["train"], "learning_rate": 0.01}},
-                    {**config, "evaluate": {**config["evaluate"], "threshold": 0.4}}):
+    for changed in (
+        {**config, "train": {**config["train"], "learning_rate": 0.01}},
+        {**config, "evaluate": {**config["evaluate"], "threshold": 0.4}},
+    ):
         other = views(changed)
         assert other[0] != train and other[1] != evaluate and other[2] != resume
 

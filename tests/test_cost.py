@@ -49,8 +49,12 @@ def test_sacct_prices_every_attempt_and_the_evaluation_job(fake_sacct, tmp_path)
     args = (fake_sacct / "sacct-args").read_text()
     assert "--duplicates" in args and "--jobs=101,102,103,104" in args
     missing_benchmark = tmp_path / "none.tsv"
-    requeued = run_cost({"slurm_job_ids": "101", "devices": {"kind": "gpu", "count": 1}},
-                        {"slurm_job_id": "101"}, missing_benchmark, usage)
+    requeued = run_cost(
+        {"slurm_job_ids": "101", "devices": {"kind": "gpu", "count": 1}},
+        {"slurm_job_id": "101"},
+        missing_benchmark,
+        usage,
+    )
     # (600 + 1200) s x 1 GPU; the group job's evaluation is the same job, counted once
     assert requeued == RunCost(0.5, "gpu_hours", "sacct")
     two_jobs = run_cost({"slurm_job_ids": "102"}, {"slurm_job_id": "103"}, missing_benchmark, usage)
@@ -80,8 +84,9 @@ def test_a_job_unknown_to_sacct_falls_back_to_the_benchmark(tmp_path):
 
 def test_unknown_cost_is_never_made_up(tmp_path):
     no_devices = run_cost({"train_seconds": 10.0}, {}, _benchmark(tmp_path / "e.tsv", 1.0), None)
-    no_benchmark = run_cost({"train_seconds": 10.0, "devices": {"kind": "cpu", "count": 1}}, {},
-                            tmp_path / "missing.tsv", None)
+    no_benchmark = run_cost(
+        {"train_seconds": 10.0, "devices": {"kind": "cpu", "count": 1}}, {}, tmp_path / "missing.tsv", None
+    )
     assert no_devices.source == no_benchmark.source == "unknown"
     assert math.isnan(no_benchmark.device_hours)
     summed = total(pd.DataFrame([columns(RunCost(1.0, "cpu_hours", "benchmark")), columns(no_benchmark)]))
@@ -92,8 +97,13 @@ def test_unknown_cost_is_never_made_up(tmp_path):
 def test_total_and_its_sentence():
     costs = [RunCost(0.25, "gpu_hours", "sacct"), RunCost(0.5, "gpu_hours", "benchmark")]
     summed = total(pd.DataFrame(map(columns, costs)))
-    assert summed == {"device_hours": 0.75, "unit": "gpu_hours", "runs": 2, "known_runs": 2,
-                      "sources": ["benchmark", "sacct"]}
+    assert summed == {
+        "device_hours": 0.75,
+        "unit": "gpu_hours",
+        "runs": 2,
+        "known_runs": 2,
+        "sources": ["benchmark", "sacct"],
+    }
     assert describe(summed) == (
         "0.75 GPU-hours over 2 runs (from the runs' own timing and Snakemake benchmark files and SLURM accounting)"
     )

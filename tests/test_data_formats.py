@@ -21,8 +21,8 @@ from segsweep.data.formats import (
     resolve_positive_ids,
     resolve_void_ids,
 )
-from segsweep.evaluation.metrics import confusion_counts
 from segsweep.errors import DataError, UserError
+from segsweep.evaluation.metrics import confusion_counts
 
 H, W = 16, 24
 MAGENTA, RED, BLACK = (255, 0, 255), (255, 0, 0), (0, 0, 0)

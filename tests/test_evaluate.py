@@ -28,8 +28,15 @@ from conftest import REPO
 
 ROAD, VOID, OTHER = 7, 0, 8  # Cityscapes IDs: road, unlabeled (void), sidewalk
 # Original image sizes (height, width) of the split; the network sees 16 x 32.
-SPLIT = {"a": ("train", (40, 100)), "b": ("val", (40, 100)), "c": ("test", (40, 100)), "d": ("test", (37, 90)),
-         "e": ("test", (24, 63)), "f": ("test", (30, 60)), "g": ("val", (32, 48))}
+SPLIT = {
+    "a": ("train", (40, 100)),
+    "b": ("val", (40, 100)),
+    "c": ("test", (40, 100)),
+    "d": ("test", (37, 90)),
+    "e": ("test", (24, 63)),
+    "f": ("test", (30, 60)),
+    "g": ("val", (32, 48)),
+}
 TEST_STEMS = ["c", "d", "e", "f"]
 VAL_STEMS = ["b", "g"]
 NO_ROAD = {"f"}
@@ -104,21 +111,58 @@ def sweep(tmp_path_factory) -> Path:
     unet, unetpp = (job_settings(config, name, "none") for name in ("unet", "unetpp"))
     save_model(unet, root / "runs/unet/model.keras", {"head": 10.0})
     save_model(unet, root / "runs/low/model.keras", {"head": LOW})
-    save_model(unetpp, root / "runs/unetpp/model.keras", {"head_1": -10.0, "head_2": 10.0, "head_3": 10.0,
-                                                          "head_4": 10.0})
+    save_model(
+        unetpp, root / "runs/unetpp/model.keras", {"head_1": -10.0, "head_2": 10.0, "head_3": 10.0, "head_4": 10.0}
+    )
     run = {"dataset": "tiny", "model": "unetpp", "augmentation": "none", "seed": 3}
     (root / "runs/unetpp/run.json").write_text(json.dumps(run))
     on_val = {**unet, "evaluate": {**unet["evaluate"], "threshold": "val"}}
     common = ["--manifest", "split.csv", "--threads", "1"]
     runs = [
-        evaluate(root, "--settings", json.dumps(unet), "--model-file", "runs/unet/model.keras",
-                 "--out-dir", "eval/unet", *common),
-        evaluate(root, "--config", "config.yaml", "--model", "unetpp", "--aug", "none",
-                 "--model-file", "runs/unetpp/model.keras", "--out-dir", "eval/unetpp", *common),
-        evaluate(root, "--settings", json.dumps(unet), "--model-file", "runs/low/model.keras",
-                 "--out-dir", "eval/low_fixed", *common),
-        evaluate(root, "--settings", json.dumps(on_val), "--model-file", "runs/low/model.keras",
-                 "--out-dir", "eval/low_val", *common),
+        evaluate(
+            root,
+            "--settings",
+            json.dumps(unet),
+            "--model-file",
+            "runs/unet/model.keras",
+            "--out-dir",
+            "eval/unet",
+            *common,
+        ),
+        evaluate(
+            root,
+            "--config",
+            "config.yaml",
+            "--model",
+            "unetpp",
+            "--aug",
+            "none",
+            "--model-file",
+            "runs/unetpp/model.keras",
+            "--out-dir",
+            "eval/unetpp",
+            *common,
+        ),
+        evaluate(
+            root,
+            "--settings",
+            json.dumps(unet),
+            "--model-file",
+            "runs/low/model.keras",
+            "--out-dir",
+            "eval/low_fixed",
+            *common,
+        ),
+        evaluate(
+            root,
+            "--settings",
+            json.dumps(on_val),
+            "--model-file",
+            "runs/low/model.keras",
+            "--out-dir",
+            "eval/low_val",
+            *common,
+        ),
     ]
     for result in runs:
         assert result.returncode == 0, result.stderr
@@ -166,7 +210,16 @@ def test_masks_are_0_255_at_the_original_size(sweep, run):
 def test_per_image_rows_match_hand_counts(sweep, run, table, stems):
     table = pd.read_csv(sweep / "eval" / run / table)
     assert list(table.columns) == [
-        "stem", "iou", "precision", "recall", "f1", "boundary_iou", "tp", "fp", "fn", "empty_reference"
+        "stem",
+        "iou",
+        "precision",
+        "recall",
+        "f1",
+        "boundary_iou",
+        "tp",
+        "fp",
+        "fn",
+        "empty_reference",
     ]
     assert table["stem"].tolist() == stems
     for row in table.itertuples():
@@ -190,8 +243,15 @@ def expected_all_road(stems: list[str]) -> dict:
     with_road = [i for i, stem in enumerate(stems) if stem not in NO_ROAD]
     per_image_iou = counts[with_road, 0] / (counts[with_road, 0] + counts[with_road, 1])
     return {
-        "pooled": {"iou": tp / (tp + fp), "precision": tp / (tp + fp), "recall": 1.0, "f1": 2 * tp / (2 * tp + fp),
-                   "tp": tp, "fp": fp, "fn": fn},
+        "pooled": {
+            "iou": tp / (tp + fp),
+            "precision": tp / (tp + fp),
+            "recall": 1.0,
+            "f1": 2 * tp / (2 * tp + fp),
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+        },
         "per_image_mean_iou": per_image_iou.mean(),
         "boundary_iou": np.mean([all_road_boundary_iou(stems[i]) for i in with_road]),
     }
@@ -218,7 +278,10 @@ def test_metrics_pooled_per_image_mean_and_threshold_free(sweep, run):
     assert metrics["chosen_on"] == "val"
     assert metrics["speed"]["images_per_second"] > 0
     assert metrics["speed"] | {"images_per_second": None} == {
-        "images_per_second": None, "batch_size": 2, "repeats": 2, "input_size": [16, 32]
+        "images_per_second": None,
+        "batch_size": 2,
+        "repeats": 2,
+        "input_size": [16, 32],
     }
 
 
@@ -276,15 +339,21 @@ def test_threshold_chosen_on_val_is_used_on_test(sweep):
     assert fixed["max_f"] == on_val["max_f"] and fixed["average_precision"] == on_val["average_precision"]
 
 
-@pytest.mark.parametrize("threshold, error", [("val", None), (0.3, None), ("best", "is not valid"), (1.0, "is not valid")])
+@pytest.mark.parametrize(
+    "threshold, error", [("val", None), (0.3, None), ("best", "is not valid"), (1.0, "is not valid")]
+)
 def test_config_threshold_is_a_number_or_val(tmp_path, threshold, error):
     from segsweep.config import job_settings, load_config
     from segsweep.errors import ConfigError
 
     (tmp_path / "data").mkdir()
-    config = {**CONFIG, "dataset": {**CONFIG["dataset"], "root": str(tmp_path / "data")},
-              "models": ["unet_wide", "unetpp_nods"], "report": {"baseline": "unet_wide", "candidate": "unetpp_nods"},
-              "evaluate": {"threshold": threshold}}
+    config = {
+        **CONFIG,
+        "dataset": {**CONFIG["dataset"], "root": str(tmp_path / "data")},
+        "models": ["unet_wide", "unetpp_nods"],
+        "report": {"baseline": "unet_wide", "candidate": "unetpp_nods"},
+        "evaluate": {"threshold": threshold},
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     if error:
         with pytest.raises(ConfigError, match=f"key 'evaluate.threshold': .*{error}"):
@@ -319,9 +388,23 @@ def test_a_bad_test_image_stops_the_job_naming_it_and_leaves_no_outputs(sweep, t
     broken.write_bytes(b"not a png")
     manifest.loc[manifest["stem"] == "e", "label"] = str(broken)
     manifest.to_csv(sweep / "broken.csv", index=False)
-    result = evaluate(sweep, "--config", "config.yaml", "--model", "unet", "--aug", "none", "--manifest",
-                      "broken.csv", "--model-file", "runs/unet/model.keras", "--threads", "1", "--out-dir",
-                      str(tmp_path / "eval"))
+    result = evaluate(
+        sweep,
+        "--config",
+        "config.yaml",
+        "--model",
+        "unet",
+        "--aug",
+        "none",
+        "--manifest",
+        "broken.csv",
+        "--model-file",
+        "runs/unet/model.keras",
+        "--threads",
+        "1",
+        "--out-dir",
+        str(tmp_path / "eval"),
+    )
     assert result.returncode == 2
     assert str(broken) in result.stderr
     assert "Traceback" not in result.stderr
@@ -329,8 +412,23 @@ def test_a_bad_test_image_stops_the_job_naming_it_and_leaves_no_outputs(sweep, t
 
 
 def test_a_model_file_from_another_run_is_refused(sweep, tmp_path):
-    result = evaluate(sweep, "--config", "config.yaml", "--model", "unet", "--aug", "none", "--manifest", "split.csv",
-                      "--model-file", "runs/unetpp/model.keras", "--threads", "1", "--out-dir", str(tmp_path / "eval"))
+    result = evaluate(
+        sweep,
+        "--config",
+        "config.yaml",
+        "--model",
+        "unet",
+        "--aug",
+        "none",
+        "--manifest",
+        "split.csv",
+        "--model-file",
+        "runs/unetpp/model.keras",
+        "--threads",
+        "1",
+        "--out-dir",
+        str(tmp_path / "eval"),
+    )
     assert result.returncode == 2
     assert "runs/unetpp/run.json: the model was trained with model 'unetpp'" in result.stderr
     assert not (tmp_path / "eval").exists()
@@ -350,8 +448,14 @@ def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
     from segsweep.models import build_model
 
     keras.utils.set_random_seed(0)
-    spec = {"name": "m", "architecture": "unetpp", "deep_supervision": True, "filters": [2, 2, 2],
-            "batch_norm": False, "dropout": 0.0}
+    spec = {
+        "name": "m",
+        "architecture": "unetpp",
+        "deep_supervision": True,
+        "filters": [2, 2, 2],
+        "batch_norm": False,
+        "dropout": 0.0,
+    }
     models = mode_models(build_model(spec, (8, 16, 3)))
     assert list(models) == ["accurate", "L1", "L2"]
     rng = np.random.default_rng(1)

@@ -68,8 +68,14 @@ def test_globs_and_no_suffix(tmp_path):
     for index, stem in enumerate(["s1_000", "s1_001", "s2_000"]):
         write_png(tmp_path / "data" / f"{stem}.png", photo(index))
         write_png(tmp_path / "data" / f"{stem}.gt.png", class_ids(index, 1, 0))  # stem "{stem}.gt"
-    fmt = folder_format({"images": "data/s*_[0-9][0-9][0-9].png", "masks": "data/*.gt.png", "mask_suffix": ".gt",
-                         "group_pattern": r"^(s\d)_"})
+    fmt = folder_format(
+        {
+            "images": "data/s*_[0-9][0-9][0-9].png",
+            "masks": "data/*.gt.png",
+            "mask_suffix": ".gt",
+            "group_pattern": r"^(s\d)_",
+        }
+    )
     assert [s.stem for s in find_samples(fmt, tmp_path)] == ["s1_000", "s1_001", "s2_000"]
     assert default_group_pattern(fmt) == r"^(s\d)_"
 

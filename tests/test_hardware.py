@@ -31,7 +31,11 @@ def test_the_header_gives_version_and_isa_name():
 
 def test_words_of_another_onednn_keep_the_words_and_no_name():
     found = parse_onednn_header("onednn_verbose,info,cpu,isa:Intel AVX10.1 and Intel AMX with bfloat16 support\n")
-    assert found == {"onednn": None, "isa": None, "isa_description": "Intel AVX10.1 and Intel AMX with bfloat16 support"}
+    assert found == {
+        "onednn": None,
+        "isa": None,
+        "isa_description": "Intel AVX10.1 and Intel AMX with bfloat16 support",
+    }
 
 
 def test_without_a_header_nothing_is_made_up():
@@ -53,8 +57,14 @@ print(json.dumps(floating_point_path()))
 
 
 def record(when: str, **env: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", RECORD, when], cwd=REPO, capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env})
+    result = subprocess.run(
+        [sys.executable, "-c", RECORD, when],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])  # the record is the last line: nothing of oneDNN's after it
 
@@ -69,8 +79,18 @@ def expected_isa_family() -> str:
 @pytest.mark.skipif(not expected_isa_family(), reason="the family check knows x86 CPUs with AVX2 or AVX-512 only")
 def test_the_record_names_onednn_isa_of_this_cpu_and_the_cap():
     found = record("early")
-    assert set(found) == {"cpu", "onednn", "isa", "isa_description", "onednn_max_cpu_isa", "tf_enable_onednn_opts",
-                          "intra_op_threads", "inter_op_threads", "tensorflow", "gpu"}
+    assert set(found) == {
+        "cpu",
+        "onednn",
+        "isa",
+        "isa_description",
+        "onednn_max_cpu_isa",
+        "tf_enable_onednn_opts",
+        "intra_op_threads",
+        "inter_op_threads",
+        "tensorflow",
+        "gpu",
+    }
     assert found["isa"] in ONEDNN_ISA_NAMES.values() and found["isa"].startswith(expected_isa_family())
     assert found["onednn"] and found["intra_op_threads"] == 1 and found["onednn_max_cpu_isa"] is None
     # Asked late, in a fresh process that inherits the cap: the cap is what oneDNN dispatches to.

@@ -11,8 +11,9 @@ from segsweep.cli import main
 from segsweep.reporting.index import experiments
 
 
-def _experiment(results: Path, name: str, partial: bool = False, verdict: dict | str | None = None,
-                mtime: int = 1_700_000_000) -> None:
+def _experiment(
+    results: Path, name: str, partial: bool = False, verdict: dict | str | None = None, mtime: int = 1_700_000_000
+) -> None:
     folder = results / name
     aggregate = layout.aggregate_dir(folder, partial)
     aggregate.mkdir(parents=True)
@@ -25,22 +26,37 @@ def _experiment(results: Path, name: str, partial: bool = False, verdict: dict |
 
 def test_index_lists_each_report_with_date_sweep_size_and_decision(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    _experiment(results, "kitti", verdict={"decision": "adopt_candidate", "status": "candidate_better",
-                                           "runs_expected": 30, "runs_found": 30}, mtime=1_700_000_000)
-    _experiment(results, "camvid", verdict={"status": "within_noise", "runs_expected": 6, "runs_found": 6},
-                mtime=1_700_086_400)
-    _experiment(results, "failed", partial=True,
-                verdict={"decision": {"sentence": "<b>keep</b> baseline"}, "runs_expected": 4, "runs_found": 3})
+    _experiment(
+        results,
+        "kitti",
+        verdict={"decision": "adopt_candidate", "status": "candidate_better", "runs_expected": 30, "runs_found": 30},
+        mtime=1_700_000_000,
+    )
+    _experiment(
+        results, "camvid", verdict={"status": "within_noise", "runs_expected": 6, "runs_found": 6}, mtime=1_700_086_400
+    )
+    _experiment(
+        results,
+        "failed",
+        partial=True,
+        verdict={"decision": {"sentence": "<b>keep</b> baseline"}, "runs_expected": 4, "runs_found": 3},
+    )
     _experiment(results, "broken", verdict="{not json")
     (results / "data" / "synthetic").mkdir(parents=True)  # a dataset folder: no report, no row
 
     rows = {row.name: row for row in experiments(results)}
     assert sorted(rows) == ["broken", "camvid", "failed", "kitti"]
     assert (rows["kitti"].date, rows["kitti"].runs, rows["kitti"].decision) == (
-        "2023-11-14 22:13 UTC", "30", "adopt candidate")
+        "2023-11-14 22:13 UTC",
+        "30",
+        "adopt candidate",
+    )
     assert (rows["camvid"].runs, rows["camvid"].decision) == ("6", "within noise")  # no `decision`: the status
     assert (rows["failed"].report, rows["failed"].partial, rows["failed"].runs) == (
-        "failed/report-partial.html", True, "3 of 4")
+        "failed/report-partial.html",
+        True,
+        "3 of 4",
+    )
     assert (rows["broken"].runs, rows["broken"].decision) == ("-", "-")
     assert [row.name for row in experiments(results)][0] == "camvid"  # newest first
 

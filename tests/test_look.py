@@ -1,4 +1,5 @@
 """One look of a sequential sweep: its schedule, bound, interval, decision and stopping rule."""
+
 from __future__ import annotations
 
 import math
@@ -66,10 +67,21 @@ def test_stop_reasons():
 
 
 def test_sentence_names_the_look_the_interval_and_the_cost():
-    record = {"look": 2, "last_look": 3, "n_seeds": 4, "spending": "obrien_fleming", "alpha": 0.05,
-              "estimate": 0.021, "low": 0.004, "high": 0.038, "nominal_level": 0.012, "min_effect": 0.01,
-              "decision": "candidate_better", "stop": "decided",
-              "cost": {"device_hours": 1.5, "unit": "gpu_hours", "runs": 12, "known_runs": 12, "sources": ["sacct"]}}
+    record = {
+        "look": 2,
+        "last_look": 3,
+        "n_seeds": 4,
+        "spending": "obrien_fleming",
+        "alpha": 0.05,
+        "estimate": 0.021,
+        "low": 0.004,
+        "high": 0.038,
+        "nominal_level": 0.012,
+        "min_effect": 0.01,
+        "decision": "candidate_better",
+        "stop": "decided",
+        "cost": {"device_hours": 1.5, "unit": "gpu_hours", "runs": 12, "known_runs": 12, "sources": ["sacct"]},
+    }
     text = sentence(record, "unet", "unetpp")
     assert text.startswith("Sequential verdict, look 2 of at most 3 (4 seeds")
     assert "+2.1 IoU points, 98.80% repeated CI +0.4 to +3.8: unetpp is better" in text

@@ -7,21 +7,21 @@ import pytest
 
 from segsweep.evaluation import speed
 from segsweep.evaluation.metrics import (
-    Counts,
-    confusion_counts,
-    empty_reference,
-    f1,
-    iou,
-    precision,
-    recall,
     THRESHOLDS,
+    Counts,
     average_precision,
     best_threshold,
     boundary_iou,
     boundary_region,
     boundary_width,
+    confusion_counts,
+    empty_reference,
+    f1,
+    iou,
     max_f,
+    precision,
     probability_histograms,
+    recall,
     road_mask,
     scores,
     threshold_counts,
@@ -99,6 +99,7 @@ def test_empty_references_leave_pooled_metrics_alone_and_per_image_means_skip_th
     assert np.nanmean(iou(counts)) == pytest.approx(0.5)  # image A alone
     assert iou(counts.pooled()) == pytest.approx(2 / 6)  # B's false positives still count
     assert np.isnan(iou(Counts(0, 5, 0)))  # no road anywhere, even pooled: undefined
+
 
 def test_pooled_and_per_image_mean_differ():
     # Image A: a small road, entirely missed (IoU 0). Image B: a large road, found exactly (IoU 1).

@@ -28,9 +28,12 @@ def test_settle_target_by_hand(diff, target):
 def _simulated_settling(diff: float, n_seeds: int, rng: np.random.Generator, draws: int = 4000) -> float:
     """How often the interval of a whole future crossed design, drawn from PLAN's components with diff
     as the truth, settles: an independent check of probability_to_settle."""
-    d = (diff + rng.normal(0, math.sqrt(PLAN.seed), (draws, n_seeds, 1))
-         + rng.normal(0, math.sqrt(PLAN.image), (draws, 1, PLAN.n_images))
-         + rng.normal(0, math.sqrt(PLAN.residual), (draws, n_seeds, PLAN.n_images)))
+    d = (
+        diff
+        + rng.normal(0, math.sqrt(PLAN.seed), (draws, n_seeds, 1))
+        + rng.normal(0, math.sqrt(PLAN.image), (draws, 1, PLAN.n_images))
+        + rng.normal(0, math.sqrt(PLAN.residual), (draws, n_seeds, PLAN.n_images))
+    )
     h = PLAN.half_width(n_seeds, z=2.0)
     return float(np.mean([decide(m - h, m + h, MARGIN) != "inconclusive" for m in d.mean(axis=(1, 2))]))
 
@@ -54,8 +57,11 @@ def test_older_rules_plan_too_few_seeds():
     old = PLAN.seeds_needed(MARGIN, z=2.0)
     assert old == 23
     assert decide(0.009 - PLAN.half_width(old, z=2.0), 0.009 + PLAN.half_width(old, z=2.0), MARGIN) == "inconclusive"
-    assert _simulated_settling(0.009, old, rng) < 0.45 <= _simulated_settling(
-        0.009, seeds_to_settle(PLAN, 0.009, MARGIN, z=2.0), rng)
+    assert (
+        _simulated_settling(0.009, old, rng)
+        < 0.45
+        <= _simulated_settling(0.009, seeds_to_settle(PLAN, 0.009, MARGIN, z=2.0), rng)
+    )
     centred = PLAN.seeds_needed(settle_target(0.002, MARGIN), z=2.0)
     assert centred == 44  # 4.25e-4 / R < 0.004^2 - 6.25e-6 = 9.75e-6, R > 43.6
     assert _simulated_settling(0.002, centred, rng) < 0.45  # fewer than half the future sweeps settle
@@ -86,8 +92,9 @@ def test_too_few_images_name_the_images_that_would_settle_it():
 
 def test_inconclusive_sentence_names_seeds_or_images():
     split = noisy_design(0.0, 0.012, 0.002, 0.005, n_seeds=5, n_images=20, rng_seed=1)
-    comparison = compare([split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES,
-                         seed=0)
+    comparison = compare(
+        [split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0
+    )
     assert comparison.decision == "inconclusive" and comparison.images_needed is None
     assert comparison.seeds_needed > 5
     assert f"about {comparison.seeds_needed} seeds at this test set would most likely settle it" in sentence(comparison)

@@ -12,8 +12,6 @@ import keras
 import numpy as np
 import pytest
 
-from segsweep.errors import ConfigError
-from segsweep.models import build_model, forward_flops, inference_model, inference_modes, parameter_count
 from segsweep.config.models import (
     add_pythonpath,
     builder_source_sha256,
@@ -21,6 +19,8 @@ from segsweep.config.models import (
     model_names,
     user_model_variants,
 )
+from segsweep.errors import ConfigError
+from segsweep.models import build_model, forward_flops, inference_model, inference_modes, parameter_count
 from segsweep.models.plugin import resolve_builder
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_model"
@@ -52,13 +52,18 @@ def test_the_example_builds_two_heads_that_prune_as_unetpp(monkeypatch):
     assert model.output_names == ["head_1", "head_2"]
     assert inference_modes(model) == ["accurate", "L1", "L2"]
     l1, l2 = inference_model(model, "L1"), inference_model(model, "L2")
-    assert parameter_count(l1) < parameter_count(l2) == parameter_count(model) - model.get_layer("head_1").count_params()
+    assert (
+        parameter_count(l1) < parameter_count(l2) == parameter_count(model) - model.get_layer("head_1").count_params()
+    )
     assert forward_flops(l1) < forward_flops(l2)
     images = np.random.default_rng(0).random((2, 16, 24, 3)).astype("float32")
     heads = model(images, training=False)
     accurate = inference_model(model, "accurate")(images, training=False)
     np.testing.assert_allclose(np.asarray(accurate), (np.asarray(heads[0]) + np.asarray(heads[1])) / 2, rtol=1e-5)
-    assert build_model(entry("attention_unet:build", width=4, attention=False), (16, 24, 3)).count_params() < model.count_params()
+    assert (
+        build_model(entry("attention_unet:build", width=4, attention=False), (16, 24, 3)).count_params()
+        < model.count_params()
+    )
 
 
 def test_builder_gets_input_shape_network_settings_and_args(user_modules):
@@ -136,7 +141,11 @@ def test_flops_count_nested_models_and_separable_convolutions():
     x = keras.Input((4, 4, 2))
     y = keras.layers.SeparableConv2D(5, 3, padding="same", depth_multiplier=2)(encoder(x))
     y = keras.layers.DepthwiseConv2D(3, padding="same")(y)
-    macs_per_pixel = [3 * 3 * 2 * 3, 3 * 3 * 3 * 2 + 3 * 2 * 5, 3 * 3 * 5]  # conv, separable (depthwise + pointwise), depthwise
+    macs_per_pixel = [
+        3 * 3 * 2 * 3,
+        3 * 3 * 3 * 2 + 3 * 2 * 5,
+        3 * 3 * 5,
+    ]  # conv, separable (depthwise + pointwise), depthwise
     assert forward_flops(keras.Model(x, y)) == 2 * 16 * math.fsum(macs_per_pixel)
 
 
@@ -159,10 +168,17 @@ def test_model_entries_name_the_sweep_and_refuse_clashes():
 
 def test_user_variants_carry_builder_args_and_source_hash(user_modules, tmp_path):
     path = user_modules("tuned", "def build(s, n): pass\n")
-    config = {"models": ["unet", {"name": "mine", "builder": "tuned:build", "args": {"k": 1}}], "pythonpath": [str(tmp_path)]}
+    config = {
+        "models": ["unet", {"name": "mine", "builder": "tuned:build", "args": {"k": 1}}],
+        "pythonpath": [str(tmp_path)],
+    }
     (variant,) = user_model_variants(config).values()
-    assert variant == {"architecture": "custom", "builder": "tuned:build", "args": {"k": 1},
-                       "builder_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert variant == {
+        "architecture": "custom",
+        "builder": "tuned:build",
+        "args": {"k": 1},
+        "builder_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
     path.write_text("def build(s, n): return None\n")
     assert user_model_variants(config)["mine"]["builder_sha256"] != variant["builder_sha256"]
     config["models"][1]["builder"] = "absent:build"

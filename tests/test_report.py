@@ -14,7 +14,7 @@ from segsweep.cli import main
 from segsweep.reporting.report import read_benchmark
 
 HOSTILE_MODEL = '<img src=x onerror="alert(1)">'
-HOSTILE_AUG = "it's \"quoted\" & <b>bold"  # no slash: names become folder names
+HOSTILE_AUG = 'it\'s "quoted" & <b>bold'  # no slash: names become folder names
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -33,14 +33,23 @@ class Tags(HTMLParser):
 def report(tmp_path_factory) -> dict:
     """A report of hostile names, with one run missing (aggregated with --allow-missing)."""
     root = tmp_path_factory.mktemp("report")
-    sweep = make_fake_sweep(root, dataset="ds&<i>", models=("unet", HOSTILE_MODEL), augmentations=("none", HOSTILE_AUG),
-                            seeds=(0, 1), error_px={"unet": 7.0, HOSTILE_MODEL: 2.0}, n_images=8)
+    sweep = make_fake_sweep(
+        root,
+        dataset="ds&<i>",
+        models=("unet", HOSTILE_MODEL),
+        augmentations=("none", HOSTILE_AUG),
+        seeds=(0, 1),
+        error_px={"unet": 7.0, HOSTILE_MODEL: 2.0},
+        n_images=8,
+    )
     (sweep.run_dir("unet", HOSTILE_AUG, 1) / layout.HISTORY_FILE).unlink()
     sweep.benchmark("unet", "none", 1).unlink()
     assert main([*sweep.aggregate_args(grid_images=1), "--allow-missing"]) == 0
     config = {**sweep.config(), "note": SCRIPT}
     out = root / "out" / "report.html"
-    assert main(["report", "--results", str(sweep.results), "--config-json", json.dumps(config), "--out", str(out)]) == 0
+    assert (
+        main(["report", "--results", str(sweep.results), "--config-json", json.dumps(config), "--out", str(out)]) == 0
+    )
     html = out.read_text(encoding="utf-8")
     parser = Tags()
     parser.feed(html)
@@ -83,7 +92,7 @@ def test_runs_show_precision_benchmarks_and_provenance(report):
     html = report["html"]
     runs = html.split('<section id="runs">')[1].split("</section>")[0]
     assert runs.count("<code>float32</code>") == 7  # one per complete run
-    assert runs.count("<td class=\"num\">900</td>") == 2  # unet's peak MB where its benchmark exists
+    assert runs.count('<td class="num">900</td>') == 2  # unet's peak MB where its benchmark exists
     provenance = html.split('<section id="provenance">')[1].split("</section>")[0]
     assert "fakehost: CPU Fake CPU @ 2.0GHz, oneDNN ISA avx2" in provenance
     assert "tensorflow 2.21.0" in provenance and "pandas " in provenance
@@ -93,9 +102,9 @@ def test_runs_show_precision_benchmarks_and_provenance(report):
 def test_headline_states_decision_interval_probability_margin(report):
     html, verdict = report["html"], report["verdict"]
     section = html.split('<section id="verdict"')[1].split("</section>")[0]
-    assert f'status-{verdict["decision"]}' in section
+    assert f"status-{verdict['decision']}" in section
     assert "95% CI" in section and "P(improvement)" in section and "&plusmn;1.0 IoU points" in section
-    assert f'{100 * verdict["mean_diff"]:+.1f}' in section
+    assert f"{100 * verdict['mean_diff']:+.1f}" in section
     low, high = verdict["prob_improvement_low"], verdict["prob_improvement_high"]
     assert f"{low:.2f} to {high:.2f}" in section
     statistics = html.split('<section id="statistics">')[1].split("</section>")[0]
@@ -107,8 +116,9 @@ def test_headline_states_decision_interval_probability_margin(report):
 
 def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
     # 8 test images and a 0.1-point margin: the images alone leave a wider interval than any seeds can fix
-    sweep = make_fake_sweep(tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 3.8},
-                            deep_supervision=False, n_images=8)
+    sweep = make_fake_sweep(
+        tmp_path, augmentations=("none",), error_px={"unet": 4.0, "unetpp": 3.8}, deep_supervision=False, n_images=8
+    )
     assert main([*sweep.aggregate_args(grid_images=1), "--min-effect", "0.001"]) == 0
     verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert verdict["decision"] == "inconclusive"
@@ -121,11 +131,15 @@ def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
     section = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
     assert f"this decision cost {expected_hours:.2f} CPU-hours over {len(runs)} runs" in section
     assert f"about {verdict['plan']['images_to_settle']} test images would" in section
+
+
 def test_read_benchmark(tmp_path):
     path = tmp_path / "bench.tsv"
-    path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-                    "12.5\t0:00:12\t800.5\t1\t1\t1\t0\t0\t90\t11\n"
-                    "7.5\t0:00:07\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n")
+    path.write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        "12.5\t0:00:12\t800.5\t1\t1\t1\t0\t0\t90\t11\n"
+        "7.5\t0:00:07\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n"
+    )
     assert read_benchmark(path) == {"seconds": 20.0, "max_rss_mb": 800.5}
     assert read_benchmark(tmp_path / "absent.tsv") == {}
     path.write_text("a\tb\n1\t2\n")
@@ -135,8 +149,22 @@ def test_read_benchmark(tmp_path):
 
 def test_bad_config_json_is_a_user_error(report, tmp_path, capsys):
     sweep = report["sweep"]
-    assert main(["report", "--results", str(sweep.results), "--dataset", sweep.dataset,
-                 "--config-json", "{oops", "--out", str(tmp_path / "r.html")]) == 2
+    assert (
+        main(
+            [
+                "report",
+                "--results",
+                str(sweep.results),
+                "--dataset",
+                sweep.dataset,
+                "--config-json",
+                "{oops",
+                "--out",
+                str(tmp_path / "r.html"),
+            ]
+        )
+        == 2
+    )
     assert "--config-json is not valid JSON" in capsys.readouterr().err
 
 

@@ -26,8 +26,16 @@ from segsweep.cli import main
 
 pytestmark = pytest.mark.browser
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--remote-debugging-pipe",
+]
 WIDTH = 1280
 
 
@@ -38,7 +46,10 @@ def find_chromium() -> str:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium), and not root to install it")
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+    ):
         done = subprocess.run(command, capture_output=True, text=True, timeout=900)
         if done.returncode:
             pytest.skip(f"could not install chromium ({' '.join(command)}): {done.stderr.strip()[-300:]}")
@@ -64,7 +75,9 @@ class DevTools:
         shell = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w} {to_browser_r}<&- {from_browser_w}>&-'
         self.process = subprocess.Popen(
             ["bash", "-c", shell, chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            pass_fds=(to_browser_r, from_browser_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(to_browser_r, from_browser_w),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
@@ -129,8 +142,22 @@ def report(tmp_path_factory) -> Path:
     sweep = make_fake_sweep(root)
     assert main(sweep.aggregate_args()) == 0
     out = root / "report.html"
-    assert main(["report", "--results", str(sweep.results), "--dataset", sweep.dataset,
-                 "--config-json", json.dumps(sweep.config()), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--results",
+                str(sweep.results),
+                "--dataset",
+                sweep.dataset,
+                "--config-json",
+                json.dumps(sweep.config()),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -160,25 +187,36 @@ def problems(events: list[dict]) -> list[str]:
 
 def test_report_renders_in_chromium(report, browser, tmp_path):
     target = browser.send("Target.createTarget", {"url": "about:blank"})
-    browser.session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
+    browser.session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})[
+        "sessionId"
+    ]
     for domain in ("Page", "Runtime", "Log", "Network"):
         browser.send(f"{domain}.enable")
-    browser.send("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    browser.send(
+        "Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+    )
     browser.send("Page.navigate", {"url": report.as_uri()})
     browser.wait_for("Page.loadEventFired")
 
-    images = browser.send("Runtime.evaluate", {
-        "expression": "Array.from(document.images, i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))",
-        "returnByValue": True,
-    })["result"]["value"]
+    images = browser.send(
+        "Runtime.evaluate",
+        {
+            "expression": "Array.from(document.images, i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))",
+            "returnByValue": True,
+        },
+    )["result"]["value"]
     assert len(images) == 5 + 2 * 3  # five plots; best/worst/differ grids for two augmentations
     assert all(i["complete"] and i["width"] > 0 for i in images), images
 
     height = browser.send("Page.getLayoutMetrics")["cssContentSize"]["height"]
-    shot = browser.send("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1},
-    })
+    shot = browser.send(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1},
+        },
+    )
     png = base64.b64decode(shot["data"])
     (tmp_path / "report.png").write_bytes(png)
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))

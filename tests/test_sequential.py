@@ -5,32 +5,39 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
 from scipy.optimize import brentq
 
 from segsweep.statistics.bootstrap import anova_components, mean_variance
 from segsweep.statistics.decision import decide
 from segsweep.statistics.sequential import (
-    SPENDING, boundaries, crossing_probabilities, nominal_level, repeated_interval, seed_fractions,
+    SPENDING,
+    boundaries,
+    crossing_probabilities,
+    nominal_level,
+    repeated_interval,
+    seed_fractions,
 )
 
 ALPHA = 0.05
 THIRDS = [1 / 3, 2 / 3, 1]
 
 
-@pytest.mark.parametrize("spending, looks, published", [
-    # One look: the fixed-sample 95% bound.
-    ("obrien_fleming", 1, [1.960]),
-    ("pocock", 1, [1.960]),
-    # Lan-DeMets O'Brien-Fleming type, two-sided symmetric, alpha/2 = 0.025 a side: gsDesign
-    # gsDesign(k = 3, test.type = 2, sfu = sfLDOF) and rpact getDesignGroupSequential(typeOfDesign = "asOF").
-    ("obrien_fleming", 3, [3.710, 2.511, 1.993]),
-    # Five looks: the example of ld98 (Reboussin, DeMets, Kim & Lan 2000, Control. Clin. Trials 21:190).
-    ("obrien_fleming", 5, [4.877, 3.357, 2.680, 2.290, 2.031]),
-    # Lan-DeMets Pocock type (gsDesign sfLDPocock): nearly, not exactly, Pocock's constant 2.289.
-    # (The Lan-DeMets values here are the packages' published outputs; no R on the test machine to re-run them.)
-    ("pocock", 3, [2.279, 2.295, 2.296]),
-])
+@pytest.mark.parametrize(
+    "spending, looks, published",
+    [
+        # One look: the fixed-sample 95% bound.
+        ("obrien_fleming", 1, [1.960]),
+        ("pocock", 1, [1.960]),
+        # Lan-DeMets O'Brien-Fleming type, two-sided symmetric, alpha/2 = 0.025 a side: gsDesign
+        # gsDesign(k = 3, test.type = 2, sfu = sfLDOF) and rpact getDesignGroupSequential(typeOfDesign = "asOF").
+        ("obrien_fleming", 3, [3.710, 2.511, 1.993]),
+        # Five looks: the example of ld98 (Reboussin, DeMets, Kim & Lan 2000, Control. Clin. Trials 21:190).
+        ("obrien_fleming", 5, [4.877, 3.357, 2.680, 2.290, 2.031]),
+        # Lan-DeMets Pocock type (gsDesign sfLDPocock): nearly, not exactly, Pocock's constant 2.289.
+        # (The Lan-DeMets values here are the packages' published outputs; no R on the test machine to re-run them.)
+        ("pocock", 3, [2.279, 2.295, 2.296]),
+    ],
+)
 def test_spending_bounds_match_published_tables(spending, looks, published):
     fractions = np.arange(1, looks + 1) / looks
     found = boundaries(fractions, ALPHA, spending)
@@ -38,15 +45,18 @@ def test_spending_bounds_match_published_tables(spending, looks, published):
     assert np.array_equal(found, boundaries(fractions, ALPHA, spending))  # deterministic
 
 
-@pytest.mark.parametrize("looks, shape, published", [
-    # Classical boundaries, constant C in Jennison & Turnbull (2000) Table 2.1 (Pocock, C_P) and
-    # Table 2.3 (O'Brien-Fleming, C_B, bounds C sqrt(K / k)): K = 3 gives the issue's 2.289 and
-    # 3.471, 2.454, 2.004. A spending function only imitates them; the recursion must find them.
-    (3, "pocock", 2.289),
-    (5, "pocock", 2.413),
-    (3, "obrien_fleming", 2.004),
-    (5, "obrien_fleming", 2.040),
-])
+@pytest.mark.parametrize(
+    "looks, shape, published",
+    [
+        # Classical boundaries, constant C in Jennison & Turnbull (2000) Table 2.1 (Pocock, C_P) and
+        # Table 2.3 (O'Brien-Fleming, C_B, bounds C sqrt(K / k)): K = 3 gives the issue's 2.289 and
+        # 3.471, 2.454, 2.004. A spending function only imitates them; the recursion must find them.
+        (3, "pocock", 2.289),
+        (5, "pocock", 2.413),
+        (3, "obrien_fleming", 2.004),
+        (5, "obrien_fleming", 2.040),
+    ],
+)
 def test_the_recursion_reproduces_the_classical_boundaries(looks, shape, published):
     k = np.arange(1, looks + 1)
     profile = np.ones(looks) if shape == "pocock" else np.sqrt(looks / k)
@@ -101,9 +111,11 @@ def simulated_sweeps(seed_var: float, image_var: float, residual_var: float, loo
     the SE from the two-way ANOVA components of the seeds so far, as bootstrap.components does."""
     rng = np.random.default_rng(rng_seed)
     n_seeds = looks[-1]
-    d = (rng.normal(0, math.sqrt(seed_var), (N_SWEEPS, n_seeds, 1))
-         + rng.normal(0, math.sqrt(image_var), (N_SWEEPS, 1, N_IMAGES))
-         + rng.normal(0, math.sqrt(residual_var), (N_SWEEPS, n_seeds, N_IMAGES)))
+    d = (
+        rng.normal(0, math.sqrt(seed_var), (N_SWEEPS, n_seeds, 1))
+        + rng.normal(0, math.sqrt(image_var), (N_SWEEPS, 1, N_IMAGES))
+        + rng.normal(0, math.sqrt(residual_var), (N_SWEEPS, n_seeds, N_IMAGES))
+    )
     means, errors = [], []
     for r in looks:
         seed, image, residual = anova_components(d[:, :r])
@@ -112,8 +124,9 @@ def simulated_sweeps(seed_var: float, image_var: float, residual_var: float, loo
     return np.array(means), np.array(errors)
 
 
-def any_look_decides(means: np.ndarray, errors: np.ndarray, bounds: np.ndarray, looks: list[int],
-                     df: bool = True) -> np.ndarray:
+def any_look_decides(
+    means: np.ndarray, errors: np.ndarray, bounds: np.ndarray, looks: list[int], df: bool = True
+) -> np.ndarray:
     """Whether a sweep ever says better or worse: some look's interval (at that look's bound, with
     seeds - 1 degrees of freedom) excludes 0, by the project's decision rule."""
     margin = 0.01

@@ -18,8 +18,12 @@ SEQUENTIAL = {"looks": 3, "seeds_per_look": 2}
 BAD = [
     ("no looks", {"looks": 0, "seeds_per_look": 2}, [0, 1], "key 'sequential.looks'"),
     ("no seeds per look", {"looks": 2, "seeds_per_look": 0}, [0, 1], "key 'sequential.seeds_per_look'"),
-    ("max_seeds under one look", {**SEQUENTIAL, "max_seeds": 1}, [0, 1, 2],
-     "key 'sequential.max_seeds': 1 is smaller than one look"),
+    (
+        "max_seeds under one look",
+        {**SEQUENTIAL, "max_seeds": 1},
+        [0, 1, 2],
+        "key 'sequential.max_seeds': 1 is smaller than one look",
+    ),
     ("alpha of 0", {**SEQUENTIAL, "alpha": 0}, list(range(6)), "key 'sequential.alpha'"),
     ("alpha of 0.5", {**SEQUENTIAL, "alpha": 0.5}, list(range(6)), "key 'sequential.alpha'"),
     ("unknown spending", {**SEQUENTIAL, "spending": "haybittle"}, list(range(6)), "key 'sequential.spending'"),
@@ -44,8 +48,13 @@ def test_bad_sequential_config_is_refused_naming_the_key(tmp_path, sequential, s
 
 def test_defaults_and_schedule(tmp_path):
     config = _load(tmp_path, SEQUENTIAL, list(range(6)))
-    assert config["sequential"] == {**SEQUENTIAL, "max_seeds": None, "alpha": 0.05, "spending": "obrien_fleming",
-                                    "max_device_hours": None}
+    assert config["sequential"] == {
+        **SEQUENTIAL,
+        "max_seeds": None,
+        "alpha": 0.05,
+        "spending": "obrien_fleming",
+        "max_device_hours": None,
+    }
     schedule = Schedule.from_config(config["sequential"])
     assert (schedule.max_seeds, schedule.last_look, [schedule.seeds_at(k) for k in (1, 2, 3)]) == (6, 3, [2, 4, 6])
     assert "sequential" not in load_config(_write_plain(tmp_path))  # off unless asked for

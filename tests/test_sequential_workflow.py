@@ -20,8 +20,21 @@ def _sweep(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProce
     """`python -m segsweep sweep` with Snakemake's arguments, as the README runs it."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "segsweep", "sweep", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-               "--directory", str(workdir), "--cores", "2", *args, "--configfile", str(workdir / "config.yaml")]
+    command = [
+        sys.executable,
+        "-m",
+        "segsweep",
+        "sweep",
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+        "--configfile",
+        str(workdir / "config.yaml"),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
 
 
@@ -32,8 +45,9 @@ def _look(experiment: Path, look: int) -> dict:
 @pytest.mark.slow
 def test_sequential_sweep_stops_at_its_budget_then_resumes_look_by_look(tmp_path: Path) -> None:
     experiment = tmp_path / "results" / "tinyseq"
-    capped = wf.tiny_config(name="tinyseq", seeds=[0, 1, 2, 3],
-                            sequential={"looks": 2, "seeds_per_look": 2, "max_device_hours": 1e-6})
+    capped = wf.tiny_config(
+        name="tinyseq", seeds=[0, 1, 2, 3], sequential={"looks": 2, "seeds_per_look": 2, "max_device_hours": 1e-6}
+    )
     done = _sweep(tmp_path, capped)
     assert done.returncode == 0, done.stdout + done.stderr
     first = _look(experiment, 1)
@@ -45,7 +59,8 @@ def test_sequential_sweep_stops_at_its_budget_then_resumes_look_by_look(tmp_path
     verdict = json.loads((layout.aggregate_dir(experiment) / layout.VERDICT_FILE).read_text())
     assert verdict["sequential"]["look"] == 1 and verdict["n_seeds"] == 2
     assert verdict["cost"]["runs"] == 4 and verdict["cost"]["device_hours"] == pytest.approx(
-        first["cost"]["device_hours"])
+        first["cost"]["device_hours"]
+    )
     report = layout.report_file(experiment).read_text(encoding="utf-8")
     assert "Sequential verdict, look 1 of at most 2 (2 seeds" in report
     assert "one more look would pass sequential.max_device_hours" in report

@@ -70,7 +70,10 @@ SCENARIOS = {
     "sweep": ({"resources": RESOURCES}, [], "slurm", 480),
     "local": ({"resources": RESOURCES}, [], None, 480),
     "fails": (
-        {"resources": RESOURCES, "train": {"batch_size": 64}}, ["--retries", "0", f"{ONE_RUN}/run.json"], "slurm", 300
+        {"resources": RESOURCES, "train": {"batch_size": 64}},
+        ["--retries", "0", f"{ONE_RUN}/run.json"],
+        "slurm",
+        300,
     ),
     "timeout": (
         {
@@ -108,7 +111,9 @@ def test_profile_is_valid_for_snakemake(tmp_path):
     """Every key of the shipped profile is an option Snakemake 9 and the plugin accept (no cluster needed)."""
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(merged(yaml.safe_load(TINY.read_text()), {"resources": RESOURCES})))
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(merged(yaml.safe_load(TINY.read_text()), {"resources": RESOURCES}))
+    )
     result = subprocess.run(
         [BIN / "snakemake", "-s", SNAKEFILE, "--configfile", "config.yaml", "--profile", PROFILE.parent, "-n"],
         cwd=tmp_path,
@@ -421,7 +426,9 @@ def test_tiny_sweep_runs_on_slurm(slurm_runs):
     # submitting node.
     assert sweep.run_id, sweep.tail()
     jobs = slurm_jobs(sweep.run_id)
-    runs = [(model, aug, seed) for model in config["models"] for aug in config["augmentations"] for seed in config["seeds"]]
+    runs = [
+        (model, aug, seed) for model in config["models"] for aug in config["augmentations"] for seed in config["seeds"]
+    ]
     assert len(jobs) == len(runs), [(job["JobId"], job["Comment"]) for job in jobs]
 
     threads = config["train"]["threads"]
@@ -496,7 +503,9 @@ def test_requeued_job_resumes_training_and_completes(slurm_runs):
     assert "Error" not in run.output, run.tail()
     jobs = slurm_jobs(run.run_id)
     # One job, run twice: SLURM requeues under the same job ID.
-    assert [(job["JobId"], job["JobState"], job["Restarts"]) for job in jobs] == [(run.requeued["job"], "COMPLETED", "1")]
+    assert [(job["JobId"], job["JobState"], job["Restarts"]) for job in jobs] == [
+        (run.requeued["job"], "COMPLETED", "1")
+    ]
     record = json.loads((run.workdir / ONE_RUN / "run.json").read_text())
     assert record["resumed"] is True and record["resumed_from_epoch"] >= run.requeued["epochs"], record
     assert record["attempts"] == 2 and record["epochs_run"] == REQUEUE_EPOCHS, record

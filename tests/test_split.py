@@ -39,8 +39,10 @@ FRACTIONS = (0.7, 0.15, 0.15)
 
 def split_args(root: Path | str, out: Path | str) -> list[str]:
     """The command line of workflow/rules/data.smk: the config's split settings as JSON."""
-    settings = {"dataset": {"format": "kitti_semantics", "root": str(root), "positive_ids": None},
-                "split": {"source": "random", "seed": 0, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}}}
+    settings = {
+        "dataset": {"format": "kitti_semantics", "root": str(root), "positive_ids": None},
+        "split": {"source": "random", "seed": 0, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}},
+    }
     return ["split", "--settings", canonical_json(settings), "--index", "0", "--out", str(out)]
 
 
@@ -123,7 +125,9 @@ def test_a_dataset_without_road_is_refused(tmp_path: Path) -> None:
         make_split(kitti(root, positive_ids=[7, 22]), {}, tmp_path / "split.csv")
     with pytest.raises(UserError, match=r"positive ids \[6\] cannot be road"):  # 6 (ground): void by default
         make_split(kitti(root, positive_ids=[6]), {}, tmp_path / "split.csv")
-    make_split(kitti(root, positive_ids=[8]), {"fractions": {"train": 0.4, "val": 0.3, "test": 0.3}}, tmp_path / "split.csv")
+    make_split(
+        kitti(root, positive_ids=[8]), {"fractions": {"train": 0.4, "val": 0.3, "test": 0.3}}, tmp_path / "split.csv"
+    )
     assert len(read_manifest(tmp_path / "split.csv")) == 3
 
 
@@ -184,7 +188,8 @@ def test_camvid_stems_give_the_sequence_and_frame_number(tmp_path: Path) -> None
     assert [f.group for f in whole_match] == ["000000", "000000", "000001"]
     wordy = [Sample(stem, Path(), Path()) for stem in ("run_b", "run_a")]  # no digits: position in stem order
     assert [(f.stem, f.number) for f in place_frames(wordy, compile_group_pattern("camvid", None))] == [
-        ("run_a", 0), ("run_b", 1)
+        ("run_a", 0),
+        ("run_b", 1),
     ]
     with pytest.raises(DataError, match=r"stem 'nounderscore': split group pattern '\^\(\[\^_\]\+\)_' finds no group"):
         place_frames([Sample("nounderscore", Path(), Path())], compile_group_pattern("camvid", None))
@@ -253,8 +258,10 @@ def test_test_groups_are_held_out_whole_and_unknown_ones_refused() -> None:
 
 def test_folds_make_every_train_val_frame_val_once_with_a_fixed_test_set() -> None:
     frames = frames_of({"A": list(range(0, 1500, 30)), "B": list(range(0, 600, 30)), "C": list(range(0, 300, 30))})
-    folds = [keep_gap(frames, assign(frames, SplitRule(test_groups=("C",), folds=4, index=i), "camvid", Path("d")), 30)
-             for i in range(4)]
+    folds = [
+        keep_gap(frames, assign(frames, SplitRule(test_groups=("C",), folds=4, index=i), "camvid", Path("d")), 30)
+        for i in range(4)
+    ]
     assert all(by_split(fold, "test") == by_split(folds[0], "test") for fold in folds)
     val_stems = [stem for fold in folds for stem in by_split(fold, "val")]
     assert len(val_stems) == len(set(val_stems)), "no frame is val in two folds"
@@ -303,7 +310,11 @@ def test_repeats_redraw_val_around_a_fixed_test_set() -> None:
         ({}, 1, r"split index must be in 0\.\.0"),
         ({"folds": 1}, 0, r"key 'split.folds': 1 is less than the minimum of 2"),
         ({"gap": -1}, 0, r"key 'split.gap': -1 is less than the minimum of 0"),
-        ({"fractions": {"train": 0.5, "val": 0.3, "test": 0.3}}, 0, r"key 'split.fractions': train \+ val \+ test must be 1"),
+        (
+            {"fractions": {"train": 0.5, "val": 0.3, "test": 0.3}},
+            0,
+            r"key 'split.fractions': train \+ val \+ test must be 1",
+        ),
     ],
 )
 def test_split_settings_are_checked_in_one_place(split: dict, index: int, message: str, tmp_path: Path) -> None:
@@ -321,13 +332,17 @@ def test_split_command_takes_the_settings_of_a_config_file(
     import yaml
 
     monkeypatch.chdir(synthetic_dataset.parent)
-    config = {"dataset": {"name": "d", "format": "kitti_semantics", "root": synthetic_dataset.name},
-              "split": {"repeats": 2, "gap": 0}}
+    config = {
+        "dataset": {"name": "d", "format": "kitti_semantics", "root": synthetic_dataset.name},
+        "split": {"repeats": 2, "gap": 0},
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     rule = canonical_json(split_settings(load_config(tmp_path / "c.yaml")))
     for index in (0, 1):
         by_hand, by_rule = tmp_path / f"hand{index}.csv", tmp_path / f"rule{index}.csv"
-        assert cli.main(["split", "--config", str(tmp_path / "c.yaml"), "--index", str(index), "--out", str(by_hand)]) == 0
+        assert (
+            cli.main(["split", "--config", str(tmp_path / "c.yaml"), "--index", str(index), "--out", str(by_hand)]) == 0
+        )
         assert cli.main(["split", "--settings", rule, "--index", str(index), "--out", str(by_rule)]) == 0
         assert by_hand.read_text() == by_rule.read_text()
     assert (tmp_path / "hand0.csv").read_text() != (tmp_path / "hand1.csv").read_text()  # two draws of the axis
@@ -342,7 +357,9 @@ def test_config_takes_one_split_axis_and_the_cli_default_gap_is_the_schema_one(t
     config.write_text(f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{repeats: 3, folds: 5}}\n")
     with pytest.raises(ConfigError, match=r"keys 'split.repeats' and 'split.folds' are different kinds of split axis"):
         load_config(config)
-    config.write_text(f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{folds: 3, hold_out_each: [A]}}\n")
+    config.write_text(
+        f"dataset: {{name: d, format: camvid, root: {tmp_path}}}\nsplit: {{folds: 3, hold_out_each: [A]}}\n"
+    )
     with pytest.raises(ConfigError, match=r"keys 'split.folds' and 'split.hold_out_each' are different kinds"):
         load_config(config)
     config.write_text(
@@ -369,7 +386,11 @@ def test_format_source_uses_the_test_folder_and_drops_its_neighbours(tmp_path: P
     assert manifest_samples(manifest, "train")[0].stem == "0001TP_008490"
     held_out = make_split(camvid_at(root), {"source": "format", "test_groups": ["0001TP"]}, tmp_path / "s.csv")
     assert by_split(held_out.set_index("stem")["split"].to_dict(), "test") == [
-        "0001TP_008490", "0001TP_008520", "0001TP_008550", "Seq05VD_f00000"]
+        "0001TP_008490",
+        "0001TP_008520",
+        "0001TP_008550",
+        "Seq05VD_f00000",
+    ]
     no_test = camvid(tmp_path / "nt", {"train": ["A_1", "B_1"], "val": ["C_1"]})
     with pytest.raises(
         DataError, match=r"no test folder; name the sequence\(s\) to hold out .* A \(1\), B \(1\), C \(1\)"
@@ -386,7 +407,10 @@ def test_a_gap_that_empties_a_split_is_refused(tmp_path: Path) -> None:
     manifest = make_split(camvid_at(root), {"source": "format", "gap": 9}, tmp_path / "s.csv")
     assert manifest["split"].tolist() == ["train", "train", "val", "test"]
     assert closest_frames(manifest).to_dict() == {
-        "distance": 10, "group": "S", "first": "S_010 (train)", "second": "S_020 (val)"
+        "distance": 10,
+        "group": "S",
+        "first": "S_010 (train)",
+        "second": "S_020 (val)",
     }
     assert closest_frames(manifest[manifest["split"] == "train"]) is None
 
@@ -399,8 +423,10 @@ def camvid_config_splits(tmp_path: Path, *overlays: str) -> list[pd.DataFrame]:
     (tmp_path / "merged.yaml").write_text(yaml.safe_dump(shipped_config("camvid.yaml", *overlays)))
     config = load_config(tmp_path / "merged.yaml")
     settings = split_settings(config)
-    return [make_split(settings["dataset"], settings["split"], tmp_path / f"split{index}.csv", index)
-            for index in range(split_count(config["split"]))]
+    return [
+        make_split(settings["dataset"], settings["split"], tmp_path / f"split{index}.csv", index)
+        for index in range(split_count(config["split"]))
+    ]
 
 
 def drive_and_time(stem: str) -> tuple[str, int]:
@@ -419,8 +445,10 @@ def check_drive_held_out(manifest: pd.DataFrame, test_drive: str) -> dict[str, l
     assert test_drive not in {sequence[s][0] for s in stems["train"] + stems["val"]}, "a drive never seen"
 
     def nearest(a: list[str], b: list[str]) -> float:
-        return min((abs(sequence[x][1] - sequence[y][1]) for x in a for y in b if sequence[x][0] == sequence[y][0]),
-                   default=float("inf"))
+        return min(
+            (abs(sequence[x][1] - sequence[y][1]) for x in a for y in b if sequence[x][0] == sequence[y][0]),
+            default=float("inf"),
+        )
 
     assert nearest(stems["test"], stems["train"] + stems["val"]) > 30
     assert nearest(stems["val"], stems["train"]) > 30

@@ -45,6 +45,7 @@ def test_mean_ci_ignores_nan_and_one_value_has_no_interval():
 
 # --- IQM and probability of improvement, by hand and against rliable -------------------------
 
+
 def test_iqm_hand_computed():
     # 8 values: 2 cut at each end, the mean of 3, 4, 5, 6; the outlier 100 does not count.
     assert stats.iqm([7, 1, 100, 3, 5, 2, 6, 4]) == 4.5
@@ -108,6 +109,7 @@ def test_stratified_interval_of_constant_scores_collapses():
 
 # --- the crossed bootstrap on constructed designs ----------------------------------------------
 
+
 def make_split(baseline_iou, candidate_iou, union=1000.0) -> Split:
     """A split whose per-image IoU is given per model as (A, R, I) arrays; counts follow from them
     with tp + fp + fn = union per image (NaN IoU: an empty reference with 50 false positives)."""
@@ -119,14 +121,19 @@ def make_split(baseline_iou, candidate_iou, union=1000.0) -> Split:
     return Split(counts=np.stack([tp, fp, fn], axis=-1), iou=iou, stems=tuple(f"{i:03d}" for i in range(iou.shape[-1])))
 
 
-def noisy_design(effect: float, seed_sd: float, image_sd: float, noise_sd: float, n_seeds=3, n_images=18, n_augs=1,
-                 rng_seed=0) -> Split:
+def noisy_design(
+    effect: float, seed_sd: float, image_sd: float, noise_sd: float, n_seeds=3, n_images=18, n_augs=1, rng_seed=0
+) -> Split:
     """Baseline IoU from image difficulty plus noise; candidate adds effect + seed + image + noise terms."""
     rng = np.random.default_rng(rng_seed)
     difficulty = rng.uniform(0.6, 0.85, n_images)
     base = difficulty + rng.normal(0, 0.01, (n_augs, n_seeds, n_images))
-    shift = (effect + rng.normal(0, seed_sd, (1, n_seeds, 1)) + rng.normal(0, image_sd, (1, 1, n_images))
-             + rng.normal(0, noise_sd, (n_augs, n_seeds, n_images)))
+    shift = (
+        effect
+        + rng.normal(0, seed_sd, (1, n_seeds, 1))
+        + rng.normal(0, image_sd, (1, 1, n_images))
+        + rng.normal(0, noise_sd, (n_augs, n_seeds, n_images))
+    )
     return make_split(base, base + shift)
 
 
@@ -178,13 +185,17 @@ def test_difference_depending_only_on_the_seed_gives_n_seeds_not_n_runs():
 
 def test_empty_references_are_left_out_of_per_image_iou_and_counted():
     split = noisy_design(0.02, 0.0, 0.01, 0.01, n_images=10)
-    with_empty = make_split(np.concatenate([np.full((1, 3, 1), np.nan), split.iou[0]], axis=-1),
-                            np.concatenate([np.full((1, 3, 1), np.nan), split.iou[1]], axis=-1))
+    with_empty = make_split(
+        np.concatenate([np.full((1, 3, 1), np.nan), split.iou[0]], axis=-1),
+        np.concatenate([np.full((1, 3, 1), np.nan), split.iou[1]], axis=-1),
+    )
     assert with_empty.n_empty == 1 and with_empty.n_images == 11
     mean = summary(with_empty, "per_image_iou")["mean_diff"]
     assert not math.isnan(mean.low) and not math.isnan(mean.high)
     assert mean.value == pytest.approx(np.mean(split.iou[1] - split.iou[0]))
-    comparison = compare([with_empty], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=2000, seed=0)
+    comparison = compare(
+        [with_empty], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=2000, seed=0
+    )
     assert comparison.n_empty_reference == 1
     assert "(1 without road left out)" in sentence(comparison)
     # Pooled IoU keeps the empty image: its false positives count.
@@ -216,6 +227,7 @@ def test_splits_are_an_outer_level():
 
 # --- variance components and seeds needed ------------------------------------------------------
 
+
 def test_linearised_differences_average_to_each_seeds_pooled_difference():
     split = noisy_design(0.02, 0.01, 0.01, 0.02, n_augs=2)
     split.counts[..., 3, 0] *= 3  # an image with more road
@@ -244,45 +256,58 @@ def test_variance_components_of_an_additive_design():
 
 # --- the decision ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("low, high, decision", [
-    (-0.005, 0.008, "equivalent"),          # inside +-1 point
-    (0.002, 0.008, "equivalent"),           # above 0 but inside the margin: equivalent comes first
-    (-0.005, 0.02, "inconclusive"),         # holds 0 and reaches past the margin
-    (-0.02, 0.02, "inconclusive"),
-    (0.002, 0.03, "candidate_better"),      # above 0, reaches inside the margin
-    (0.012, 0.03, "candidate_better"),      # above the margin
-    (-0.03, -0.002, "candidate_worse"),
-    (-0.01, 0.005, "inconclusive"),         # touches -m: not inside
-    (float("nan"), float("nan"), "inconclusive"),
-])
+
+@pytest.mark.parametrize(
+    "low, high, decision",
+    [
+        (-0.005, 0.008, "equivalent"),  # inside +-1 point
+        (0.002, 0.008, "equivalent"),  # above 0 but inside the margin: equivalent comes first
+        (-0.005, 0.02, "inconclusive"),  # holds 0 and reaches past the margin
+        (-0.02, 0.02, "inconclusive"),
+        (0.002, 0.03, "candidate_better"),  # above 0, reaches inside the margin
+        (0.012, 0.03, "candidate_better"),  # above the margin
+        (-0.03, -0.002, "candidate_worse"),
+        (-0.01, 0.005, "inconclusive"),  # touches -m: not inside
+        (float("nan"), float("nan"), "inconclusive"),
+    ],
+)
 def test_decision_rule(low, high, decision):
     assert decide(low, high, 0.01) == decision
 
 
-@pytest.mark.parametrize("effect, seed_sd, noise, rng_seed, decision", [
-    (0.0, 0.002, 0.002, 4, "equivalent"),
-    (0.05, 0.002, 0.002, 4, "candidate_better"),
-    (-0.05, 0.002, 0.002, 4, "candidate_worse"),
-    (0.0, 0.012, 0.005, 1, "inconclusive"),  # seeds scatter by about +-1 point
-])
+@pytest.mark.parametrize(
+    "effect, seed_sd, noise, rng_seed, decision",
+    [
+        (0.0, 0.002, 0.002, 4, "equivalent"),
+        (0.05, 0.002, 0.002, 4, "candidate_better"),
+        (-0.05, 0.002, 0.002, 4, "candidate_worse"),
+        (0.0, 0.012, 0.005, 1, "inconclusive"),  # seeds scatter by about +-1 point
+    ],
+)
 def test_decisions_on_constructed_designs(effect, seed_sd, noise, rng_seed, decision):
     split = noisy_design(effect, seed_sd, 0.002, noise, n_seeds=5, n_images=20, rng_seed=rng_seed)
-    comparison = compare([split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
+    comparison = compare(
+        [split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0
+    )
     assert comparison.decision == decision
     text = sentence(comparison)
     assert text.startswith("unetpp vs unet, per-image test IoU (5 seeds x 20 test images): ")
     assert "P(unetpp > unet) = " in text and "95% CI" in text and "1.0-point margin" in text
     if decision == "inconclusive":
         assert comparison.seeds_needed > 5
-        assert (f"about {comparison.seeds_needed} seeds at this test set would most likely settle it (the interval "
-                f"clear of 0 or inside the ±1.0-point margin)") in text
+        assert (
+            f"about {comparison.seeds_needed} seeds at this test set would most likely settle it (the interval "
+            f"clear of 0 or inside the ±1.0-point margin)"
+        ) in text
     if decision == "candidate_better":
         assert comparison.exceeds_min_effect and "beyond the 1.0-point margin" in text
 
 
 def test_better_but_perhaps_less_than_the_margin_is_said():
     split = noisy_design(0.01, 0.002, 0.002, 0.002, n_seeds=5, n_images=20, rng_seed=0)
-    comparison = compare([split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
+    comparison = compare(
+        [split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0
+    )
     assert comparison.decision == "candidate_better" and not comparison.exceeds_min_effect
     assert "may be smaller than what matters" in sentence(comparison)
 
@@ -297,8 +322,10 @@ def test_conflicting_metrics_are_named():
     cand = base + np.where(large, -0.04, 0.06) + rng.normal(0, 0.003, base.shape)
     split = make_split(base, cand)
     split.counts[..., large, :] *= 50  # the last ten images hold most of the road pixels
-    views = {metric: compare([split], "unet", "unetpp", metric, "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
-             for metric in ("pooled_iou", "per_image_iou")}
+    views = {
+        metric: compare([split], "unet", "unetpp", metric, "all", min_effect=0.01, resamples=RESAMPLES, seed=0)
+        for metric in ("pooled_iou", "per_image_iou")
+    }
     assert views["per_image_iou"].decision == "candidate_better"
     assert views["pooled_iou"].decision == "candidate_worse"
     found = conflicts({"pooled test IoU": views["pooled_iou"], "per-image test IoU": views["per_image_iou"]})

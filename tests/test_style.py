@@ -17,6 +17,7 @@ def test_ruff_check_finds_nothing() -> None:
 
 
 def test_ruff_format_leaves_the_code_unchanged() -> None:
-    result = subprocess.run([RUFF, "format", "--check", "segsweep", "tests"], cwd=REPO, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [RUFF, "format", "--check", "segsweep", "tests"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -91,7 +91,11 @@ def follows(image_channel: np.ndarray, mask: np.ndarray) -> bool:
     at an edge; a transform applied to one and not the other moves whole blocks.
     """
     padded = np.pad(mask, 1, mode="edge")
-    neighbours = [padded[1 + dy : 1 + dy + mask.shape[0], 1 + dx : 1 + dx + mask.shape[1]] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    neighbours = [
+        padded[1 + dy : 1 + dy + mask.shape[0], 1 + dx : 1 + dx + mask.shape[1]]
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    ]
     edge = np.max(neighbours, axis=0) != np.min(neighbours, axis=0)
     return bool(np.all(((image_channel > 127) == (mask == 1)) | edge)) and edge.mean() < 0.5
 
@@ -311,8 +315,13 @@ def test_fingerprint_covers_settings_seed_and_manifest(tmp_path):
 
 def epoch_row(epoch: int) -> dict[str, float]:
     """A history row as CSVLogger writes it (0-based epoch), with values that tell epochs apart."""
-    return {"epoch": epoch - 1, "loss": 1.0 / epoch, "val_loss": 2.0 / epoch, "val_road_iou": 0.1 * epoch,
-            "learning_rate": 0.001}
+    return {
+        "epoch": epoch - 1,
+        "loss": 1.0 / epoch,
+        "val_loss": 2.0 / epoch,
+        "val_road_iou": 0.1 * epoch,
+        "learning_rate": 0.001,
+    }
 
 
 def test_summaries_fill_in_committed_epochs_the_files_lack_and_never_repeat_one(tmp_path):
@@ -379,8 +388,12 @@ def test_cosine_schedule_warms_up_linearly_then_falls_to_zero_by_the_last_epoch(
 def test_constant_schedule_is_the_rate_itself_or_a_warm_up_then_the_rate():
     from segsweep.training.schedule import learning_rate
 
-    assert learning_rate({"learning_rate": 0.001, "lr_schedule": "constant", "warmup_epochs": 0, "epochs": 3}, 10) == 0.001
-    assert schedule_rates([0, 5, 10, 25, 49], lr_schedule="constant") == pytest.approx([0.0, 0.001, 0.002, 0.002, 0.002])
+    assert (
+        learning_rate({"learning_rate": 0.001, "lr_schedule": "constant", "warmup_epochs": 0, "epochs": 3}, 10) == 0.001
+    )
+    assert schedule_rates([0, 5, 10, 25, 49], lr_schedule="constant") == pytest.approx(
+        [0.0, 0.001, 0.002, 0.002, 0.002]
+    )
 
 
 def test_warm_up_as_long_as_training_is_refused_naming_the_key():
@@ -434,7 +447,9 @@ def test_camvid_config_trains_with_the_cosine_schedule_scale_crops_and_weighted_
     for model in config["models"]:
         settings = job_settings(config, model, "scale_crop")
         train = settings["train"]
-        assert (train["lr_schedule"], train["warmup_epochs"]) == ("cosine", 1) and train["epochs"] > train["warmup_epochs"]
+        assert (train["lr_schedule"], train["warmup_epochs"]) == ("cosine", 1) and train["epochs"] > train[
+            "warmup_epochs"
+        ]
         assert settings["augmentation"]["steps"] == BUILTIN_PRESETS["scale_crop"]
         weights = deep_supervision_weights(train, settings["model"])
         assert weights == (None if model == "unet" else [0.25, 0.5, 0.75, 1.0])
@@ -450,7 +465,9 @@ def test_validation_iou_is_pooled_at_each_image_own_resolution_without_void():
     from segsweep.training.pipeline import DecodedSplit
 
     image = keras.Input((16, 16, 3))
-    everything_road = keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer="zeros", bias_initializer="ones")
+    everything_road = keras.layers.Conv2D(
+        1, 1, activation="sigmoid", kernel_initializer="zeros", bias_initializer="ones"
+    )
     model = keras.Model(image, everything_road(image))
     rng = np.random.default_rng(0)
     shapes = [(30, 40), (18, 50)]  # unlike each other and the input size

@@ -41,7 +41,11 @@ def dataset(make_synthetic, tmp_path_factory) -> tuple[Path, Path]:
     """(dataset root, split manifest): 10 KITTI-size pairs, 6 of them for training and 2 for validation."""
     root = make_synthetic(count=10, seed=1, height=375, width=1242)
     manifest = tmp_path_factory.mktemp("split") / "split.csv"
-    make_split({"format": "kitti_semantics", "root": str(root)}, {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}}, manifest)
+    make_split(
+        {"format": "kitti_semantics", "root": str(root)},
+        {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}},
+        manifest,
+    )
     return root, manifest
 
 
@@ -58,7 +62,9 @@ def write_config(directory: Path, root: Path, **train) -> Path:
     return path
 
 
-def train_args(config: Path, manifest: Path, out: Path, model: str = "unet", aug: str = "none", seed: int = 0) -> list[str]:
+def train_args(
+    config: Path, manifest: Path, out: Path, model: str = "unet", aug: str = "none", seed: int = 0
+) -> list[str]:
     return [
         "train", "--config", str(config), "--model", model, "--aug", aug, "--manifest", str(manifest),
         "--seed", str(seed), "--threads", "1", "--out-dir", str(out),
@@ -66,7 +72,17 @@ def train_args(config: Path, manifest: Path, out: Path, model: str = "unet", aug
 
 
 def settings_args(settings: dict, manifest: Path, out: Path) -> list[str]:
-    return ["train", "--settings", json.dumps(settings), "--manifest", str(manifest), "--seed", "0", "--out-dir", str(out)]
+    return [
+        "train",
+        "--settings",
+        json.dumps(settings),
+        "--manifest",
+        str(manifest),
+        "--seed",
+        "0",
+        "--out-dir",
+        str(out),
+    ]
 
 
 def history(run: Path) -> pd.DataFrame:
@@ -94,7 +110,12 @@ def test_one_epoch_writes_the_documented_outputs(dataset, tmp_path, capsys, monk
     run = tmp_path / "run"
     assert main(train_args(write_config(tmp_path, root), manifest, run, model=model)) == 0
 
-    assert sorted(p.name for p in run.iterdir()) == ["history.csv", "model.keras", "run.json", "tensorboard"]  # no state, no partials
+    assert sorted(p.name for p in run.iterdir()) == [
+        "history.csv",
+        "model.keras",
+        "run.json",
+        "tensorboard",
+    ]  # no state, no partials
     table = history(run)
     assert list(table.columns) == HISTORY_COLUMNS and table["epoch"].tolist() == [1]
     row = table.iloc[0]
@@ -118,7 +139,9 @@ def test_one_epoch_writes_the_documented_outputs(dataset, tmp_path, capsys, monk
     saved = load_model(run / "model.keras")
     assert saved.output_names == heads and record["parameters"] == parameter_count(saved)
     out = capsys.readouterr().out
-    assert any(line.startswith("epoch 1/1 ") and "val_road_iou" in line and "images/s" in line for line in out.splitlines())
+    assert any(
+        line.startswith("epoch 1/1 ") and "val_road_iou" in line and "images/s" in line for line in out.splitlines()
+    )
 
 
 # --- determinism ------------------------------------------------------------------------------

@@ -51,8 +51,12 @@ def test_a_trial_keeps_its_draws_when_trials_grow_or_another_key_changes() -> No
 
 
 def test_draws_follow_their_distributions() -> None:
-    space = {"train.learning_rate": {"loguniform": [1e-4, 1e-2]}, "train.dropout_like": {"uniform": [0.2, 0.6]},
-             "train.epochs": {"int_uniform": [3, 5]}, "train.batch_size": {"choice": [4, 8, 16]}}
+    space = {
+        "train.learning_rate": {"loguniform": [1e-4, 1e-2]},
+        "train.dropout_like": {"uniform": [0.2, 0.6]},
+        "train.epochs": {"int_uniform": [3, 5]},
+        "train.batch_size": {"choice": [4, 8, 16]},
+    }
     draws = [draw_trial(space, trial) for trial in range(3000)]
     log_rate = np.log10([d["train.learning_rate"] for d in draws])
     # loguniform on [1e-4, 1e-2]: log10 uniform on [-4, -2]; uniform on [0.2, 0.6] (KS tests at 1%).
@@ -66,22 +70,45 @@ def test_draws_follow_their_distributions() -> None:
 
 
 BAD_TUNING = [
-    ("not a training setting", {**TUNE, "space": {"network.dropout": {"uniform": [0, 0.5]}}},
-     "key 'tune.space': 'network.dropout' is not a training setting"),
-    ("unknown train key", {**TUNE, "space": {"train.lr": {"uniform": [0.1, 0.5]}}}, "'train.lr' is not a training setting"),
-    ("thread count", {**TUNE, "space": {"train.threads": {"choice": [1, 2]}}}, "'train.threads' is not a training setting"),
-    ("low >= high", {**TUNE, "space": {"train.learning_rate": {"loguniform": [1e-2, 1e-3]}}},
-     "key 'tune.space.train.learning_rate.loguniform': low 0.01 is not below high 0.001"),
+    (
+        "not a training setting",
+        {**TUNE, "space": {"network.dropout": {"uniform": [0, 0.5]}}},
+        "key 'tune.space': 'network.dropout' is not a training setting",
+    ),
+    (
+        "unknown train key",
+        {**TUNE, "space": {"train.lr": {"uniform": [0.1, 0.5]}}},
+        "'train.lr' is not a training setting",
+    ),
+    (
+        "thread count",
+        {**TUNE, "space": {"train.threads": {"choice": [1, 2]}}},
+        "'train.threads' is not a training setting",
+    ),
+    (
+        "low >= high",
+        {**TUNE, "space": {"train.learning_rate": {"loguniform": [1e-2, 1e-3]}}},
+        "key 'tune.space.train.learning_rate.loguniform': low 0.01 is not below high 0.001",
+    ),
     ("low == high", {**TUNE, "space": {"train.epochs": {"int_uniform": [3, 3]}}}, "low 3 is not below high 3"),
-    ("empty choice", {**TUNE, "space": {"train.batch_size": {"choice": []}}},
-     "key 'tune.space.train.batch_size.choice': the list of choices is empty"),
+    (
+        "empty choice",
+        {**TUNE, "space": {"train.batch_size": {"choice": []}}},
+        "key 'tune.space.train.batch_size.choice': the list of choices is empty",
+    ),
     ("two distributions", {**TUNE, "space": {"train.epochs": {"choice": [2], "uniform": [1, 2]}}}, "key 'tune.space"),
     ("zero trials", {**TUNE, "trials": 0}, "key 'tune.trials'"),
     ("seeds overlap", {**TUNE, "seeds": [2, 7]}, "keys 'tune.seeds' and 'seeds' both hold [2]"),
-    ("drawn value the schema refuses", {**TUNE, "space": {"train.batch_size": {"uniform": [2, 8]}}},
-     "key 'tune.space', trial 0"),
-    ("drawn warm-up as long as training", {**TUNE, "space": {"train.warmup_epochs": {"int_uniform": [2, 4]}}},
-     "key 'train.warmup_epochs'"),
+    (
+        "drawn value the schema refuses",
+        {**TUNE, "space": {"train.batch_size": {"uniform": [2, 8]}}},
+        "key 'tune.space', trial 0",
+    ),
+    (
+        "drawn warm-up as long as training",
+        {**TUNE, "space": {"train.warmup_epochs": {"int_uniform": [2, 4]}}},
+        "key 'train.warmup_epochs'",
+    ),
 ]
 
 

@@ -54,11 +54,14 @@ def test_band_holds_point_and_covers_the_true_curve_in_simulation():
     assert covered >= 35
 
 
-@pytest.mark.parametrize("a, b, cross", [
-    ([0.5, 0.6, 0.7], [0.4, 0.5, 0.6], False),   # A above throughout
-    ([0.5, 0.6, 0.7], [0.6, 0.65, 0.66], True),  # B ahead with 1-2 trials, A with 3
-    ([0.5, 0.6, 0.7], [0.5, 0.55, 0.6], False),  # equal at n = 1, then A ahead: no change of order
-])
+@pytest.mark.parametrize(
+    "a, b, cross",
+    [
+        ([0.5, 0.6, 0.7], [0.4, 0.5, 0.6], False),  # A above throughout
+        ([0.5, 0.6, 0.7], [0.6, 0.65, 0.66], True),  # B ahead with 1-2 trials, A with 3
+        ([0.5, 0.6, 0.7], [0.5, 0.55, 0.6], False),  # equal at n = 1, then A ahead: no change of order
+    ],
+)
 def test_curves_cross(a, b, cross):
     assert curves_cross(a, b) is cross
     assert curves_cross(b, a) is cross

@@ -10,20 +10,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import workflow_runner as wf
 import yaml
 
+import workflow_runner as wf
 from conftest import REPO, merged
 from segsweep import layout
 from segsweep.config.tuning import trial_configurations
 from segsweep.training.choose import choose, trial_table
 from segsweep.training.tune_trial import failed_record
 
-TUNE = {"trials": 3, "seeds": [10, 11], "metric": "val_road_iou",
-        "space": {"train.learning_rate": {"loguniform": [1e-4, 1e-2]}}}
+TUNE = {
+    "trials": 3,
+    "seeds": [10, 11],
+    "metric": "val_road_iou",
+    "space": {"train.learning_rate": {"loguniform": [1e-4, 1e-2]}},
+}
 # Keys of an evaluation's metrics.json (test scores): none may appear in a tuning output.
-TEST_METRIC_KEYS = {"pooled", "pooled_iou", "per_image_mean", "per_image_mean_iou", "maxf", "boundary_iou",
-                    "n_empty_reference", "test"}
+TEST_METRIC_KEYS = {
+    "pooled",
+    "pooled_iou",
+    "per_image_mean",
+    "per_image_mean_iou",
+    "maxf",
+    "boundary_iou",
+    "n_empty_reference",
+    "test",
+}
 
 
 def _fake_runs(tmp_path: Path, model: str, scores: dict[tuple[int, int], float | None]) -> list[Path]:
@@ -31,11 +43,17 @@ def _fake_runs(tmp_path: Path, model: str, scores: dict[tuple[int, int], float |
     paths = []
     for trial, configuration in enumerate(trial_configurations(TUNE)):
         for seed in TUNE["seeds"]:
-            settings = {"dataset": {"name": "d"}, "model": {"name": model},
-                        "train": {"learning_rate": configuration["train.learning_rate"], "epochs": 2}}
+            settings = {
+                "dataset": {"name": "d"},
+                "model": {"name": model},
+                "train": {"learning_rate": configuration["train.learning_rate"], "epochs": 2},
+            }
             score = scores[trial, seed]
-            record = (failed_record(settings, seed, "loss nan") if score is None
-                      else {"model": model, "seed": seed, "settings": settings, "best_val_road_iou": score})
+            record = (
+                failed_record(settings, seed, "loss nan")
+                if score is None
+                else {"model": model, "seed": seed, "settings": settings, "best_val_road_iou": score}
+            )
             path = tmp_path / model / f"trial{trial}" / f"seed{seed}" / "run.json"
             path.parent.mkdir(parents=True)
             path.write_text(json.dumps(record))
@@ -101,14 +119,18 @@ def test_tuned_sweep_end_to_end(tmp_path: Path) -> None:
     assert tables["unet"]["train.learning_rate"].tolist() == tables["unetpp"]["train.learning_rate"].tolist()
     for model in ("unet", "unetpp"):
         chosen = json.loads((layout.tune_choice_dir(experiment, model) / layout.CHOSEN_FILE).read_text())
-        val = [json.loads((layout.tune_dir(experiment, model, t, 7) / layout.RUN_FILE).read_text())["best_val_road_iou"]
-               for t in range(2)]
+        val = [
+            json.loads((layout.tune_dir(experiment, model, t, 7) / layout.RUN_FILE).read_text())["best_val_road_iou"]
+            for t in range(2)
+        ]
         assert chosen["trial"] == int(np.argmax(val)) and chosen["chosen_on"] == "val"
         run = json.loads((layout.run_dir(experiment, model, "none", 0, 0) / layout.RUN_FILE).read_text())
         assert run["settings"]["train"]["learning_rate"] == chosen["train"]["learning_rate"]
     # Only `seeds` changed: no tuning job; one more trial: only that trial's jobs and what follows.
     code, out = wf.run(tmp_path, wf.tiny_config(seeds=[0, 1], train={"epochs": 1}, tune=tune), "-n")
-    assert code == 0 and "tune_trial" not in wf.planned_jobs(out) and "tune_choose" not in wf.planned_jobs(out), out[-2000:]
+    assert code == 0 and "tune_trial" not in wf.planned_jobs(out) and "tune_choose" not in wf.planned_jobs(out), out[
+        -2000:
+    ]
     code, out = wf.run(tmp_path, wf.tiny_config(seeds=[0], train={"epochs": 1}, tune={**tune, "trials": 3}), "-n")
     assert code == 0 and wf.planned_jobs(out)["tune_trial"] == 2, out[-2000:]
     planned = {line.split(":", 1)[1].strip() for line in out.splitlines() if line.strip().startswith("output:")}

@@ -59,8 +59,9 @@ def test_snakemake_lint_finds_nothing() -> None:
 
 
 def test_snakefmt_leaves_the_workflow_unchanged() -> None:
-    result = subprocess.run([BIN / "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True,
-                            timeout=180)
+    result = subprocess.run(
+        [BIN / "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
@@ -119,8 +120,9 @@ def test_sweep_runs_end_to_end_and_snakemake_report_works(finished_sweep: Path) 
     code, out = wf.run(finished_sweep, config, "--report", "results/tiny/snakemake-report.zip")
     assert code == 0, out[-3000:]
     with zipfile.ZipFile(exp / "snakemake-report.zip") as report:
-        data = "\n".join(report.read(name).decode(errors="replace") for name in report.namelist()
-                         if name.endswith((".html", ".js")))
+        data = "\n".join(
+            report.read(name).decode(errors="replace") for name in report.namelist() if name.endswith((".html", ".js"))
+        )
     # Each run's items carry its model, augmentation, split and seed as labels.
     for label in ('"model"', '"augmentation"', '"seed"', '"unetpp"'):
         assert label in data, label
@@ -162,8 +164,12 @@ def test_another_experiment_name_plans_only_its_own_files(finished_sweep: Path) 
     before = {p: p.stat().st_mtime_ns for p in experiment(finished_sweep).rglob("*")}
     code, out = wf.run(finished_sweep, wf.tiny_config(name="tiny-lr", train={"learning_rate": 0.01}), "-n")
     assert code == 0, out[-3000:]
-    outputs = [path for line in out.splitlines() if line.strip().startswith("output:")
-               for path in line.split(":", 1)[1].replace(",", " ").split()]
+    outputs = [
+        path
+        for line in out.splitlines()
+        if line.strip().startswith("output:")
+        for path in line.split(":", 1)[1].replace(",", " ").split()
+    ]
     assert outputs and all(path.startswith("results/tiny-lr/") for path in outputs), outputs
     assert wf.planned_jobs(out)["train"] == 4
     code, out = wf.run(finished_sweep, wf.tiny_config(), "-n")

@@ -30,8 +30,16 @@ def snakemake_command(workdir: Path, config: dict, *args: str) -> list[str]:
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
     return [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(config_path), *args,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_path),
+        *args,
     ]
 
 
@@ -39,7 +47,10 @@ def start(workdir: Path, config: dict, *args: str) -> subprocess.Popen:
     workdir.mkdir(parents=True, exist_ok=True)
     log = open(workdir / "snakemake.out", "a")
     return subprocess.Popen(
-        snakemake_command(workdir, config, *args), stdout=log, stderr=subprocess.STDOUT, text=True,
+        snakemake_command(workdir, config, *args),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
 
@@ -85,7 +96,7 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
     lines = dry_run_output.splitlines()
     if "Job stats:" not in lines:
         return counts
-    for line in lines[lines.index("Job stats:") + 3:]:
+    for line in lines[lines.index("Job stats:") + 3 :]:
         parts = line.split()
         if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
             break

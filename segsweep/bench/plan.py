@@ -17,7 +17,6 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-
 from segsweep.bench import training_speed
 from segsweep.bench.processes import run_measured
 from segsweep.config import job_settings, load_config
@@ -61,17 +60,44 @@ class Plan:
         return manifest_samples(read_manifest(self.manifest), "train")
 
     def _model(self, architecture: str, filters: list[int]) -> dict:
-        return {"name": architecture, "architecture": architecture, "deep_supervision": True,
-                "filters": filters, "batch_norm": True, "dropout": 0.0}
+        return {
+            "name": architecture,
+            "architecture": architecture,
+            "deep_supervision": True,
+            "filters": filters,
+            "batch_norm": True,
+            "dropout": 0.0,
+        }
 
-    def _speed(self, feed: str, model: dict, input_size, n_images: int, batch: int, *, epochs: int,
-               precision: str = "float32", jit_compile: bool = False) -> dict:
+    def _speed(
+        self,
+        feed: str,
+        model: dict,
+        input_size,
+        n_images: int,
+        batch: int,
+        *,
+        epochs: int,
+        precision: str = "float32",
+        jit_compile: bool = False,
+    ) -> dict:
         """Training images/s and GFLOP/s of one feed, measured in a fresh process (see
         `training_speed`); a measurement two sections share is taken once."""
-        spec = {"feed": feed, "model_settings": model, "manifest": str(self.manifest), "n_images": n_images,
-                "fmt": "kitti_semantics", "preset": self.config_preset("flip_crop"), "input_size": list(input_size),
-                "batch_size": batch, "epochs": epochs, "precision": precision,
-                "jit_compile": jit_compile, "seed": 0, "threads": self.threads}
+        spec = {
+            "feed": feed,
+            "model_settings": model,
+            "manifest": str(self.manifest),
+            "n_images": n_images,
+            "fmt": "kitti_semantics",
+            "preset": self.config_preset("flip_crop"),
+            "input_size": list(input_size),
+            "batch_size": batch,
+            "epochs": epochs,
+            "precision": precision,
+            "jit_compile": jit_compile,
+            "seed": 0,
+            "threads": self.threads,
+        }
         key = json.dumps(spec, sort_keys=True)
         if key not in self._measured:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
@@ -84,12 +110,21 @@ class Plan:
     def _regimes(self) -> dict[str, dict]:
         small = self.quick
         return {
-            "default": {"filters": self.config["network"]["filters"], "input_size": self.input_size,
-                        "n_images": 16 if small else len(self.train_samples), "batch": self.batch,
-                        "epochs": self.epochs},
+            "default": {
+                "filters": self.config["network"]["filters"],
+                "input_size": self.input_size,
+                "n_images": 16 if small else len(self.train_samples),
+                "batch": self.batch,
+                "epochs": self.epochs,
+            },
             # Model-bound: epochs of 3 s vary little, so 2 timed epochs are enough.
-            "base16_224": {"filters": [16, 32, 64, 128, 256], "input_size": (64, 64) if small else (224, 224),
-                           "n_images": 16 if small else 32, "batch": self.batch, "epochs": 3},
+            "base16_224": {
+                "filters": [16, 32, 64, 128, 256],
+                "input_size": (64, 64) if small else (224, 224),
+                "n_images": 16 if small else 32,
+                "batch": self.batch,
+                "epochs": 3,
+            },
         }
 
     # -- sections --------------------------------------------------------------------------
@@ -97,11 +132,14 @@ class Plan:
         out = {}
         for regime, r in self._regimes().items():
             model = self._model("unet", r["filters"])
-            speeds = {feed: self._speed(feed, model, r["input_size"], r["n_images"], r["batch"], epochs=r["epochs"])
-                      for feed in ("seed_style", "pipeline", "in_memory")}
+            speeds = {
+                feed: self._speed(feed, model, r["input_size"], r["n_images"], r["batch"], epochs=r["epochs"])
+                for feed in ("seed_style", "pipeline", "in_memory")
+            }
             rates = {feed: speed["images_per_second"] for feed, speed in speeds.items()}
             out[regime] = {
-                **r, "images_per_second": rates,
+                **r,
+                "images_per_second": rates,
                 "epoch_rates": {feed: speed["epoch_rates"] for feed, speed in speeds.items()},
                 "pipeline_vs_seed_style": rates["pipeline"] / rates["seed_style"],
                 "pipeline_vs_in_memory": rates["pipeline"] / rates["in_memory"],
@@ -120,10 +158,18 @@ class Plan:
             ("paper", PAPER_FILTERS, 4 if self.quick else 32, 4, 3),
         ):
             for architecture in ("unet", "unetpp"):
-                speed = self._speed("in_memory", self._model(architecture, filters), self.input_size, n_images, batch,
-                                    epochs=epochs)
-                rows.append({"model": architecture, "widths": widths, "images_per_second": speed["images_per_second"],
-                             "gflops": speed["gflops"], "fraction_of_peak": speed["gflops"] / peak})
+                speed = self._speed(
+                    "in_memory", self._model(architecture, filters), self.input_size, n_images, batch, epochs=epochs
+                )
+                rows.append(
+                    {
+                        "model": architecture,
+                        "widths": widths,
+                        "images_per_second": speed["images_per_second"],
+                        "gflops": speed["gflops"],
+                        "fraction_of_peak": speed["gflops"] / peak,
+                    }
+                )
         return {"matmul_peak_gflops": peak, "rows": rows}
 
     def precision(self) -> dict:
@@ -141,7 +187,9 @@ class Plan:
                 # 0.91x, then 0.62x and 0.62x, then 0.59x at base 16), and its process takes 33 s.
                 variants.append(("xla", {"jit_compile": True, "epochs": 2}))
             rate = {
-                name: self._speed("in_memory", model, r["input_size"], r["n_images"], r["batch"], **kwargs)["images_per_second"]
+                name: self._speed("in_memory", model, r["input_size"], r["n_images"], r["batch"], **kwargs)[
+                    "images_per_second"
+                ]
                 for name, kwargs in variants
             }
             speed[regime] = {"images_per_second": rate, "mixed_vs_float32": rate[mixed] / rate["float32"]}
@@ -153,8 +201,22 @@ class Plan:
         """One `segsweep train` process: its wall time, peak RSS and run.json."""
         settings = {**settings, "train": {**settings["train"], "threads": threads}}
         measured = run_measured(
-            [sys.executable, "-m", "segsweep", "train", "--settings", json.dumps(settings), "--manifest",
-             str(self.manifest), "--seed", str(seed), "--threads", str(threads), "--out-dir", str(run_dir)],
+            [
+                sys.executable,
+                "-m",
+                "segsweep",
+                "train",
+                "--settings",
+                json.dumps(settings),
+                "--manifest",
+                str(self.manifest),
+                "--seed",
+                str(seed),
+                "--threads",
+                str(threads),
+                "--out-dir",
+                str(run_dir),
+            ],
             stdout=subprocess.DEVNULL,
         )
         return {**measured, "run": json.loads((run_dir / "run.json").read_text())}
@@ -167,15 +229,26 @@ class Plan:
         with ThreadPoolExecutor(self.threads) as pool:
             for policy in ("float32", mixed):
                 settings = job_settings(self.config, "unet", "flip_crop")
-                settings["train"] = {**settings["train"], "precision": policy, "epochs": 2 if self.quick else 8,
-                                     "early_stopping_patience": 0}
-                runs[policy] = [pool.submit(self._train_job, self.out_dir / "runs" / policy / f"seed{s}", settings, s, 1)
-                                for s in seeds]
+                settings["train"] = {
+                    **settings["train"],
+                    "precision": policy,
+                    "epochs": 2 if self.quick else 8,
+                    "early_stopping_patience": 0,
+                }
+                runs[policy] = [
+                    pool.submit(self._train_job, self.out_dir / "runs" / policy / f"seed{s}", settings, s, 1)
+                    for s in seeds
+                ]
         out = {}
         for policy, futures in runs.items():
             ious = [f.result()["run"]["best_val_road_iou"] for f in futures]
-            out[policy] = {"seeds": seeds, "best_val_road_iou": ious, "mean": statistics.mean(ious),
-                           "std": statistics.stdev(ious) if len(ious) > 1 else 0.0, "threads_per_run": 1}
+            out[policy] = {
+                "seeds": seeds,
+                "best_val_road_iou": ious,
+                "mean": statistics.mean(ious),
+                "std": statistics.stdev(ious) if len(ious) > 1 else 0.0,
+                "threads_per_run": 1,
+            }
         return out
 
     def inference(self) -> dict:
@@ -198,16 +271,27 @@ class Plan:
             keras.mixed_precision.set_global_policy("float32")
             model = build_model(self._model(architecture, self.config["network"]["filters"]), (*self.input_size, 3))
             for mode, mode_model in mode_models(model).items():
-                rows.append({
-                    "model": architecture, "mode": mode, "parameters": parameter_count(mode_model),
-                    "network_images_per_second": median_rate(lambda: mode_model.predict_on_batch(x), len(x), repeats),
-                    "images_per_second": inference_rate(mode_model, images, self.input_size, 0.5, batch_size=4,
-                                                        repeats=repeats),
-                })
+                rows.append(
+                    {
+                        "model": architecture,
+                        "mode": mode,
+                        "parameters": parameter_count(mode_model),
+                        "network_images_per_second": median_rate(
+                            lambda: mode_model.predict_on_batch(x), len(x), repeats
+                        ),
+                        "images_per_second": inference_rate(
+                            mode_model, images, self.input_size, 0.5, batch_size=4, repeats=repeats
+                        ),
+                    }
+                )
         pp = {r["mode"]: r for r in rows if r["model"] == "unetpp"}
-        return {"image_size": list(images[0].shape[:2]), "input_size": list(self.input_size), "rows": rows,
-                "L3_vs_L4": pp["L3"]["network_images_per_second"] / pp["L4"]["network_images_per_second"],
-                "L3_vs_L4_end_to_end": pp["L3"]["images_per_second"] / pp["L4"]["images_per_second"]}
+        return {
+            "image_size": list(images[0].shape[:2]),
+            "input_size": list(self.input_size),
+            "rows": rows,
+            "L3_vs_L4": pp["L3"]["network_images_per_second"] / pp["L4"]["network_images_per_second"],
+            "L3_vs_L4_end_to_end": pp["L3"]["images_per_second"] / pp["L4"]["images_per_second"],
+        }
 
     def workflow(self) -> dict:
         from segsweep.bench.workflow_overhead import between_jobs_seconds, dag_seconds
@@ -230,5 +314,11 @@ class Plan:
                 settings["train"] = {**settings["train"], "epochs": 1, "early_stopping_patience": 0}
                 run_dir = self.out_dir / "runs" / f"memory_{widths}"
                 jobs[widths] = pool.submit(self._train_job, run_dir, settings, 0, self.threads)
-        return {widths: {"model": "unetpp", "filters": filters[widths], "peak_rss_mib": jobs[widths].result()["peak_rss_mib"]}
-                for widths in filters}
+        return {
+            widths: {
+                "model": "unetpp",
+                "filters": filters[widths],
+                "peak_rss_mib": jobs[widths].result()["peak_rss_mib"],
+            }
+            for widths in filters
+        }

@@ -117,8 +117,13 @@ def images_per_second(
     model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0, **fit_kwargs)
     images = steps * batch_size
     rates = [images / s for s in timer.seconds[1:]]
-    return {"feed": feed, "images_per_second": statistics.median(rates), "epoch_rates": rates,
-            "images_per_epoch": images, "model": model}
+    return {
+        "feed": feed,
+        "images_per_second": statistics.median(rates),
+        "epoch_rates": rates,
+        "images_per_epoch": images,
+        "model": model,
+    }
 
 
 def achieved_gflops(images_per_second: float, forward_flops: int) -> float:
@@ -153,5 +158,8 @@ def measure(spec: dict) -> dict:
     spec["input_size"] = tuple(spec["input_size"])
     result = images_per_second(**spec, data=data, samples=samples)
     model = result.pop("model")
-    return {**result, "precision": precision, "gflops": achieved_gflops(result["images_per_second"], forward_flops(model))}
-
+    return {
+        **result,
+        "precision": precision,
+        "gflops": achieved_gflops(result["images_per_second"], forward_flops(model)),
+    }

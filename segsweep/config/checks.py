@@ -83,14 +83,22 @@ def check_split(split: dict, index: int = 0) -> dict:
     fractions = split["fractions"]
     if abs(sum(fractions.values()) - 1.0) > 1e-6:
         raise ConfigError(f"key 'split.fractions': train + val + test must be 1, got {sum(fractions.values()):g}")
-    axes = [f"'split.{key}'" for key, on in (
-        ("repeats", split["repeats"] > 1), ("folds", split["folds"] is not None), ("hold_out_each", split["hold_out_each"]),
-    ) if on]
+    axes = [
+        f"'split.{key}'"
+        for key, on in (
+            ("repeats", split["repeats"] > 1),
+            ("folds", split["folds"] is not None),
+            ("hold_out_each", split["hold_out_each"]),
+        )
+        if on
+    ]
     if len(axes) > 1:
         raise ConfigError(f"keys {' and '.join(axes)} are different kinds of split axis: set one of them")
     both = sorted(set(split["hold_out_each"]) & set(split["test_groups"]))
     if both:
-        raise ConfigError(f"keys 'split.test_groups' and 'split.hold_out_each' both hold {both}: a group is in one of them")
+        raise ConfigError(
+            f"keys 'split.test_groups' and 'split.hold_out_each' both hold {both}: a group is in one of them"
+        )
     n_splits = split_count(split)
     if not 0 <= index < n_splits:
         raise ConfigError(f"split index must be in 0..{n_splits - 1} ({n_splits} splits), got {index}")
@@ -109,7 +117,9 @@ def check_comparison(models: Sequence[str], baseline: str, candidate: str, *, fl
                 "the report compares the candidate with the baseline"
             )
     if baseline == candidate:
-        raise ConfigError(f"{where['baseline']} and {where['candidate']} name the same model {baseline!r}: nothing to compare")
+        raise ConfigError(
+            f"{where['baseline']} and {where['candidate']} name the same model {baseline!r}: nothing to compare"
+        )
 
 
 def check_config(config: dict) -> None:

@@ -53,12 +53,17 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
 
 
 def add_chosen_argument(parser) -> None:
-    parser.add_argument("--chosen", type=Path, metavar="chosen.json",
-                        help="a tuned model's chosen configuration (tune/MODEL/chosen.json): its train keys win")
+    parser.add_argument(
+        "--chosen",
+        type=Path,
+        metavar="chosen.json",
+        help="a tuned model's chosen configuration (tune/MODEL/chosen.json): its train keys win",
+    )
 
 
-def settings_from_args(settings_json: str | None, config_path: str | None, model: str, aug: str,
-                       chosen: Path | None = None) -> dict:
+def settings_from_args(
+    settings_json: str | None, config_path: str | None, model: str, aug: str, chosen: Path | None = None
+) -> dict:
     """Job settings from ``--settings JSON`` (what the rules pass) or ``--config FILE`` (by hand), with a
     tuned model's chosen `train` keys (``--chosen``) over them."""
     settings = _job_settings(settings_json, config_path, model, aug)
@@ -78,9 +83,13 @@ def _job_settings(settings_json: str | None, config_path: str | None, model: str
             raise ConfigError("--config FILE needs --model NAME and --aug PRESET (which run of the sweep)")
         config = load_config(config_path)
         if model not in model_names(config) and model not in model_variants(config):
-            raise ConfigError(f"--model {model!r}: not a model of {config_path} (models: {', '.join(model_names(config))})")
+            raise ConfigError(
+                f"--model {model!r}: not a model of {config_path} (models: {', '.join(model_names(config))})"
+            )
         if aug not in augmentation_presets(config):
-            raise ConfigError(f"--aug {aug!r}: no such preset in {config_path} ({', '.join(augmentation_presets(config))})")
+            raise ConfigError(
+                f"--aug {aug!r}: no such preset in {config_path} ({', '.join(augmentation_presets(config))})"
+            )
         return job_settings(config, model, aug)
     raise ConfigError("give --settings JSON (as the workflow does) or --config FILE")
 
@@ -93,7 +102,7 @@ def split_settings_from_args(settings_json: str | None, config_path: str | None)
         missing = [key for key in ("dataset", "split") if not isinstance(settings.get(key), dict)]
         if missing or not {"format", "root"} <= set(settings["dataset"]):
             raise ConfigError(
-                "--settings needs {\"dataset\": {\"format\": ..., \"root\": ...}, \"split\": {...}} "
+                '--settings needs {"dataset": {"format": ..., "root": ...}, "split": {...}} '
                 "(segsweep.config.split_settings of a config)"
             )
         return settings

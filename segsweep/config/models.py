@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from segsweep.errors import ConfigError
+
 REPO = Path(__file__).resolve().parents[2]
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
@@ -78,7 +79,9 @@ def check_model_names(config: dict, defined: Iterable[str]) -> None:
     twice = [name for name, count in Counter(names).items() if count > 1]
     if twice:
         where = [f"models[{i}]" for i, name in enumerate(names) if name == twice[0]]
-        raise ConfigError(f"key 'models': {' and '.join(where)} are both named {twice[0]!r}; give each model its own name")
+        raise ConfigError(
+            f"key 'models': {' and '.join(where)} are both named {twice[0]!r}; give each model its own name"
+        )
     defined = list(defined)
     for i, entry in user_entries(config):
         if entry["name"] in defined:
@@ -88,7 +91,9 @@ def check_model_names(config: dict, defined: Iterable[str]) -> None:
             )
     for i, name in enumerate(names):
         if isinstance(config["models"][i], str) and name not in defined:
-            raise ConfigError(f"key 'models': {name!r} is not defined in 'model_variants' (defined: {', '.join(defined)})")
+            raise ConfigError(
+                f"key 'models': {name!r} is not defined in 'model_variants' (defined: {', '.join(defined)})"
+            )
 
 
 def add_pythonpath(config: dict, repo: Path = REPO) -> list[str]:

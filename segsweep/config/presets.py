@@ -29,12 +29,24 @@ BUILTIN_PRESETS: dict[str, list[dict]] = {
         {"transform": "HorizontalFlip", "p": 0.5},
         {"transform": "RandomResizedCrop", "scale": [0.36, 1.0], "p": 1.0},
         {"transform": "RandomBrightnessContrast", "brightness_limit": 0.2, "contrast_limit": 0.2, "p": 0.5},
-        {"transform": "HueSaturationValue", "hue_shift_limit": 5, "sat_shift_limit": 15, "val_shift_limit": 10, "p": 0.3},
+        {
+            "transform": "HueSaturationValue",
+            "hue_shift_limit": 5,
+            "sat_shift_limit": 15,
+            "val_shift_limit": 10,
+            "p": 0.3,
+        },
     ],
     # Lighting and focus changes only: geometry (and so the mask) is untouched.
     "photometric": [
         {"transform": "RandomBrightnessContrast", "brightness_limit": 0.25, "contrast_limit": 0.25, "p": 0.8},
-        {"transform": "HueSaturationValue", "hue_shift_limit": 10, "sat_shift_limit": 20, "val_shift_limit": 10, "p": 0.5},
+        {
+            "transform": "HueSaturationValue",
+            "hue_shift_limit": 10,
+            "sat_shift_limit": 20,
+            "val_shift_limit": 10,
+            "p": 0.5,
+        },
         {"transform": "GaussianBlur", "blur_limit": [3, 5], "p": 0.3},
     ],
 }

@@ -28,8 +28,14 @@ class Schedule:
     def from_config(cls, sequential: dict) -> Schedule:
         """From the validated `sequential` mapping (the schema has filled its defaults)."""
         max_seeds = sequential.get("max_seeds") or sequential["looks"] * sequential["seeds_per_look"]
-        return cls(sequential["looks"], sequential["seeds_per_look"], max_seeds, sequential.get("alpha", 0.05),
-                   sequential.get("spending", "obrien_fleming"), sequential.get("max_device_hours"))
+        return cls(
+            sequential["looks"],
+            sequential["seeds_per_look"],
+            max_seeds,
+            sequential.get("alpha", 0.05),
+            sequential.get("spending", "obrien_fleming"),
+            sequential.get("max_device_hours"),
+        )
 
     @property
     def last_look(self) -> int:

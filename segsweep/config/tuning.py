@@ -43,7 +43,7 @@ def draw_trial(space: dict[str, dict], trial: int, sampler_seed: int = 0) -> dic
     """Trial `trial`'s configuration: space key ('train.learning_rate') -> value."""
     values = {}
     for key in sorted(space):
-        (kind, args), = space[key].items()
+        ((kind, args),) = space[key].items()
         rng = np.random.default_rng([sampler_seed, trial, zlib.crc32(key.encode())])
         values[key] = _draw(kind, args, rng)
     return values
@@ -81,7 +81,7 @@ def check_space(space: dict[str, dict], train_keys: set[str]) -> None:
             raise ConfigError(
                 f"key '{SPACE_KEY}.{key}': give one distribution, one of {', '.join(DISTRIBUTIONS)}; got {distribution!r}"
             )
-        (kind, args), = distribution.items()
+        ((kind, args),) = distribution.items()
         if kind == "choice":
             if not args:
                 raise ConfigError(f"key '{SPACE_KEY}.{key}.choice': the list of choices is empty")

@@ -55,7 +55,11 @@ def folder_format(settings: dict | None) -> Format:
     if colours:
         table = _colour_table(colours)
         known = ", ".join(f"{tuple(c)} (ID {i})" for i, c in enumerate(colours))
-        decode, n_ids, positive = decode_colour_label(table, f"the colours of dataset.folder.colours: {known}"), len(table), (1,)
+        decode, n_ids, positive = (
+            decode_colour_label(table, f"the colours of dataset.folder.colours: {known}"),
+            len(table),
+            (1,),
+        )
     else:
         n_ids = int(settings.get("classes") or 256)
         if not 2 <= n_ids <= 256:

@@ -207,8 +207,13 @@ def _pair(
 
 
 def pair_files(
-    image_files: list[Path], label_files: list[Path], images: Path | str, labels: Path | str, layout: str,
-    label_stem: Callable[[str], str | None], subset: str | None = None,
+    image_files: list[Path],
+    label_files: list[Path],
+    images: Path | str,
+    labels: Path | str,
+    layout: str,
+    label_stem: Callable[[str], str | None],
+    subset: str | None = None,
 ) -> list[Sample]:
     """`_pair` on listed files; `images` and `labels` name where they were found, for the messages."""
     by_stem: dict[str, Path] = {}
@@ -292,7 +297,9 @@ _FORMATS: dict[str, Format] = {
         None,
     ),
     "kitti_road": Format("kitti_road", _KITTI_ROAD_LAYOUT, _find_kitti_road, _decode_kitti_road, (1,), (2,), 3, None),
-    "camvid": Format("camvid", _CAMVID_LAYOUT, _find_camvid, decode_index_label(12, "camvid"), (3,), (11,), 12, r"^([^_]+)_"),
+    "camvid": Format(
+        "camvid", _CAMVID_LAYOUT, _find_camvid, decode_index_label(12, "camvid"), (3,), (11,), 12, r"^([^_]+)_"
+    ),
 }
 FORMAT_NAMES: tuple[str, ...] = tuple(_FORMATS)
 
@@ -347,7 +354,9 @@ def resolve_void_ids(fmt: str | Format, void_ids: list[int] | None) -> list[int]
     return sorted(set(void_ids))
 
 
-def resolve_positive_ids(fmt: str | Format, positive_ids: list[int] | None, void_ids: list[int] | None = None) -> list[int]:
+def resolve_positive_ids(
+    fmt: str | Format, positive_ids: list[int] | None, void_ids: list[int] | None = None
+) -> list[int]:
     """The road IDs to use: the format's own for None or an empty list (what the CLI passes for a
     null config key), else the given ones; refused if the format cannot hold them or they are void
     (`void_ids` resolved as `resolve_void_ids` does)."""

@@ -18,6 +18,7 @@ GAP = "gap"  # the split of a frame dropped to keep split.gap between splits of 
 REQUIRED_COLUMNS = ("stem", "split", "image", "label")
 COLUMNS = ("stem", "split", "group", "frame", "image", "label")
 
+
 @dataclass(frozen=True)
 class Frame:
     """A sample placed in time: its group (sequence) and frame number within it."""
@@ -92,7 +93,11 @@ def closest_frames(manifest: pd.DataFrame) -> pd.Series | None:
     distance = (following["frame"] - kept["frame"])[across]
     i = distance.idxmin()
     first, second = kept.loc[i], following.loc[i]
-    return pd.Series({
-        "distance": int(distance[i]), "group": first["group"],
-        "first": f"{first['stem']} ({first['split']})", "second": f"{second['stem']} ({second['split']})",
-    })
+    return pd.Series(
+        {
+            "distance": int(distance[i]),
+            "group": first["group"],
+            "first": f"{first['stem']} ({first['split']})",
+            "second": f"{second['stem']} ({second['split']})",
+        }
+    )

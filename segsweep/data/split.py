@@ -97,9 +97,15 @@ class SplitRule:
         by segsweep.config's check_split, the check the workflow makes before any job."""
         split = check_split(split, index)
         return cls(
-            source=split["source"], seed=split["seed"], fractions=tuple(split["fractions"][name] for name in SPLITS),
-            test_groups=tuple(split["test_groups"]), gap=split["gap"], repeats=split["repeats"], folds=split["folds"],
-            hold_out_each=tuple(split["hold_out_each"]), index=index,
+            source=split["source"],
+            seed=split["seed"],
+            fractions=tuple(split["fractions"][name] for name in SPLITS),
+            test_groups=tuple(split["test_groups"]),
+            gap=split["gap"],
+            repeats=split["repeats"],
+            folds=split["folds"],
+            hold_out_each=tuple(split["hold_out_each"]),
+            index=index,
         )
 
 

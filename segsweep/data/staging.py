@@ -17,7 +17,6 @@ from pathlib import Path
 
 from segsweep.errors import UserError
 
-
 PARTIAL_GLOB = ".*.partial-*"  # what a killed process may leave behind
 
 

@@ -234,8 +234,10 @@ def _objects(
     """Poles on the sidewalks and cars in lanes and parking strips, drawn far to near."""
     lanes = [-0.5, 0.5] + [sign * (1 + s.parking / 2) for sign, s in zip((-1, 1), sides) if s.parking]
     items = [("pole", rng.uniform(0.15, 0.9), rng.choice([-1, 1])) for _ in range(rng.poisson(1.2))]
-    items += [(_CARS[rng.integers(3)], rng.uniform(0.1, 0.85), rng.choice(lanes) + rng.normal(0, 0.06))
-              for _ in range(rng.integers(0, 6))]
+    items += [
+        (_CARS[rng.integers(3)], rng.uniform(0.1, 0.85), rng.choice(lanes) + rng.normal(0, 0.06))
+        for _ in range(rng.integers(0, 6))
+    ]
     scale = g.height - g.horizon
     for kind, t, where in sorted(items, key=lambda item: item[1]):
         half, bottom = g.half_bottom * t, g.row(t)

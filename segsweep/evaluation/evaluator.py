@@ -101,8 +101,14 @@ def _score(models: dict, samples: list[Sample], settings: dict, thresholds, mask
 
     evaluate = settings["evaluate"]
     return score_samples(
-        models, samples, settings["dataset"], settings["train"]["input_size"], thresholds, evaluate["batch_size"],
-        masks_dir, mask_mode,
+        models,
+        samples,
+        settings["dataset"],
+        settings["train"]["input_size"],
+        thresholds,
+        evaluate["batch_size"],
+        masks_dir,
+        mask_mode,
     )
 
 
@@ -191,10 +197,15 @@ def _per_image_table(samples: list[Sample], split: SplitScores, m: int):
     import pandas as pd
 
     counts = _column(split.counts, m)
-    return pd.DataFrame({
-        "stem": [s.stem for s in samples], **scores(counts), "boundary_iou": split.boundary_iou[:, m],
-        **counts._asdict(), "empty_reference": empty_reference(counts),
-    })
+    return pd.DataFrame(
+        {
+            "stem": [s.stem for s in samples],
+            **scores(counts),
+            "boundary_iou": split.boundary_iou[:, m],
+            **counts._asdict(),
+            "empty_reference": empty_reference(counts),
+        }
+    )
 
 
 def _number(value) -> float | None:

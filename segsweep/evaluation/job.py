@@ -51,7 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_chosen_argument(parser)
     parser.add_argument("--manifest", required=True, type=Path, metavar="SPLIT.csv", help="split manifest")
     parser.add_argument(
-        "--model-file", required=True, type=Path, metavar="RUN_DIR/model.keras",
+        "--model-file",
+        required=True,
+        type=Path,
+        metavar="RUN_DIR/model.keras",
         help="trained model; the seed is read from run.json beside it when present",
     )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads TensorFlow may use (default 1)")

@@ -40,7 +40,12 @@ def median_rate(step: Callable[[], object], items: int, repeats: int, warmup: in
 
 
 def inference_rate(
-    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], threshold: float, batch_size: int, repeats: int
+    model: keras.Model,
+    images: Sequence[np.ndarray],
+    input_size: Sequence[int],
+    threshold: float,
+    batch_size: int,
+    repeats: int,
 ) -> float:
     """Images per second from original-resolution uint8 images to original-resolution road masks.
 

@@ -21,8 +21,14 @@ from segsweep.models.unetpp import unetpp
 from segsweep.models.widths import matched_unet_filters
 
 __all__ = [
-    "build_model", "forward_flops", "inference_model", "inference_modes", "level_widths", "load_model",
-    "parameter_count", "training_flops",
+    "build_model",
+    "forward_flops",
+    "inference_model",
+    "inference_modes",
+    "level_widths",
+    "load_model",
+    "parameter_count",
+    "training_flops",
 ]
 
 
@@ -52,13 +58,23 @@ def build_model(model: dict, input_shape: tuple[int, int, int]) -> keras.Model:
     if normalization not in NORMALIZATIONS:
         raise ConfigError(f"key 'network.input_normalization': {normalization!r} is not one of {list(NORMALIZATIONS)}")
     return _network(
-        model["architecture"], filters, H, model.get("deep_supervision", True), input_shape, model["name"],
+        model["architecture"],
+        filters,
+        H,
+        model.get("deep_supervision", True),
+        input_shape,
+        model["name"],
         normalization,
     )
 
 
 def _network(
-    architecture: str, filters: list[int], H: ConvUnit, deep_supervision: bool, input_shape: tuple, name: str,
+    architecture: str,
+    filters: list[int],
+    H: ConvUnit,
+    deep_supervision: bool,
+    input_shape: tuple,
+    name: str,
     normalization: str = "none",
 ) -> keras.Model:
     image = keras.Input(shape=input_shape, name="image")

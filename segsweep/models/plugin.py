@@ -28,7 +28,6 @@ from collections.abc import Callable
 from segsweep.config.models import module_and_name, user_entries
 from segsweep.errors import ConfigError
 
-
 # Keys of a job's model dict that describe the model entry, not the config's `network` settings.
 ENTRY_KEYS = ("name", "builder", "args", "builder_sha256", "architecture", "deep_supervision")
 
@@ -57,7 +56,9 @@ def resolve_builder(path: str, key: str) -> Callable:
     builder = getattr(module, name, None)
     if not callable(builder):
         found = "nothing" if builder is None else f"a {type(builder).__name__}"
-        raise ConfigError(f"key '{key}': {name!r} in module {module.__name__!r} ({module.__file__}) is {found}, not a function")
+        raise ConfigError(
+            f"key '{key}': {name!r} in module {module.__name__!r} ({module.__file__}) is {found}, not a function"
+        )
     return builder
 
 
@@ -70,9 +71,13 @@ def build_plugin(model: dict, network: dict, input_shape: tuple[int, int, int], 
     try:
         built = builder(tuple(input_shape), dict(network), **model.get("args", {}))
     except Exception as error:  # noqa: BLE001 - whatever the user's function raises, name it with the key
-        raise ConfigError(f"key '{key}': builder {path!r} of model {name!r} failed: {type(error).__name__}: {error}") from None
+        raise ConfigError(
+            f"key '{key}': builder {path!r} of model {name!r} failed: {type(error).__name__}: {error}"
+        ) from None
     if not isinstance(built, keras.Model):
-        raise ConfigError(f"key '{key}': builder {path!r} of model {name!r} returned a {type(built).__name__}, not a keras.Model")
+        raise ConfigError(
+            f"key '{key}': builder {path!r} of model {name!r} returned a {type(built).__name__}, not a keras.Model"
+        )
     check_outputs(built, name, tuple(input_shape))
     return built
 

@@ -29,8 +29,12 @@ def _steps(filters: Sequence[int], low: float, high: float) -> list[float]:
     """
     edges = sorted(
         {low, high}
-        | {(n + 0.5) / w for w in filters for n in range(math.floor(low * w), math.ceil(high * w) + 1)
-           if low < (n + 0.5) / w < high}
+        | {
+            (n + 0.5) / w
+            for w in filters
+            for n in range(math.floor(low * w), math.ceil(high * w) + 1)
+            if low < (n + 0.5) / w < high
+        }
     )
     return [(a + b) / 2 for a, b in zip(edges, edges[1:])]
 

@@ -43,20 +43,30 @@ from segsweep.statistics.decision import ROW_COLUMNS
 
 def add_sweep_arguments(parser) -> None:
     """The sweep and how its verdict is decided: the flags of every step that compares runs."""
-    parser.add_argument("--results", type=Path, required=True,
-                        help="the experiment folder EXP (runs/, eval/, splits/ inside)")
+    parser.add_argument(
+        "--results", type=Path, required=True, help="the experiment folder EXP (runs/, eval/, splits/ inside)"
+    )
     parser.add_argument("--dataset", help="the dataset's label in tables and the report (default: EXP's name)")
     parser.add_argument("--models", nargs="+", required=True)
     parser.add_argument("--augmentations", nargs="+", required=True)
     parser.add_argument("--splits", nargs="+", type=int, default=[0], help="split indices (default 0)")
     parser.add_argument("--seeds", nargs="+", type=int, required=True)
     parser.add_argument("--baseline", required=True, help="model of the headline comparison (e.g. unet)")
-    parser.add_argument("--candidate", required=True,
-                        help="model compared with the baseline and with every other model (e.g. unetpp)")
-    parser.add_argument("--metric", choices=METRICS, default="pooled_iou",
-                        help="primary metric of the decision (default pooled_iou; the other is the secondary view)")
-    parser.add_argument("--min-effect", type=float, default=0.01,
-                        help="smallest difference that matters, in IoU units (default 0.01 = 1 IoU point)")
+    parser.add_argument(
+        "--candidate", required=True, help="model compared with the baseline and with every other model (e.g. unetpp)"
+    )
+    parser.add_argument(
+        "--metric",
+        choices=METRICS,
+        default="pooled_iou",
+        help="primary metric of the decision (default pooled_iou; the other is the secondary view)",
+    )
+    parser.add_argument(
+        "--min-effect",
+        type=float,
+        default=0.01,
+        help="smallest difference that matters, in IoU units (default 0.01 = 1 IoU point)",
+    )
     parser.add_argument("--bootstrap-resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
 
@@ -67,28 +77,50 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", default="kitti_semantics", help="dataset format, to read grid images")
     add_folder_argument(parser)
     parser.add_argument(
-        "--positive-ids", nargs="*", type=int, default=None,
+        "--positive-ids",
+        nargs="*",
+        type=int,
+        default=None,
         help="label IDs that mean road; none given: the format's own (7 for KITTI)",
     )
     parser.add_argument(
-        "--void-ids", nargs="*", type=int, default=None,
+        "--void-ids",
+        nargs="*",
+        type=int,
+        default=None,
         help="label IDs that are void, grey in the grids; none given: the format's own",
     )
     parser.add_argument("--allow-missing", action="store_true", help="go on without missing runs, listing them")
-    parser.add_argument("--looks", nargs="*", type=Path, default=[],
-                        help="a sequential sweep's look records (look1.json ...): the last one is the verdict")
+    parser.add_argument(
+        "--looks",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="a sequential sweep's look records (look1.json ...): the last one is the verdict",
+    )
     parser.add_argument("--out-dir", type=Path, required=True)
 
 
 def sweep_from_args(args) -> Sweep:
-    return Sweep(results=args.results, dataset=args.dataset or args.results.resolve().name, models=tuple(args.models),
-                 augmentations=tuple(args.augmentations), splits=tuple(args.splits), seeds=tuple(args.seeds),
-                 baseline=args.baseline, candidate=args.candidate)
+    return Sweep(
+        results=args.results,
+        dataset=args.dataset or args.results.resolve().name,
+        models=tuple(args.models),
+        augmentations=tuple(args.augmentations),
+        splits=tuple(args.splits),
+        seeds=tuple(args.seeds),
+        baseline=args.baseline,
+        candidate=args.candidate,
+    )
 
 
 def decision_from_args(args) -> DecisionSettings:
-    return DecisionSettings(metric=args.metric, min_effect=args.min_effect, resamples=args.bootstrap_resamples,
-                            bootstrap_seed=args.bootstrap_seed)
+    return DecisionSettings(
+        metric=args.metric,
+        min_effect=args.min_effect,
+        resamples=args.bootstrap_resamples,
+        bootstrap_seed=args.bootstrap_seed,
+    )
 
 
 def cost_and_plan(tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict) -> dict:
@@ -97,10 +129,18 @@ def cost_and_plan(tables: Tables, sweep: Sweep, decision: DecisionSettings, verd
     fields = {"cost": spent, "cost_sentence": cost.describe(spent)}
     if verdict["decision"] == "no_pairs":
         return fields
-    plan = next_decision(components(headline_splits(tables, sweep), decision.metric), verdict["mean_diff"],
-                         decision.min_effect, verdict["n_seeds"], seed_cost(tables.runs))
-    return {**fields, "plan": plan,
-            "plan_sentence": describe_plan(plan, verdict["n_seeds"], verdict["n_images"], spent["unit"])}
+    plan = next_decision(
+        components(headline_splits(tables, sweep), decision.metric),
+        verdict["mean_diff"],
+        decision.min_effect,
+        verdict["n_seeds"],
+        seed_cost(tables.runs),
+    )
+    return {
+        **fields,
+        "plan": plan,
+        "plan_sentence": describe_plan(plan, verdict["n_seeds"], verdict["n_images"], spent["unit"]),
+    }
 
 
 def sequential_fields(looks: list[Path]) -> dict:
@@ -116,8 +156,9 @@ def sequential_fields(looks: list[Path]) -> dict:
     return {"sequential": {**records[-1], "looks": records}}
 
 
-def aggregate(sweep: Sweep, decision: DecisionSettings, grid: GridSettings, out: Path, allow_missing: bool,
-              looks: list[Path] = ()) -> dict:
+def aggregate(
+    sweep: Sweep, decision: DecisionSettings, grid: GridSettings, out: Path, allow_missing: bool, looks: list[Path] = ()
+) -> dict:
     """Write every table, plot and grid of the sweep to `out` and return the verdict (also written)."""
     expected = sweep.expected_runs()
     found, missing = split_complete(expected, allow_missing)
@@ -161,8 +202,12 @@ def aggregate(sweep: Sweep, decision: DecisionSettings, grid: GridSettings, out:
 
 def run(args) -> int:
     sweep, decision = sweep_from_args(args), decision_from_args(args)
-    grid = GridSettings(fmt=format_from_args(args.format, args.folder), positive_ids=args.positive_ids,
-                        void_ids=args.void_ids, k=args.grid_images)
+    grid = GridSettings(
+        fmt=format_from_args(args.format, args.folder),
+        positive_ids=args.positive_ids,
+        void_ids=args.void_ids,
+        k=args.grid_images,
+    )
     verdict = aggregate(sweep, decision, grid, args.out_dir, args.allow_missing, args.looks)
     print(verdict["sentence"])
     return 0

@@ -31,7 +31,9 @@ class DecisionSettings:
 
     def __post_init__(self) -> None:
         if not 0 < self.min_effect < 1:
-            raise UserError(f"--min-effect {self.min_effect}: give it in IoU units, between 0 and 1 (0.01 = 1 IoU point)")
+            raise UserError(
+                f"--min-effect {self.min_effect}: give it in IoU units, between 0 and 1 (0.01 = 1 IoU point)"
+            )
         if self.resamples < 1000:
             raise UserError(f"--bootstrap-resamples {self.resamples}: at least 1000 for a 95% interval")
 
@@ -39,12 +41,21 @@ class DecisionSettings:
 def complete_seeds(runs: pd.DataFrame, models: list[str], augmentations: list[str], splits: list[int]) -> list[int]:
     """Seeds with a run of every model for every augmentation and split: the pairs a comparison may use."""
     have = set(zip(runs["model"], runs["augmentation"], runs["split"], runs["seed"]))
-    return [seed for seed in dict.fromkeys(runs["seed"])
-            if all((m, a, s, seed) in have for m, a, s in product(models, augmentations, splits))]
+    return [
+        seed
+        for seed in dict.fromkeys(runs["seed"])
+        if all((m, a, s, seed) in have for m, a, s in product(models, augmentations, splits))
+    ]
 
 
-def design(per_image: pd.DataFrame, baseline: str, candidate: str, augmentations: list[str], splits: list[int],
-           seeds: list[int]) -> list[Split]:
+def design(
+    per_image: pd.DataFrame,
+    baseline: str,
+    candidate: str,
+    augmentations: list[str],
+    splits: list[int],
+    seeds: list[int],
+) -> list[Split]:
     """Per split: the aligned (model, augmentation, seed, image) arrays that bootstrap.Split holds."""
     result = []
     for split in splits:
@@ -55,8 +66,10 @@ def design(per_image: pd.DataFrame, baseline: str, candidate: str, augmentations
         index = pd.MultiIndex.from_product([[baseline, candidate], augmentations, seeds, stems])
         if not index.isin(table.index).all():
             absent = index[~index.isin(table.index)][0]
-            raise UserError(f"per_image.csv of run {absent[0]}/{absent[1]}/split{split}/seed{absent[2]} has no row "
-                            f"for test image {absent[3]!r}, which other runs of split {split} scored")
+            raise UserError(
+                f"per_image.csv of run {absent[0]}/{absent[1]}/split{split}/seed{absent[2]} has no row "
+                f"for test image {absent[3]!r}, which other runs of split {split} scored"
+            )
         aligned = table.reindex(index)
         counts = aligned[["tp", "fp", "fn"]].to_numpy(float).reshape(*shape, 3)
         iou = aligned["iou"].to_numpy(float).reshape(shape)
@@ -91,8 +104,18 @@ def comparisons(tables: Tables, sweep: Sweep, decision: DecisionSettings) -> lis
                 continue
             splits = design(tables.per_image, baseline, sweep.candidate, augmentations, splits_all, seeds)
             for metric in METRICS:
-                result.append(compare(splits, baseline, sweep.candidate, metric, scope, min_effect=decision.min_effect,
-                                      resamples=decision.resamples, seed=decision.bootstrap_seed))
+                result.append(
+                    compare(
+                        splits,
+                        baseline,
+                        sweep.candidate,
+                        metric,
+                        scope,
+                        min_effect=decision.min_effect,
+                        resamples=decision.resamples,
+                        seed=decision.bootstrap_seed,
+                    )
+                )
     return result
 
 
@@ -102,15 +125,29 @@ def verdict_fields(found: list[Comparison], sweep: Sweep, decision: DecisionSett
     headline_scope = ALL if len(sweep.augmentations) > 1 else sweep.augmentations[0]
     headline = next((c for c in ours if c.scope == headline_scope and c.metric == decision.metric), None)
     if headline is None:
-        return {"decision": "no_pairs", "metric": decision.metric, "min_effect": decision.min_effect,
-                "n_splits": len(sweep.splits), "resamples": decision.resamples, "scope": headline_scope,
-                "sentence": f"No seed has runs of both {sweep.candidate} and {sweep.baseline} for every augmentation: "
-                            "nothing to compare.", "conflicts": [], "by_augmentation": [], "by_baseline": []}
+        return {
+            "decision": "no_pairs",
+            "metric": decision.metric,
+            "min_effect": decision.min_effect,
+            "n_splits": len(sweep.splits),
+            "resamples": decision.resamples,
+            "scope": headline_scope,
+            "sentence": f"No seed has runs of both {sweep.candidate} and {sweep.baseline} for every augmentation: "
+            "nothing to compare.",
+            "conflicts": [],
+            "by_augmentation": [],
+            "by_baseline": [],
+        }
     secondary = next(c for c in ours if c.scope == headline_scope and c.metric != decision.metric)
-    views = {METRIC_NAMES[decision.metric]: headline,
-             METRIC_NAMES[secondary.metric]: secondary,
-             **{f"{METRIC_NAMES[decision.metric]} on augmentation {c.scope}": c
-                for c in ours if c.metric == decision.metric and c.scope != headline_scope}}
+    views = {
+        METRIC_NAMES[decision.metric]: headline,
+        METRIC_NAMES[secondary.metric]: secondary,
+        **{
+            f"{METRIC_NAMES[decision.metric]} on augmentation {c.scope}": c
+            for c in ours
+            if c.metric == decision.metric and c.scope != headline_scope
+        },
+    }
     found_conflicts = conflicts(views)
 
     def entry(c: Comparison) -> dict:
@@ -122,6 +159,9 @@ def verdict_fields(found: list[Comparison], sweep: Sweep, decision: DecisionSett
         "conflicts": found_conflicts,
         "secondary": entry(secondary),
         "by_augmentation": [entry(c) for c in ours if c.metric == decision.metric and c.scope != headline_scope],
-        "by_baseline": [entry(c) for c in found if c.baseline != sweep.baseline and c.scope == headline_scope
-                        and c.metric == decision.metric],
+        "by_baseline": [
+            entry(c)
+            for c in found
+            if c.baseline != sweep.baseline and c.scope == headline_scope and c.metric == decision.metric
+        ],
     }

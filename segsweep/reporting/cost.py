@@ -69,8 +69,15 @@ def sacct_usage(job_ids: Iterable[str]) -> dict[str, list[JobUsage]] | None:
     ids = sorted(set(job_ids))
     if not ids or shutil.which("sacct") is None:
         return None
-    command = ["sacct", "--noheader", "--parsable2", "--allocations", "--duplicates",
-               f"--jobs={','.join(ids)}", f"--format={SACCT_FIELDS}"]
+    command = [
+        "sacct",
+        "--noheader",
+        "--parsable2",
+        "--allocations",
+        "--duplicates",
+        f"--jobs={','.join(ids)}",
+        f"--format={SACCT_FIELDS}",
+    ]
     try:
         answer = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     except (OSError, subprocess.SubprocessError):
@@ -98,8 +105,7 @@ def run_jobs(run: dict, metrics: dict) -> set[str]:
     return {*filter(None, (run.get("slurm_job_ids") or "").split(",")), *filter(None, [metrics.get("slurm_job_id")])}
 
 
-def run_cost(run: dict, metrics: dict, evaluate_benchmark: Path,
-             usage: dict[str, list[JobUsage]] | None) -> RunCost:
+def run_cost(run: dict, metrics: dict, evaluate_benchmark: Path, usage: dict[str, list[JobUsage]] | None) -> RunCost:
     """The cost of one run from its run.json, metrics.json and evaluation benchmark file, by the
     first source of the module docstring that has every job of the run."""
     devices = run.get("devices")
@@ -144,7 +150,9 @@ def describe(cost: dict) -> str:
     kind = {"gpu_hours": "GPU-hours", "cpu_hours": "CPU-hours"}.get(cost["unit"], "device-hours")
     sources = {"sacct": "SLURM accounting", "benchmark": "the runs' own timing and Snakemake benchmark files"}
     if math.isnan(cost["device_hours"]):
-        return (f"unknown: {cost['runs'] - cost['known_runs']} of {cost['runs']} runs have no recorded time "
-                f"(no sacct record, no benchmark file)")
+        return (
+            f"unknown: {cost['runs'] - cost['known_runs']} of {cost['runs']} runs have no recorded time "
+            f"(no sacct record, no benchmark file)"
+        )
     named = " and ".join(sources[s] for s in cost["sources"] if s in sources)
     return f"{cost['device_hours']:.2f} {kind} over {cost['runs']} runs (from {named})"

@@ -77,7 +77,9 @@ def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: cannot read predicted mask: {error}") from None
     if mask.shape != shape:
-        raise UserError(f"{path}: predicted mask is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
+        raise UserError(
+            f"{path}: predicted mask is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}"
+        )
     return mask
 
 
@@ -92,16 +94,24 @@ def draw_grid(rows: list[dict], baseline: str, candidate: str, title: str, path:
     height, width = rows[0]["truth"].shape
     col_width = 3.6
     fig, axes = plt.subplots(
-        len(rows), 4, figsize=(4 * col_width, len(rows) * (col_width * height / width + 0.45) + 0.9),
-        squeeze=False, layout="constrained",
+        len(rows),
+        4,
+        figsize=(4 * col_width, len(rows) * (col_width * height / width + 0.45) + 0.9),
+        squeeze=False,
+        layout="constrained",
     )
     with plt.rc_context({"text.parse_math": False}):
         for ax_row, row in zip(axes, rows):
             panels = [
                 (row["image"], "input"),
                 (truth_image(row["truth"], row["valid"]), "ground truth (road white, void grey)"),
-                *[(error_overlay(row["image"], row["truth"], row["preds"][m], row["valid"]), f"{m}: IoU {row['iou'][m]:.3f}")
-                  for m in (baseline, candidate)],
+                *[
+                    (
+                        error_overlay(row["image"], row["truth"], row["preds"][m], row["valid"]),
+                        f"{m}: IoU {row['iou'][m]:.3f}",
+                    )
+                    for m in (baseline, candidate)
+                ],
             ]
             for ax, (picture, caption) in zip(ax_row, panels):
                 ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -127,8 +137,9 @@ class GridSettings:
     k: int = 2
 
 
-def write_grids(per_image: pd.DataFrame, have: set[tuple[str, int, str]], sweep: Sweep, settings: GridSettings,
-                out_dir: Path) -> list[dict]:
+def write_grids(
+    per_image: pd.DataFrame, have: set[tuple[str, int, str]], sweep: Sweep, settings: GridSettings, out_dir: Path
+) -> list[dict]:
     """Draw every grid; returns what each file shows, for verdict.json and the report.
 
     `have` holds the (augmentation, seed, model) of the runs of the sweep's first split: per
@@ -145,7 +156,9 @@ def write_grids(per_image: pd.DataFrame, have: set[tuple[str, int, str]], sweep:
         seed = next((s for s in sweep.seeds if {(aug, s, baseline), (aug, s, candidate)} <= have), None)
         if seed is None:
             continue
-        rows = per_image[(per_image["augmentation"] == aug) & (per_image["split"] == split) & (per_image["seed"] == seed)]
+        rows = per_image[
+            (per_image["augmentation"] == aug) & (per_image["split"] == split) & (per_image["seed"] == seed)
+        ]
         iou = rows.pivot(index="stem", columns="model", values="iou")[[baseline, candidate]].dropna()
         for category, stems in choose_images(iou, baseline, candidate, settings.k).items():
             grid_rows = []
@@ -157,12 +170,21 @@ def write_grids(per_image: pd.DataFrame, have: set[tuple[str, int, str]], sweep:
                     model: read_mask(layout.predicted_mask(results, model, aug, split, seed, stem), truth.shape)
                     for model in (baseline, candidate)
                 }
-                grid_rows.append({"stem": stem, "image": image, "truth": truth, "valid": valid, "preds": preds,
-                                  "iou": iou.loc[stem].to_dict()})
+                grid_rows.append(
+                    {
+                        "stem": stem,
+                        "image": image,
+                        "truth": truth,
+                        "valid": valid,
+                        "preds": preds,
+                        "iou": iou.loc[stem].to_dict(),
+                    }
+                )
             images = "test image" if len(stems) == 1 else f"{len(stems)} test images"
             title = f"augmentation {aug}, seed {seed}: the {images} with the {CATEGORIES[category]}"
             name = f"{aug}_{category}.png"
             draw_grid(grid_rows, baseline, candidate, title, out_dir / name)
-            records.append({"file": name, "augmentation": aug, "seed": seed, "category": category,
-                            "title": title, "stems": stems})
+            records.append(
+                {"file": name, "augmentation": aug, "seed": seed, "category": category, "title": title, "stems": stems}
+            )
     return records

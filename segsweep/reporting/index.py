@@ -31,7 +31,9 @@ class Experiment:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", type=Path, default=Path("results"), help="folder of the experiments (default results)")
+    parser.add_argument(
+        "--results", type=Path, default=Path("results"), help="folder of the experiments (default results)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="index file (default RESULTS/index.html)")
 
 
@@ -67,14 +69,16 @@ def experiments(results: Path) -> list[Experiment]:
             if path.is_file():
                 verdict = _read_verdict(layout.aggregate_dir(folder, partial) / layout.VERDICT_FILE)
                 modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-                found.append(Experiment(
-                    name=folder.name,
-                    report=f"{folder.name}/{path.name}",
-                    partial=partial,
-                    date=modified.strftime("%Y-%m-%d %H:%M UTC"),
-                    runs=_sweep_size(verdict),
-                    decision=_decision(verdict),
-                ))
+                found.append(
+                    Experiment(
+                        name=folder.name,
+                        report=f"{folder.name}/{path.name}",
+                        partial=partial,
+                        date=modified.strftime("%Y-%m-%d %H:%M UTC"),
+                        runs=_sweep_size(verdict),
+                        decision=_decision(verdict),
+                    )
+                )
                 break  # the full report, when there is one, stands for the experiment
     return sorted(found, key=lambda e: e.date, reverse=True)
 
@@ -82,8 +86,13 @@ def experiments(results: Path) -> list[Experiment]:
 def render(rows: list[Experiment]) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("segsweep.reporting", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("segsweep.reporting", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template("index.html").render(experiments=rows)
 
 

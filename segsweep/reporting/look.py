@@ -56,11 +56,22 @@ def decide_look(splits: list[Split], metric: str, margin: float, schedule: Sched
     df = n_seeds - 1 if n_seeds > 1 else 1
     low, high = repeated_interval(estimate, standard_error, bound, df)
     return {
-        "look": look, "last_look": schedule.last_look, "n_seeds": schedule.seeds_at(look),
-        "max_seeds": schedule.max_seeds, "alpha": schedule.alpha, "spending": schedule.spending,
-        "bound": bound, "nominal_level": nominal_level(bound), "df": df, "metric": metric,
-        "estimate": estimate, "standard_error": standard_error, "low": low, "high": high,
-        "min_effect": margin, "decision": decide(low, high, margin),
+        "look": look,
+        "last_look": schedule.last_look,
+        "n_seeds": schedule.seeds_at(look),
+        "max_seeds": schedule.max_seeds,
+        "alpha": schedule.alpha,
+        "spending": schedule.spending,
+        "bound": bound,
+        "nominal_level": nominal_level(bound),
+        "df": df,
+        "metric": metric,
+        "estimate": estimate,
+        "standard_error": standard_error,
+        "low": low,
+        "high": high,
+        "min_effect": margin,
+        "decision": decide(low, high, margin),
     }
 
 
@@ -91,12 +102,18 @@ STOP_WORDS = {
 def sentence(record: dict, baseline: str, candidate: str) -> str:
     """'Look 2 of 3 (6 seeds): +1.9 IoU points, 98.8% repeated CI +0.2 to +3.6; unetpp is better. Stopped: ...'"""
     level = 100 * (1 - record["nominal_level"])
-    words = {"candidate_better": f"{candidate} is better", "candidate_worse": f"{candidate} is worse",
-             "equivalent": f"equivalent within ±{100 * record['min_effect']:.1f} points", "inconclusive": "inconclusive"}
-    text = (f"Sequential verdict, look {record['look']} of at most {record['last_look']} ({record['n_seeds']} seeds, "
-            f"{record['spending'].replace('_', '-')} spending of alpha {record['alpha']}): {candidate} vs {baseline} "
-            f"{100 * record['estimate']:+.1f} IoU points, {level:.2f}% repeated CI {100 * record['low']:+.1f} to "
-            f"{100 * record['high']:+.1f}: {words[record['decision']]}.")
+    words = {
+        "candidate_better": f"{candidate} is better",
+        "candidate_worse": f"{candidate} is worse",
+        "equivalent": f"equivalent within ±{100 * record['min_effect']:.1f} points",
+        "inconclusive": "inconclusive",
+    }
+    text = (
+        f"Sequential verdict, look {record['look']} of at most {record['last_look']} ({record['n_seeds']} seeds, "
+        f"{record['spending'].replace('_', '-')} spending of alpha {record['alpha']}): {candidate} vs {baseline} "
+        f"{100 * record['estimate']:+.1f} IoU points, {level:.2f}% repeated CI {100 * record['low']:+.1f} to "
+        f"{100 * record['high']:+.1f}: {words[record['decision']]}."
+    )
     if record.get("stop"):
         text += f" The sweep stopped here: {STOP_WORDS[record['stop']]}. This decision cost {cost.describe(record['cost'])}."
     else:

@@ -33,19 +33,28 @@ def seed_cost(runs: pd.DataFrame) -> float:
     return float(per_condition.sum())
 
 
-def next_decision(components: Components | None, diff: float, margin: float, n_seeds: int,
-                  cost_per_seed: float) -> dict:
+def next_decision(
+    components: Components | None, diff: float, margin: float, n_seeds: int, cost_per_seed: float
+) -> dict:
     """The plan's figures (JSON-ready; NaN cost where the runs' cost is unknown)."""
     if components is None:
         return {"seeds_to_settle": None, "images_to_settle": None, "limit": "unknown_seed_variance"}
     plan = plan_next(components, diff, margin, n_seeds)
-    fields = {"seeds_to_settle": plan.seeds, "probability_to_settle": plan.probability,
-              "images_to_settle": plan.images, "limit": plan.limit}
+    fields = {
+        "seeds_to_settle": plan.seeds,
+        "probability_to_settle": plan.probability,
+        "images_to_settle": plan.images,
+        "limit": plan.limit,
+    }
     if plan.seeds is None:
         return fields
     more = plan.seeds - n_seeds
-    return {**fields, "more_seeds": more, "device_hours_per_seed": cost_per_seed,
-            "more_device_hours": more * cost_per_seed}
+    return {
+        **fields,
+        "more_seeds": more,
+        "device_hours_per_seed": cost_per_seed,
+        "more_device_hours": more * cost_per_seed,
+    }
 
 
 def describe(plan: dict, n_seeds: int, n_images: int, unit: str) -> str:
@@ -54,23 +63,33 @@ def describe(plan: dict, n_seeds: int, n_images: int, unit: str) -> str:
     if plan["seeds_to_settle"] is not None:
         hours = plan["more_device_hours"]
         cost = f"about {hours:.2f} {kind}" if not math.isnan(hours) else "a cost not known (the runs' cost is unknown)"
-        return (f"{plan['seeds_to_settle']} seeds in all ({plan['more_seeds']} more, {cost}) would most likely settle "
-                f"it at these {n_images} test images: with probability {plan['probability_to_settle']:.2f} if the "
-                "current estimate holds.")
+        return (
+            f"{plan['seeds_to_settle']} seeds in all ({plan['more_seeds']} more, {cost}) would most likely settle "
+            f"it at these {n_images} test images: with probability {plan['probability_to_settle']:.2f} if the "
+            "current estimate holds."
+        )
     return {
         "unknown_seed_variance": "With one seed the seed variance is unknown: run at least two to plan.",
         "images": f"No number of seeds settles it at these {n_images} test images; about {plan['images_to_settle']} "
-                  "test images would, with enough seeds.",
+        "test images would, with enough seeds.",
         "splits": "Neither more seeds nor more test images settle it: the splits alone leave too wide an interval.",
         "max_seeds": "The seeds disagree so much that more than 1000 seeds would be needed at this test set.",
     }[plan["limit"]]
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--aggregate-dir", type=Path, required=True,
-                        help="a finished sweep's aggregate folder (verdict.json, runs.csv, per_image.csv)")
-    parser.add_argument("--min-effect", type=float, default=None,
-                        help="the margin to plan for, in IoU units (default: the sweep's report.min_effect)")
+    parser.add_argument(
+        "--aggregate-dir",
+        type=Path,
+        required=True,
+        help="a finished sweep's aggregate folder (verdict.json, runs.csv, per_image.csv)",
+    )
+    parser.add_argument(
+        "--min-effect",
+        type=float,
+        default=None,
+        help="the margin to plan for, in IoU units (default: the sweep's report.min_effect)",
+    )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
 
 
@@ -88,10 +107,16 @@ def run(args) -> int:
     if verdict.get("mean_diff") is None:
         raise UserError(f"{verdict_path}: no comparison to plan ({verdict.get('sentence', 'no sentence')})")
     margin = args.min_effect if args.min_effect is not None else verdict["min_effect"]
-    sweep = Sweep(results=args.aggregate_dir.parent, dataset=verdict["dataset"],
-                  models=tuple(dict.fromkeys(runs["model"])), augmentations=tuple(dict.fromkeys(runs["augmentation"])),
-                  splits=tuple(dict.fromkeys(runs["split"])), seeds=tuple(dict.fromkeys(runs["seed"])),
-                  baseline=verdict["baseline"], candidate=verdict["candidate"])
+    sweep = Sweep(
+        results=args.aggregate_dir.parent,
+        dataset=verdict["dataset"],
+        models=tuple(dict.fromkeys(runs["model"])),
+        augmentations=tuple(dict.fromkeys(runs["augmentation"])),
+        splits=tuple(dict.fromkeys(runs["split"])),
+        seeds=tuple(dict.fromkeys(runs["seed"])),
+        baseline=verdict["baseline"],
+        candidate=verdict["candidate"],
+    )
     tables = Tables(runs=runs, histories=pd.DataFrame(), per_image=per_image, modes=pd.DataFrame())
     components_now = components(headline_splits(tables, sweep), verdict["metric"])
     plan = next_decision(components_now, verdict["mean_diff"], margin, verdict["n_seeds"], seed_cost(runs))

@@ -79,8 +79,12 @@ def score_distribution(runs: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4))
     sns.ecdfplot(data=runs, x="pooled_iou", hue="model", complementary=True, linewidth=2, ax=ax)
     sns.rugplot(data=runs, x="pooled_iou", hue="model", height=0.04, legend=False, ax=ax)
-    ax.set(xlabel="test IoU (pooled) of a run", ylabel="share of runs scoring above",
-           title="Score distribution over runs (performance profile)", ylim=(0, 1.02))
+    ax.set(
+        xlabel="test IoU (pooled) of a run",
+        ylabel="share of runs scoring above",
+        title="Score distribution over runs (performance profile)",
+        ylim=(0, 1.02),
+    )
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model")
     _save(fig, path)
 
@@ -89,8 +93,18 @@ def val_iou_curves(histories: pd.DataFrame, path: Path) -> None:
     """Validation IoU per epoch: mean over seeds, the band spanning the seeds' range."""
     plt, sns = _pyplot()
     grid = sns.relplot(
-        data=histories, x="epoch", y="val_road_iou", hue="model", col="augmentation", kind="line",
-        errorbar=("pi", 100), marker="o", markersize=4, height=3.2, aspect=1.25, col_wrap=min(3, histories["augmentation"].nunique()),
+        data=histories,
+        x="epoch",
+        y="val_road_iou",
+        hue="model",
+        col="augmentation",
+        kind="line",
+        errorbar=("pi", 100),
+        marker="o",
+        markersize=4,
+        height=3.2,
+        aspect=1.25,
+        col_wrap=min(3, histories["augmentation"].nunique()),
     )
     from matplotlib.ticker import MaxNLocator
 
@@ -107,13 +121,28 @@ def per_image_scatter(pairs: pd.DataFrame, baseline: str, candidate: str, order:
     plt, sns = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 6))
     data = pairs.reset_index()
-    sns.scatterplot(data=data, x=baseline, y=candidate, hue="augmentation", style="augmentation", hue_order=order,
-                    style_order=order, s=45, alpha=0.8, ax=ax)
+    sns.scatterplot(
+        data=data,
+        x=baseline,
+        y=candidate,
+        hue="augmentation",
+        style="augmentation",
+        hue_order=order,
+        style_order=order,
+        s=45,
+        alpha=0.8,
+        ax=ax,
+    )
     low = float(min(data[baseline].min(), data[candidate].min(), 1.0)) - 0.02
     ax.plot([low, 1], [low, 1], color="0.4", linestyle="--", linewidth=1, label="equal IoU")
-    ax.set(xlim=(low, 1.005), ylim=(low, 1.005), aspect="equal",
-           xlabel=f"{baseline}: per-image IoU (mean over seeds)", ylabel=f"{candidate}: per-image IoU (mean over seeds)",
-           title=f"Per test image: above the line, {candidate} is better")
+    ax.set(
+        xlim=(low, 1.005),
+        ylim=(low, 1.005),
+        aspect="equal",
+        xlabel=f"{baseline}: per-image IoU (mean over seeds)",
+        ylabel=f"{candidate}: per-image IoU (mean over seeds)",
+        title=f"Per test image: above the line, {candidate} is better",
+    )
     ax.legend(loc="lower right", fontsize="small")
     _save(fig, path)
 
@@ -124,31 +153,64 @@ def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     if pruning.empty:
         ax.axis("off")
-        ax.text(0.5, 0.5, "No deep-supervised U-Net++ run in this sweep:\nno pruned levels to compare.",
-                ha="center", va="center", fontsize=13, color="0.3", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "No deep-supervised U-Net++ run in this sweep:\nno pruned levels to compare.",
+            ha="center",
+            va="center",
+            fontsize=13,
+            color="0.3",
+            transform=ax.transAxes,
+        )
         _save(fig, path)
         return
     groups = list(pruning.groupby(["model", "augmentation"], sort=False))
     for index, (colour, ((model, aug), group)) in enumerate(zip(sns.color_palette("colorblind", len(groups)), groups)):
         group = group.set_index("mode")
         levels = group.reindex([m for m in LEVELS if m in group.index])
-        ax.errorbar(levels["images_per_second"], levels["pooled_iou"], xerr=levels["images_per_second_std"],
-                    yerr=levels["pooled_iou_std"], fmt="o-", color=colour, capsize=3, label=f"{model} / {aug}")
+        ax.errorbar(
+            levels["images_per_second"],
+            levels["pooled_iou"],
+            xerr=levels["images_per_second_std"],
+            yerr=levels["pooled_iou_std"],
+            fmt="o-",
+            color=colour,
+            capsize=3,
+            label=f"{model} / {aug}",
+        )
         if "accurate" in group.index:
-            ax.plot(group.at["accurate", "images_per_second"], group.at["accurate", "pooled_iou"], marker="*",
-                    markersize=14, color=colour, markeredgecolor="black", linestyle="none")
+            ax.plot(
+                group.at["accurate", "images_per_second"],
+                group.at["accurate", "pooled_iou"],
+                marker="*",
+                markersize=14,
+                color=colour,
+                markeredgecolor="black",
+                linestyle="none",
+            )
         if index == 0:  # one set of level labels: the groups lie close together
             for mode, row in levels.iterrows():
-                ax.annotate(mode, (row["images_per_second"], row["pooled_iou"]), textcoords="offset points",
-                            xytext=(7, 5), fontsize=9, color="0.2")
-    ax.set(xlabel="inference speed (images/s)", ylabel="test IoU (pooled)",
-           title="U-Net++ pruning: speed vs IoU (mean ± std over seeds; star: accurate)")
+                ax.annotate(
+                    mode,
+                    (row["images_per_second"], row["pooled_iou"]),
+                    textcoords="offset points",
+                    xytext=(7, 5),
+                    fontsize=9,
+                    color="0.2",
+                )
+    ax.set(
+        xlabel="inference speed (images/s)",
+        ylabel="test IoU (pooled)",
+        title="U-Net++ pruning: speed vs IoU (mean ± std over seeds; star: accurate)",
+    )
     ax.legend(title="model / augmentation", fontsize="small", loc="best")
     _save(fig, path)
 
 
-def write_all(tables, image_pairs: pd.DataFrame, pruning: pd.DataFrame, baseline: str, candidate: str,
-              aggregate_dir: Path) -> None:
+def write_all(
+    tables, image_pairs: pd.DataFrame, pruning: pd.DataFrame, baseline: str, candidate: str, aggregate_dir: Path
+) -> None:
     """Every figure of CAPTIONS, where segsweep.layout puts it (the workflow's outputs)."""
     iou_by_model(tables.runs, plot_file(aggregate_dir, "iou_by_model"))
     score_distribution(tables.runs, plot_file(aggregate_dir, "score_distribution"))

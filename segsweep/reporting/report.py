@@ -39,14 +39,13 @@ DECISION_LABELS = {
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--results", type=Path, required=True,
-                        help="the experiment folder EXP (aggregate/, benchmarks/ inside)")
+    parser.add_argument(
+        "--results", type=Path, required=True, help="the experiment folder EXP (aggregate/, benchmarks/ inside)"
+    )
     parser.add_argument("--dataset", help="the dataset's label in the title (default: verdict.json's)")
     parser.add_argument("--config-json", required=True, help="the workflow config as JSON, shown as provenance")
     parser.add_argument("--out", type=Path, required=True, help="HTML file to write")
-    parser.add_argument(
-        "--aggregate-dir", type=Path, help="what `segsweep aggregate` wrote (default EXP/aggregate)"
-    )
+    parser.add_argument("--aggregate-dir", type=Path, help="what `segsweep aggregate` wrote (default EXP/aggregate)")
 
 
 def fmt(value, spec: str = ".3f") -> str:
@@ -94,8 +93,13 @@ def git_commit() -> str:
     """HEAD of the checkout the code runs from, marked when it has uncommitted changes."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
@@ -191,28 +195,30 @@ def run_rows(runs: pd.DataFrame, results: Path) -> list[dict]:
         bench = read_benchmark(
             layout.benchmark_file(results, "train", layout.run_path(run.model, run.augmentation, run.split, run.seed))
         )
-        rows.append({
-            "model": run.model,
-            "augmentation": run.augmentation,
-            "split": run.split,
-            "seed": run.seed,
-            "pooled_iou": fmt(run.pooled_iou),
-            "val_iou": fmt(run.val_pooled_iou),
-            "per_image_iou": fmt(run.per_image_mean_iou),
-            "max_f": fmt(run.max_f),
-            "ap": fmt(run.average_precision),
-            "boundary_iou": fmt(run.boundary_iou),
-            "mode": run.mode,
-            "epochs": f"{run.best_epoch} / {run.epochs_run}",
-            "train_time": fmt(run.train_seconds, ".0f"),
-            "parameters": fmt(run.parameters, ","),
-            "speed": fmt(run.images_per_second, ".1f"),
-            "precision_policy": run.precision_policy,
-            "device": run.device_type if isinstance(run.device_type, str) else "-",
-            "wall": fmt(bench.get("seconds"), ".0f"),
-            "max_rss": fmt(bench.get("max_rss_mb"), ",.0f"),
-            "attempts": fmt(run.attempts, ".0f"),
-        })
+        rows.append(
+            {
+                "model": run.model,
+                "augmentation": run.augmentation,
+                "split": run.split,
+                "seed": run.seed,
+                "pooled_iou": fmt(run.pooled_iou),
+                "val_iou": fmt(run.val_pooled_iou),
+                "per_image_iou": fmt(run.per_image_mean_iou),
+                "max_f": fmt(run.max_f),
+                "ap": fmt(run.average_precision),
+                "boundary_iou": fmt(run.boundary_iou),
+                "mode": run.mode,
+                "epochs": f"{run.best_epoch} / {run.epochs_run}",
+                "train_time": fmt(run.train_seconds, ".0f"),
+                "parameters": fmt(run.parameters, ","),
+                "speed": fmt(run.images_per_second, ".1f"),
+                "precision_policy": run.precision_policy,
+                "device": run.device_type if isinstance(run.device_type, str) else "-",
+                "wall": fmt(bench.get("seconds"), ".0f"),
+                "max_rss": fmt(bench.get("max_rss_mb"), ",.0f"),
+                "attempts": fmt(run.attempts, ".0f"),
+            }
+        )
     return rows
 
 
@@ -221,9 +227,16 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
     agg = agg or layout.aggregate_dir(results)
     verdict = read_json(agg / layout.VERDICT_FILE)
     dataset = dataset or verdict.get("dataset", results.name)
-    runs = read_csv(agg / layout.AGGREGATE_TABLES["runs"], ("model", "augmentation", "seed", "pooled_iou", "precision_policy"))
-    summary = read_csv(agg / layout.AGGREGATE_TABLES["summary"], ("model", "augmentation", "metric", "n", "mean", "std", "ci_low", "ci_high"))
-    comparison = read_csv(agg / layout.AGGREGATE_TABLES["comparison"], ("baseline", "scope", "metric", "mean_diff", "decision"))
+    runs = read_csv(
+        agg / layout.AGGREGATE_TABLES["runs"], ("model", "augmentation", "seed", "pooled_iou", "precision_policy")
+    )
+    summary = read_csv(
+        agg / layout.AGGREGATE_TABLES["summary"],
+        ("model", "augmentation", "metric", "n", "mean", "std", "ci_low", "ci_high"),
+    )
+    comparison = read_csv(
+        agg / layout.AGGREGATE_TABLES["comparison"], ("baseline", "scope", "metric", "mean_diff", "decision")
+    )
     models = read_csv(agg / layout.AGGREGATE_TABLES["models"], ("model", "iqm_pooled_iou", "iqm_low", "iqm_high"))
     pruning = read_csv(agg / layout.AGGREGATE_TABLES["pruning"], ("model", "augmentation", "mode"))
     try:
@@ -243,9 +256,18 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         "models": model_rows(models),
         "iou": iou_table(summary),
         "comparison": comparison_rows(comparison),
-        "plots": [{"name": name, "caption": caption, "src": data_uri(layout.plot_file(agg, name)),
-                   "wide": is_wide(layout.plot_file(agg, name))} for name, caption in CAPTIONS.items()],
-        "grids": [{**grid, "src": data_uri(agg / layout.GRIDS_DIR / grid["file"])} for grid in verdict.get("grids", [])],
+        "plots": [
+            {
+                "name": name,
+                "caption": caption,
+                "src": data_uri(layout.plot_file(agg, name)),
+                "wide": is_wide(layout.plot_file(agg, name)),
+            }
+            for name, caption in CAPTIONS.items()
+        ],
+        "grids": [
+            {**grid, "src": data_uri(agg / layout.GRIDS_DIR / grid["file"])} for grid in verdict.get("grids", [])
+        ],
         "pruning": pruning.to_dict("records"),
         "runs": run_rows(runs, results),
         "precisions": list(dict.fromkeys(runs["precision_policy"].astype(str))),
@@ -253,10 +275,12 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
             "commit": git_commit(),
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "report_host": f"{platform.node()}: {cpu_model()}, {os.cpu_count()} logical cores",
-            "devices": list(dict.fromkeys(f"{r.host}: {r.device_type} {r.device_name}" + isa_note(r)
-                                          for r in runs.itertuples())),
-            "train_versions": {c.removeprefix("version_"): ", ".join(map(str, runs[c].dropna().unique()))
-                               for c in version_columns},
+            "devices": list(
+                dict.fromkeys(f"{r.host}: {r.device_type} {r.device_name}" + isa_note(r) for r in runs.itertuples())
+            ),
+            "train_versions": {
+                c.removeprefix("version_"): ", ".join(map(str, runs[c].dropna().unique())) for c in version_columns
+            },
             "report_versions": package_versions(),
             "config": json.dumps(config, indent=2, sort_keys=False),
         },
@@ -265,7 +289,7 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
 
 
 def isa_note(run) -> str:
-    """", oneDNN ISA avx2" where run.json recorded it: same seed and ISA give the same bits."""
+    """ ", oneDNN ISA avx2" where run.json recorded it: same seed and ISA give the same bits."""
     isa = getattr(run, "isa", None)
     return f", oneDNN ISA {isa}" if isinstance(isa, str) else ""
 
@@ -273,8 +297,13 @@ def isa_note(run) -> str:
 def render(ctx: dict) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("segsweep.reporting", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("segsweep.reporting", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template("report.html").render(**ctx)
 
 

@@ -52,8 +52,10 @@ class Sweep:
             raise UserError(f"--augmentations: {ALL!r} names the comparison over all augmentations; rename that preset")
 
     def expected_runs(self) -> list[Run]:
-        return [Run(m, a, sp, s, self.results, self.dataset)
-                for m, a, sp, s in product(self.models, self.augmentations, self.splits, self.seeds)]
+        return [
+            Run(m, a, sp, s, self.results, self.dataset)
+            for m, a, sp, s in product(self.models, self.augmentations, self.splits, self.seeds)
+        ]
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,13 @@ class Run:
     @property
     def keys(self) -> dict:
         """The run's RUN_KEYS, which start every row it contributes to a table."""
-        return {"dataset": self.dataset, "model": self.model, "augmentation": self.augmentation, "split": self.split,
-                "seed": self.seed}
+        return {
+            "dataset": self.dataset,
+            "model": self.model,
+            "augmentation": self.augmentation,
+            "split": self.split,
+            "seed": self.seed,
+        }
 
     @property
     def path_keys(self) -> tuple[str, str, int, int]:
@@ -214,8 +221,10 @@ def split_complete(expected: list[Run], allow_missing: bool) -> tuple[list[Run],
     """(runs with every file, records of the others); an error listing the others unless allowed."""
     missing_files = {run: run.missing() for run in expected}
     missing = [{**run.keys, "missing": files} for run, files in missing_files.items() if files]
-    lines = "\n".join(f"  {m['model']}/{m['augmentation']}/split{m['split']}/seed{m['seed']}: {', '.join(m['missing'])}"
-                      for m in missing)
+    lines = "\n".join(
+        f"  {m['model']}/{m['augmentation']}/split{m['split']}/seed{m['seed']}: {', '.join(m['missing'])}"
+        for m in missing
+    )
     if len(missing) == len(expected):
         raise UserError(f"none of the {len(expected)} expected runs is complete:\n{lines}")
     if missing and not allow_missing:

@@ -13,8 +13,17 @@ import pandas as pd
 
 from segsweep.statistics import stats
 
-SUMMARY_METRICS = ("pooled_iou", "per_image_mean_iou", "precision", "recall", "f1", "max_f", "average_precision",
-                   "boundary_iou", "val_pooled_iou")
+SUMMARY_METRICS = (
+    "pooled_iou",
+    "per_image_mean_iou",
+    "precision",
+    "recall",
+    "f1",
+    "max_f",
+    "average_precision",
+    "boundary_iou",
+    "val_pooled_iou",
+)
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -39,21 +48,36 @@ def model_table(runs: pd.DataFrame, resamples: int, seed: int) -> pd.DataFrame:
     for model, group in runs.groupby("model", sort=False):
         matrix = group.pivot_table(index="seed", columns=["split", "augmentation"], values="pooled_iou").dropna()
         iqm = stats.stratified_interval(matrix.to_numpy(), stats.iqm, resamples, seed)
-        rows.append({
-            "model": model, "n_runs": len(group),
-            "iqm_pooled_iou": iqm.value, "iqm_low": iqm.low, "iqm_high": iqm.high,
-            **{f"mean_{m}": group[m].mean() for m in ("pooled_iou", "per_image_mean_iou", "max_f", "average_precision",
-                                                        "boundary_iou", "val_pooled_iou", "val_test_gap")},
-            "parameters": group["parameters"].median(),
-            "training_flops_per_image": group["training_flops_per_image"].median(),
-            "images_per_second": group["images_per_second"].mean(),
-            "device_hours_per_run": group["device_hours"].mean(skipna=False),
-            "device_hours": group["device_hours"].sum(skipna=False),
-            "cost_unit": ", ".join(dict.fromkeys(group["cost_unit"])),
-            "modes_chosen": _modes_chosen(group["mode"]),
-            "mode_chosen_on": ", ".join(dict.fromkeys(group["mode_chosen_on"].astype(str))),
-            "n_empty_reference": group["n_empty_reference"].max(),
-        })
+        rows.append(
+            {
+                "model": model,
+                "n_runs": len(group),
+                "iqm_pooled_iou": iqm.value,
+                "iqm_low": iqm.low,
+                "iqm_high": iqm.high,
+                **{
+                    f"mean_{m}": group[m].mean()
+                    for m in (
+                        "pooled_iou",
+                        "per_image_mean_iou",
+                        "max_f",
+                        "average_precision",
+                        "boundary_iou",
+                        "val_pooled_iou",
+                        "val_test_gap",
+                    )
+                },
+                "parameters": group["parameters"].median(),
+                "training_flops_per_image": group["training_flops_per_image"].median(),
+                "images_per_second": group["images_per_second"].mean(),
+                "device_hours_per_run": group["device_hours"].mean(skipna=False),
+                "device_hours": group["device_hours"].sum(skipna=False),
+                "cost_unit": ", ".join(dict.fromkeys(group["cost_unit"])),
+                "modes_chosen": _modes_chosen(group["mode"]),
+                "mode_chosen_on": ", ".join(dict.fromkeys(group["mode_chosen_on"].astype(str))),
+                "n_empty_reference": group["n_empty_reference"].max(),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -92,10 +92,14 @@ def unit_statistics(scores: np.ndarray, seed_index: np.ndarray) -> tuple[np.ndar
     drawn = np.take_along_axis(scores, seed_index[:, None, None, :], axis=-1)
     per_seed = drawn.mean(axis=2)
     diff = per_seed[:, CANDIDATE] - per_seed[:, BASELINE]
-    prob = np.concatenate([
-        win_share(drawn[chunk, CANDIDATE], drawn[chunk, BASELINE])
-        for chunk in np.array_split(np.arange(len(drawn)), max(1, drawn[:, 0].size * drawn.shape[-1] // CHUNK_CELLS))
-    ])
+    prob = np.concatenate(
+        [
+            win_share(drawn[chunk, CANDIDATE], drawn[chunk, BASELINE])
+            for chunk in np.array_split(
+                np.arange(len(drawn)), max(1, drawn[:, 0].size * drawn.shape[-1] // CHUNK_CELLS)
+            )
+        ]
+    )
     return diff, prob
 
 
@@ -133,8 +137,12 @@ def crossed_bootstrap(splits: list[Split], metric: str, resamples: int, seed: in
             weights = shared_weights[rows] if shared else _image_weights(rng, split.n_images, len(rows))
             seeds = rng.integers(0, split.n_seeds, (len(rows), split.n_seeds))
             diff[rows], prob[rows] = unit_statistics(run_scores(split, metric, weights), seeds)
-        observed = [unit_statistics(run_scores(splits[slot], metric, np.ones((1, splits[slot].n_images))),
-                                    np.arange(splits[slot].n_seeds)[None, :])]
+        observed = [
+            unit_statistics(
+                run_scores(splits[slot], metric, np.ones((1, splits[slot].n_images))),
+                np.arange(splits[slot].n_seeds)[None, :],
+            )
+        ]
         diffs.append(np.concatenate([observed[0][0], diff]))
         probs.append(np.concatenate([observed[0][1], prob]))
     return Resampled(diff=np.concatenate(diffs, axis=1), prob=np.concatenate(probs, axis=1))
@@ -158,8 +166,9 @@ class Components:
 
     def half_width(self, n_seeds: float, z: float = 1.959964) -> float:
         """Planned 95% half-width of the mean difference with n_seeds seeds (math.inf allowed) at this test set."""
-        return z * math.sqrt(mean_variance(self.seed, self.image, self.residual, n_seeds, self.n_images, self.split,
-                                           self.n_splits))
+        return z * math.sqrt(
+            mean_variance(self.seed, self.image, self.residual, n_seeds, self.n_images, self.split, self.n_splits)
+        )
 
     def seeds_needed(self, half_width: float, z: float = 1.959964) -> int | None:
         """Fewest seeds whose planned half-width is under `half_width`; None if no number of seeds
@@ -190,8 +199,15 @@ def linearised_differences(split: Split, metric: str) -> np.ndarray:
     return (values[CANDIDATE] - values[BASELINE]).mean(axis=0)
 
 
-def mean_variance(seed: Variance, image: Variance, residual: Variance, n_seeds: float, n_images: float,
-                  split: Variance = 0.0, n_splits: int = 1) -> Variance:
+def mean_variance(
+    seed: Variance,
+    image: Variance,
+    residual: Variance,
+    n_seeds: float,
+    n_images: float,
+    split: Variance = 0.0,
+    n_splits: int = 1,
+) -> Variance:
     """Variance of the mean difference over n_splits splits of n_seeds seeds x n_images images, from the
     components of `components` (floats or arrays alike):
     (s2_split + s2_seed / R + s2_image / I + s2_res / (R I)) / S."""

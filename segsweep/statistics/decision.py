@@ -99,12 +99,24 @@ ESTIMATES = ("mean_diff", "iqm_diff", "prob_improvement")
 ROW_COLUMNS = [
     *(f for f in Comparison.__dataclass_fields__ if f not in ESTIMATES),
     *(f"{name}{end}" for name in ESTIMATES for end in ("", "_low", "_high")),
-    "ci_low", "ci_high", "decision", "exceeds_min_effect",
+    "ci_low",
+    "ci_high",
+    "decision",
+    "exceeds_min_effect",
 ]
 
 
-def compare(splits: list[Split], baseline: str, candidate: str, metric: str, scope: str, *,
-            min_effect: float, resamples: int, seed: int) -> Comparison:
+def compare(
+    splits: list[Split],
+    baseline: str,
+    candidate: str,
+    metric: str,
+    scope: str,
+    *,
+    min_effect: float,
+    resamples: int,
+    seed: int,
+) -> Comparison:
     """Bootstrap the difference, then plan the seeds that would most likely settle it (module docstring)."""
     summary = crossed_bootstrap(splits, metric, resamples, seed).summary()
     variance = components(splits, metric)
@@ -116,8 +128,10 @@ def compare(splits: list[Split], baseline: str, candidate: str, metric: str, sco
     else:
         plan = plan_next(variance, diff, min_effect, n_seeds)
         needed, images = plan.seeds, plan.images
-        alone = (f"the test images{' and splits' if len(splits) > 1 else ''} alone leave a half-width of about "
-                 f"{_points(variance.half_width(math.inf), signed=False)} points: no number of seeds settles it; ")
+        alone = (
+            f"the test images{' and splits' if len(splits) > 1 else ''} alone leave a half-width of about "
+            f"{_points(variance.half_width(math.inf), signed=False)} points: no number of seeds settles it; "
+        )
         note = {
             "": "",
             "images": alone + f"more test images would: about {images} with many seeds",
@@ -127,9 +141,21 @@ def compare(splits: list[Split], baseline: str, candidate: str, metric: str, sco
     n_images = sum(s.n_images for s in splits) if len({s.stems for s in splits}) > 1 else splits[0].n_images
     n_empty = sum(s.n_empty for s in splits) if len({s.stems for s in splits}) > 1 else splits[0].n_empty
     return Comparison(
-        baseline=baseline, candidate=candidate, metric=metric, scope=scope, **summary, min_effect=min_effect,
-        n_splits=len(splits), n_seeds=n_seeds, n_images=n_images, n_empty_reference=n_empty,
-        seeds_needed=needed, seeds_needed_note=note, resamples=resamples, bootstrap_seed=seed, images_needed=images,
+        baseline=baseline,
+        candidate=candidate,
+        metric=metric,
+        scope=scope,
+        **summary,
+        min_effect=min_effect,
+        n_splits=len(splits),
+        n_seeds=n_seeds,
+        n_images=n_images,
+        n_empty_reference=n_empty,
+        seeds_needed=needed,
+        seeds_needed_note=note,
+        resamples=resamples,
+        bootstrap_seed=seed,
+        images_needed=images,
     )
 
 
@@ -160,12 +186,16 @@ def _reason(c: Comparison) -> str:
         side = "above" if word == "better" else "below"
         if c.exceeds_min_effect:
             return f"Verdict: {c.candidate} is {word}, the whole interval lies {side} 0 and beyond the {margin}"
-        return (f"Verdict: {c.candidate} is {word}, the whole interval lies {side} 0, but it reaches inside the {margin}, so the "
-                f"difference may be smaller than what matters")
+        return (
+            f"Verdict: {c.candidate} is {word}, the whole interval lies {side} 0, but it reaches inside the {margin}, so the "
+            f"difference may be smaller than what matters"
+        )
     text = f"Verdict: inconclusive, the interval holds 0 and reaches beyond the ±{margin}"
     if c.seeds_needed is not None:
-        return text + (f"; about {c.seeds_needed} seeds at this test set would most likely settle it (the interval "
-                       f"clear of 0 or inside the ±{margin})")
+        return text + (
+            f"; about {c.seeds_needed} seeds at this test set would most likely settle it (the interval "
+            f"clear of 0 or inside the ±{margin})"
+        )
     return text + (f"; {c.seeds_needed_note}" if c.seeds_needed_note else "")
 
 
@@ -188,5 +218,6 @@ def conflicts(views: dict[str, Comparison]) -> list[str]:
     return [
         f"Conflict: {up} says {cu.candidate} is better ({_interval(cu.mean_diff)}) while {down} says it is worse "
         f"({_interval(cd.mean_diff)})."
-        for up, cu in better.items() for down, cd in worse.items()
+        for up, cu in better.items()
+        for down, cd in worse.items()
     ]

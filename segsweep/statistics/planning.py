@@ -40,17 +40,21 @@ def settle_target(diff: float, margin: float) -> float:
 MOST_LIKELY = 0.5  # the chance of settling a plan asks for
 
 
-def seeds_to_settle(components: Components, diff: float, margin: float, z: float = Z95,
-                    max_seeds: int = 1000) -> int | None:
+def seeds_to_settle(
+    components: Components, diff: float, margin: float, z: float = Z95, max_seeds: int = 1000
+) -> int | None:
     """Fewest seeds (at least 2) at this test set with which the comparison settles with probability
     at least MOST_LIKELY; None when no number up to max_seeds does (the images or splits alone leave
     too wide an interval)."""
-    return next((n for n in range(2, max_seeds + 1)
-                 if probability_to_settle(components, diff, margin, n, z) >= MOST_LIKELY), None)
+    return next(
+        (n for n in range(2, max_seeds + 1) if probability_to_settle(components, diff, margin, n, z) >= MOST_LIKELY),
+        None,
+    )
 
 
-def images_to_settle(components: Components, diff: float, margin: float, n_seeds: float = math.inf,
-                     z: float = Z95) -> int | None:
+def images_to_settle(
+    components: Components, diff: float, margin: float, n_seeds: float = math.inf, z: float = Z95
+) -> int | None:
     """Fewest test images (at least 2) with which n_seeds seeds (math.inf: unlimited seeds) settle the
     comparison with probability at least MOST_LIKELY, the per-image variance taken as measured; None
     when no number does (the seeds or splits alone leave too wide an interval)."""
@@ -70,8 +74,7 @@ def images_to_settle(components: Components, diff: float, margin: float, n_seeds
     return high
 
 
-def probability_to_settle(components: Components, diff: float, margin: float, n_seeds: float,
-                          z: float = Z95) -> float:
+def probability_to_settle(components: Components, diff: float, margin: float, n_seeds: float, z: float = Z95) -> float:
     """P(the interval D +- h settles) for D ~ N(diff, SE^2), SE and h = z SE planned for n_seeds seeds at
     this test set: P(|D| > h) + P(|D| < m - h), or 1 when h < m / 2 (every D then settles)."""
     se = components.half_width(n_seeds, z=1.0)
@@ -97,8 +100,9 @@ class Plan:
     #             "max_seeds": more seeds than max_seeds would be needed, though the test images would do
 
 
-def plan_next(components: Components, diff: float, margin: float, n_seeds: int, max_seeds: int = 1000,
-              z: float = Z95) -> Plan:
+def plan_next(
+    components: Components, diff: float, margin: float, n_seeds: int, max_seeds: int = 1000, z: float = Z95
+) -> Plan:
     """The plan of the module docstring for a comparison that `n_seeds` seeds left inconclusive."""
     seeds = seeds_to_settle(components, diff, margin, z, max_seeds)
     if seeds is not None:

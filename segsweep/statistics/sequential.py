@@ -134,8 +134,9 @@ def crossing_probabilities(bounds: Sequence[float], information_fractions: Seque
 def _fractions(information_fractions: Sequence[float]) -> np.ndarray:
     t = np.asarray(information_fractions, dtype=float)
     if t.ndim != 1 or len(t) == 0 or t[0] <= 0 or t[-1] > 1 or np.any(np.diff(t) < MIN_INCREMENT):
-        raise ValueError(f"information fractions must increase within (0, 1], each by at least {MIN_INCREMENT}, "
-                         f"got {t.tolist()}")
+        raise ValueError(
+            f"information fractions must increase within (0, 1], each by at least {MIN_INCREMENT}, got {t.tolist()}"
+        )
     return t
 
 
@@ -151,8 +152,9 @@ def _crossing(grid: np.ndarray, density: np.ndarray, bound: float, step: float) 
     return float(simpson(density * beyond, x=grid))
 
 
-def _carry(grid: np.ndarray | None, density: np.ndarray | None, t: np.ndarray, k: int,
-           bound: float, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+def _carry(
+    grid: np.ndarray | None, density: np.ndarray | None, t: np.ndarray, k: int, bound: float, spacing: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The sub-density of S_k = Z_k sqrt(t_k) over its continuation region (-c_k sqrt(t_k), c_k sqrt(t_k)),
     on an odd number of nodes at most `spacing` apart: paths that have not crossed by look k."""
     sd = math.sqrt(t[k])
@@ -175,8 +177,9 @@ def nominal_level(bound: float) -> float:
     return float(2 * stats.norm.sf(bound))
 
 
-def repeated_interval(estimate: float, standard_error: float, bound: float,
-                      df: float = math.inf) -> tuple[float, float]:
+def repeated_interval(
+    estimate: float, standard_error: float, bound: float, df: float = math.inf
+) -> tuple[float, float]:
     """The repeated confidence interval of one look: estimate +- q SE, q the two-sided quantile of the
     look's nominal level, of Student's t with df degrees of freedom (the normal bound itself when
     df is infinite; see "Unknown variance" in the module docstring)."""

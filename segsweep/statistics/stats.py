@@ -113,7 +113,13 @@ def stratified_interval(scores, statistic=iqm, resamples: int = 10_000, seed: in
         return statistic(np.concatenate(columns, axis=axis), axis=axis)
 
     result = stats.bootstrap(
-        tuple(matrix.T), over_all_tasks, n_resamples=resamples, paired=False, vectorized=True,
-        confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(seed),
+        tuple(matrix.T),
+        over_all_tasks,
+        n_resamples=resamples,
+        paired=False,
+        vectorized=True,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(seed),
     )
     return Estimate(point, float(result.confidence_interval.low), float(result.confidence_interval.high))

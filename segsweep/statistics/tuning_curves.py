@@ -84,7 +84,9 @@ def curves_cross(a: Sequence[float], b: Sequence[float], tolerance: float = 1e-1
     points (within `tolerance`) are no side; touching without changing order is no crossing."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"curves_cross needs two curves over the same budgets 1..N, got shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"curves_cross needs two curves over the same budgets 1..N, got shapes {a.shape} and {b.shape}"
+        )
     difference = a - b
     signs = np.sign(difference[np.abs(difference) > tolerance])
     return bool(len(signs)) and bool(np.any(signs != signs[0]))

@@ -64,7 +64,12 @@ class ValidationRoadIoU(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, model: keras.Model, validation: DecodedSplit, input_size: tuple[int, int], threshold: float, batch_size: int
+        self,
+        model: keras.Model,
+        validation: DecodedSplit,
+        input_size: tuple[int, int],
+        threshold: float,
+        batch_size: int,
     ):
         from segsweep.evaluation.predict import mode_models, stacked_model
 
@@ -240,7 +245,9 @@ def summary_scalars(directory: Path, writer: str, tag: str) -> list[tuple[int, f
             for record in tf.data.TFRecordDataset(str(path)):
                 event = tf.compat.v1.Event.FromString(record.numpy())
                 found += [
-                    (event.step, float(tf.make_ndarray(value.tensor))) for value in event.summary.value if value.tag == tag
+                    (event.step, float(tf.make_ndarray(value.tensor)))
+                    for value in event.summary.value
+                    if value.tag == tag
                 ]
         except tf.errors.DataLossError:  # a record cut short by a kill: TensorBoard skips it too
             continue

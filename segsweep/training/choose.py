@@ -51,7 +51,9 @@ def trial_table(model: str, tune: dict, runs: list[Path]) -> pd.DataFrame:
         drawn = train_overrides(configurations[trial])
         ran = {key: record["settings"]["train"][key] for key in drawn}
         if record["model"] != model or record["seed"] != seeds[seed] or ran != drawn:
-            raise UserError(f"{path}: not trial {trial} of model {model!r} at seed {seeds[seed]} (run order is trial-major)")
+            raise UserError(
+                f"{path}: not trial {trial} of model {model!r} at seed {seeds[seed]} (run order is trial-major)"
+            )
         score = record[METRIC_KEYS[tune["metric"]]]
         rows.append({"trial": trial, "seed": seeds[seed], **configurations[trial],
                      tune["metric"]: np.nan if score is None else score, "failed": "failed" in record})  # fmt: skip

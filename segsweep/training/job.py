@@ -38,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", required=True, type=Path, metavar="SPLIT.csv", help="split manifest")
     parser.add_argument("--seed", required=True, type=int, help="training seed")
     parser.add_argument(
-        "--threads", type=int, metavar="T", help="CPU threads for TensorFlow and the input pipeline (default: train.threads)"
+        "--threads",
+        type=int,
+        metavar="T",
+        help="CPU threads for TensorFlow and the input pipeline (default: train.threads)",
     )
     parser.add_argument("--out-dir", required=True, type=Path, metavar="RUN_DIR", help="run folder")
 

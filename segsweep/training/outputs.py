@@ -37,9 +37,7 @@ def history_table(rows: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{**{key: row[key] for key in HISTORY_COLUMNS}, "epoch": int(row["epoch"]) + 1} for row in rows]
 
 
-def write_outputs(
-    run_dir: Path, state: RunState, settings: dict, seed: int, threads: int, model: keras.Model
-) -> dict:
+def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, threads: int, model: keras.Model) -> dict:
     """Copy the best checkpoint, write the history and run.json; returns run.json's content."""
     from segsweep.models import parameter_count
 

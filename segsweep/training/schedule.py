@@ -19,7 +19,10 @@ def learning_rate(train: dict, steps_per_epoch: int) -> float | keras.optimizers
     ``cosine``: the warm-up, then half a cosine from the rate down to 0 at the end of the last epoch.
     """
     rate, schedule, warmup_epochs, epochs = (
-        train["learning_rate"], train["lr_schedule"], train["warmup_epochs"], train["epochs"]
+        train["learning_rate"],
+        train["lr_schedule"],
+        train["warmup_epochs"],
+        train["epochs"],
     )
     check_warmup(warmup_epochs, epochs)
     if schedule == "constant" and not warmup_epochs:

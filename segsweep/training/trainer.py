@@ -121,7 +121,9 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
     batch_size, epochs = train["batch_size"], train["epochs"]
     heads = len(model.output_names)
     decoded = {
-        split: decode_samples(dataset_format(dataset), split_samples, dataset.get("positive_ids"), threads, dataset.get("void_ids"))
+        split: decode_samples(
+            dataset_format(dataset), split_samples, dataset.get("positive_ids"), threads, dataset.get("void_ids")
+        )
         for split, split_samples in fit.samples.items()
     }
     train_data, steps = train_dataset(
@@ -146,7 +148,9 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
     monitor = {"monitor": "val_road_iou", "mode": "max"}
     callbacks = [
         FailOnNonFiniteLoss(str(fit.run_dir)),  # first: nothing may save a NaN epoch
-        ValidationRoadIoU(model, decoded["val"], augmenter.input_size, checkpoint_threshold(settings["evaluate"]), batch_size),
+        ValidationRoadIoU(
+            model, decoded["val"], augmenter.input_size, checkpoint_threshold(settings["evaluate"]), batch_size
+        ),
         EpochReport(steps * batch_size, epochs, log),
         keras.callbacks.CSVLogger(str(state.history_path), append=True),
         keras.callbacks.ModelCheckpoint(
