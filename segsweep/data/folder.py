@@ -29,14 +29,8 @@ import glob
 import json
 from pathlib import Path
 
-from segsweep.data.formats import (
-    JPEG_SUFFIXES,
-    Format,
-    Sample,
-    decode_colour_label,
-    decode_index_label,
-    pair_files,
-)
+from segsweep.data.formats import Format, Sample, pair_files
+from segsweep.data.image_files import JPEG_SUFFIXES, decode_colour_label, decode_index_label
 from segsweep.errors import ConfigError, DataError
 
 _IMAGE_SUFFIXES = (".png", *JPEG_SUFFIXES)
