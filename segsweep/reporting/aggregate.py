@@ -37,6 +37,7 @@ from segsweep.reporting.plan import describe as describe_plan
 from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
+from segsweep.reporting.tuning import conditional_sentence, tuning_fields
 from segsweep.statistics.bootstrap import METRICS, components
 from segsweep.statistics.decision import ROW_COLUMNS
 
@@ -98,6 +99,13 @@ def add_arguments(parser) -> None:
         default=[],
         help="a sequential sweep's look records (look1.json ...): the last one is the verdict",
     )
+    parser.add_argument(
+        "--tuning",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="each model's tune/MODEL/chosen.json, where the sweep was tuned: the tuning curves",
+    )
     parser.add_argument("--out-dir", type=Path, required=True)
 
 
@@ -157,7 +165,13 @@ def sequential_fields(looks: list[Path]) -> dict:
 
 
 def aggregate(
-    sweep: Sweep, decision: DecisionSettings, grid: GridSettings, out: Path, allow_missing: bool, looks: list[Path] = ()
+    sweep: Sweep,
+    decision: DecisionSettings,
+    grid: GridSettings,
+    out: Path,
+    allow_missing: bool,
+    looks: list[Path] = (),
+    tuning: list[Path] = (),
 ) -> dict:
     """Write every table, plot and grid of the sweep to `out` and return the verdict (also written)."""
     expected = sweep.expected_runs()
@@ -196,6 +210,9 @@ def aggregate(
     }
     verdict.update(cost_and_plan(tables, sweep, decision, verdict))
     verdict.update(sequential_fields(list(looks)))
+    verdict.update(tuning_fields(list(tuning), sweep.baseline, sweep.candidate))
+    if "tuning" in verdict:
+        verdict["sentence"] = conditional_sentence(verdict["tuning"], verdict["sentence"])
     (out / layout.VERDICT_FILE).write_text(json.dumps(json_safe(verdict), indent=2) + "\n")
     return verdict
 
@@ -208,6 +225,6 @@ def run(args) -> int:
         void_ids=args.void_ids,
         k=args.grid_images,
     )
-    verdict = aggregate(sweep, decision, grid, args.out_dir, args.allow_missing, args.looks)
+    verdict = aggregate(sweep, decision, grid, args.out_dir, args.allow_missing, args.looks, args.tuning)
     print(verdict["sentence"])
     return 0

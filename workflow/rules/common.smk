@@ -203,6 +203,15 @@ def aggregate_inputs(runs) -> dict:
         "masks": runs(f"{EVAL_DIR}/{layout.MASKS_DIR}"),
         "splits": expand(SPLIT_FILE, split=split_ids()),
         "data": dataset_made_by_rule(),  # the mask grids show the dataset's images
+        **(
+            {
+                "chosen": expand(
+                    f"{TUNE_CHOICE_DIR}/{layout.CHOSEN_FILE}", model=model_names(config)
+                )
+            }
+            if TUNE
+            else {}
+        ),  # with `tune`: each model's trials, for the tuning curves
     }
 
 
@@ -212,6 +221,11 @@ def aggregate_params(missing: str) -> dict:
         "looks": lambda wildcards, input: (
             f"--looks {' '.join(map(shell_quote, input.looks))}"
             if hasattr(input, "looks")
+            else ""
+        ),
+        "tuning": lambda wildcards, input: (
+            f"--tuning {' '.join(map(shell_quote, input.chosen))}"
+            if hasattr(input, "chosen")
             else ""
         ),
         "verdict": verdict_args(),

@@ -31,7 +31,7 @@ rule aggregate:
     params:
         **aggregate_params(missing=""),
     shell:
-        "python -m segsweep aggregate --results {params.experiment:q} {params.sweep} {params.looks} {params.missing} "
+        "python -m segsweep aggregate --results {params.experiment:q} {params.sweep} {params.looks} {params.tuning} {params.missing} "
         "{params.verdict} --grid-images {params.grid_images} --format {params.format} {params.folder} "
         "--positive-ids {params.positive_ids} --void-ids {params.void_ids} "
         "--out-dir {params.out_dir:q} > {log:q} 2>&1"
