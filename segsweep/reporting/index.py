@@ -84,16 +84,9 @@ def experiments(results: Path) -> list[Experiment]:
 
 
 def render(rows: list[Experiment]) -> str:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from segsweep.reporting.report import template
 
-    env = Environment(
-        loader=PackageLoader("segsweep.reporting", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("index.html").render(experiments=rows)
+    return template("index.html").render(experiments=rows)
 
 
 def run(args: argparse.Namespace) -> int:

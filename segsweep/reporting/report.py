@@ -294,7 +294,9 @@ def isa_note(run) -> str:
     return f", oneDNN ISA {isa}" if isinstance(isa, str) else ""
 
 
-def render(ctx: dict) -> str:
+def template(name: str):
+    """A page template of segsweep/reporting/templates/: autoescaped, and strict, so that a missing
+    value fails the step instead of leaving a gap in the page."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(
@@ -304,7 +306,11 @@ def render(ctx: dict) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("report.html").render(**ctx)
+    return env.get_template(name)
+
+
+def render(ctx: dict) -> str:
+    return template("report.html").render(**ctx)
 
 
 def run(args) -> int:
