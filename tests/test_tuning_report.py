@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from fake_runs import make_fake_sweep
 
+from fake_runs import make_fake_sweep
 from segsweep import layout
 from segsweep.cli import main
 from segsweep.statistics.tuning_curves import expected_max
