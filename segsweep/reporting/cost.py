@@ -32,6 +32,11 @@ SACCT_FIELDS = "JobIDRaw,ElapsedRaw,AllocTRES"
 SOURCES = ("sacct", "benchmark", "unknown")
 
 
+def unit_name(unit: str) -> str:
+    """'GPU-hours' for runs.csv's cost_unit gpu_hours, 'CPU-hours' for cpu_hours; else 'device-hours'."""
+    return {"gpu_hours": "GPU-hours", "cpu_hours": "CPU-hours"}.get(unit, "device-hours")
+
+
 @dataclass(frozen=True)
 class JobUsage:
     """One time a SLURM job ran: its wall seconds and what it was allocated."""
@@ -147,7 +152,7 @@ def columns(cost: RunCost) -> dict:
 
 def describe(cost: dict) -> str:
     """'3.1 GPU-hours over 18 runs (SLURM accounting)' for the verdict box and the plan."""
-    kind = {"gpu_hours": "GPU-hours", "cpu_hours": "CPU-hours"}.get(cost["unit"], "device-hours")
+    kind = unit_name(cost["unit"])
     sources = {"sacct": "SLURM accounting", "benchmark": "the runs' own timing and Snakemake benchmark files"}
     if math.isnan(cost["device_hours"]):
         return (

@@ -22,6 +22,7 @@ import pandas as pd
 
 from segsweep import layout
 from segsweep.errors import UserError
+from segsweep.reporting.cost import unit_name
 from segsweep.reporting.tables import json_safe
 from segsweep.statistics.bootstrap import Components, components
 from segsweep.statistics.planning import plan_next
@@ -59,7 +60,7 @@ def next_decision(
 
 def describe(plan: dict, n_seeds: int, n_images: int, unit: str) -> str:
     """One sentence for the terminal and the report."""
-    kind = {"gpu_hours": "GPU-hours", "cpu_hours": "CPU-hours"}.get(unit, "device-hours")
+    kind = unit_name(unit)
     if plan["seeds_to_settle"] is not None:
         hours = plan["more_device_hours"]
         cost = f"about {hours:.2f} {kind}" if not math.isnan(hours) else "a cost not known (the runs' cost is unknown)"

@@ -25,6 +25,7 @@ import pandas as pd
 from segsweep import layout
 from segsweep.errors import UserError
 from segsweep.hardware import cpu_model
+from segsweep.reporting.cost import unit_name
 from segsweep.reporting.runs import read_csv, read_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,7 +161,7 @@ def comparison_rows(comparison: pd.DataFrame) -> list[dict]:
 
 def run_cost(hours: float, unit: str) -> str:
     """'0.014 CPU-h' per run; 'unknown' where a run's time was not recorded."""
-    short = {"gpu_hours": "GPU-h", "cpu_hours": "CPU-h"}.get(unit, "device-h")
+    short = unit_name(unit).replace("hours", "h")
     return "unknown" if pd.isna(hours) else f"{hours:.3g} {short}"
 
 
