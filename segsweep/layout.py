@@ -54,6 +54,7 @@ AGGREGATE_TABLES = {
 }
 VERDICT_FILE = "verdict.json"
 PLOTS = ("iou_by_model", "score_distribution", "val_iou_curves", "per_image_scatter", "pruning_speed_iou")
+TUNING_PLOT = "tuning_curves"  # with `tune` only: each model's expected best validation IoU against trials
 PLOTS_DIR = "plots"
 GRIDS_DIR = "grids"
 
@@ -135,6 +136,11 @@ def look_file(exp: Path | str, look: Key) -> Path:
 
 def plot_file(aggregate: Path | str, name: str) -> Path:
     return Path(aggregate, PLOTS_DIR, f"{name}.png")
+
+
+def plot_names(tuned: bool) -> tuple[str, ...]:
+    """The plots aggregate writes: PLOTS, and the tuning curves where the sweep was tuned."""
+    return (*PLOTS, TUNING_PLOT) if tuned else PLOTS
 
 
 def report_file(exp: Path | str, partial: bool = False) -> Path:

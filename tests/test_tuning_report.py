@@ -45,8 +45,23 @@ def test_tuned_verdict_names_its_budget_and_crossing_curves(tmp_path, baseline_s
     assert candidate["low"][-1] <= candidate["expected_best"][-1] <= candidate["high"][-1]
     assert verdict["sentence"].startswith("With 4 tuning trials each, chosen on validation (tuning seeds 100): ")
     assert ("The tuning curves cross" in verdict["sentence"]) is cross
+    assert layout.plot_file(sweep.out_dir, layout.TUNING_PLOT).stat().st_size > 0
     out = tmp_path / "report.html"
     assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
-    box = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
+    html = out.read_text(encoding="utf-8")
+    box = html.split('<section id="verdict"')[1].split("</section>")[0]
     assert "<dt>Tuning</dt>" in box and "4 trials each, chosen on validation" in box
     assert ("the tuning curves cross" in box) is cross
+    figures = html.split('<section id="plots"')[1].split("</section>")[0]
+    assert f'alt="{layout.TUNING_PLOT}"' in figures
+    crossing = "cross" if cross else "do not cross"
+    assert f"Here {sweep.models[0]}&#39;s and {sweep.models[-1]}&#39;s curves {crossing}." in figures
+
+
+def test_untuned_sweep_has_no_tuning_plot(tmp_path):
+    sweep = make_fake_sweep(tmp_path, augmentations=("none",), seeds=(0, 1), n_images=8)
+    assert main(sweep.aggregate_args(grid_images=1)) == 0
+    assert not layout.plot_file(sweep.out_dir, layout.TUNING_PLOT).exists()
+    out = tmp_path / "report.html"
+    assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert layout.TUNING_PLOT not in out.read_text(encoding="utf-8")

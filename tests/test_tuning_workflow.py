@@ -126,6 +126,7 @@ def test_tuned_sweep_end_to_end(tmp_path: Path) -> None:
         assert chosen["trial"] == int(np.argmax(val)) and chosen["chosen_on"] == "val"
         run = json.loads((layout.run_dir(experiment, model, "none", 0, 0) / layout.RUN_FILE).read_text())
         assert run["settings"]["train"]["learning_rate"] == chosen["train"]["learning_rate"]
+    assert layout.plot_file(layout.aggregate_dir(experiment), layout.TUNING_PLOT).stat().st_size > 0
     # Only `seeds` changed: no tuning job; one more trial: only that trial's jobs and what follows.
     code, out = wf.run(tmp_path, wf.tiny_config(seeds=[0, 1], train={"epochs": 1}, tune=tune), "-n")
     assert code == 0 and "tune_trial" not in wf.planned_jobs(out) and "tune_choose" not in wf.planned_jobs(out), out[

@@ -193,7 +193,8 @@ def aggregate(
     from segsweep.reporting import grids, plots
 
     pairs = image_pairs(tables.per_image, sweep.baseline, sweep.candidate)
-    plots.write_all(tables, pairs, pruning_table, sweep.baseline, sweep.candidate, out)
+    tuned = tuning_fields(list(tuning), sweep.baseline, sweep.candidate)
+    plots.write_all(tables, pairs, pruning_table, sweep.baseline, sweep.candidate, out, tuned.get("tuning"))
     first_split = tables.runs[tables.runs["split"] == sweep.splits[0]]
     have = set(zip(first_split["augmentation"], first_split["seed"], first_split["model"]))
     grid_files = grids.write_grids(tables.per_image, have, sweep, grid, out / layout.GRIDS_DIR)
@@ -210,7 +211,7 @@ def aggregate(
     }
     verdict.update(cost_and_plan(tables, sweep, decision, verdict))
     verdict.update(sequential_fields(list(looks)))
-    verdict.update(tuning_fields(list(tuning), sweep.baseline, sweep.candidate))
+    verdict.update(tuned)
     if "tuning" in verdict:
         verdict["sentence"] = conditional_sentence(verdict["tuning"], verdict["sentence"])
     (out / layout.VERDICT_FILE).write_text(json.dumps(json_safe(verdict), indent=2) + "\n")

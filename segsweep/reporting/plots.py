@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from segsweep.layout import plot_file
+from segsweep.layout import TUNING_PLOT, plot_file
 
 DPI = 110
 LEVELS = ("L1", "L2", "L3", "L4")  # pruned U-Net++ modes, shallowest first
@@ -35,6 +35,12 @@ CAPTIONS = {
         "U-Net++ with deep supervision, pruned to its first 1-4 levels (L1..L4) and the accurate mode "
         "(mean of all heads): inference speed against test IoU, mean and std over seeds. The headline uses "
         "the mode each run chose on validation, not the best one here."
+    ),
+    "tuning_curves": (
+        "Tuning curves (Dodge et al. 2019): each model's expected best validation IoU after n of its N random-search "
+        "trials, n = 1..N, with the simultaneous 95% band of Lourie et al. 2023 (opda). Every model trained the same N "
+        "configurations. Where the baseline's and the candidate's curves cross, which model is better depends on "
+        "the tuning budget."
     ),
 }
 
@@ -208,13 +214,44 @@ def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
     _save(fig, path)
 
 
+def tuning_curves(tuning: dict, baseline: str, candidate: str, path: Path) -> None:
+    """Each model's expected best validation score after n = 1..N trials (verdict.json's `tuning`),
+    with its 95% band; the title says whether the baseline's and the candidate's curves cross."""
+    plt, sns = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    models = tuning["models"]
+    for colour, (model, curve) in zip(sns.color_palette("colorblind", len(models)), models.items()):
+        ax.plot(curve["n"], curve["expected_best"], "o-", color=colour, label=model)
+        ax.fill_between(curve["n"], curve["low"], curve["high"], color=colour, alpha=0.2, linewidth=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    crossing = "cross: the ranking depends on the budget" if tuning["curves_cross"] else "do not cross"
+    ax.set(
+        xlabel="tuning trials n",
+        ylabel="expected best validation IoU",
+        title=f"Tuning curves of {baseline} and {candidate}: they {crossing}",
+    )
+    ax.legend(title="model (95% band)", loc="upper left", bbox_to_anchor=(1, 1))
+    _save(fig, path)
+
+
 def write_all(
-    tables, image_pairs: pd.DataFrame, pruning: pd.DataFrame, baseline: str, candidate: str, aggregate_dir: Path
+    tables,
+    image_pairs: pd.DataFrame,
+    pruning: pd.DataFrame,
+    baseline: str,
+    candidate: str,
+    aggregate_dir: Path,
+    tuning: dict | None = None,
 ) -> None:
-    """Every figure of CAPTIONS, where segsweep.layout puts it (the workflow's outputs)."""
+    """Every figure of segsweep.layout.plot_names, where segsweep.layout puts it (the workflow's
+    outputs): the tuning curves only where verdict.json has a `tuning` block to draw."""
     iou_by_model(tables.runs, plot_file(aggregate_dir, "iou_by_model"))
     score_distribution(tables.runs, plot_file(aggregate_dir, "score_distribution"))
     val_iou_curves(tables.histories, plot_file(aggregate_dir, "val_iou_curves"))
     order = list(dict.fromkeys(tables.runs["augmentation"]))
     per_image_scatter(image_pairs, baseline, candidate, order, plot_file(aggregate_dir, "per_image_scatter"))
     pruning_speed_iou(pruning, plot_file(aggregate_dir, "pruning_speed_iou"))
+    if tuning:
+        tuning_curves(tuning, baseline, candidate, plot_file(aggregate_dir, TUNING_PLOT))

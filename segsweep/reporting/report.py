@@ -244,8 +244,6 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         config = json.loads(config_json)
     except ValueError as error:
         raise UserError(f"--config-json is not valid JSON: {error}") from None
-    from segsweep.reporting.plots import CAPTIONS
-
     version_columns = [c for c in runs.columns if c.startswith("version_")]
     return {
         "dataset": dataset,
@@ -260,11 +258,11 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         "plots": [
             {
                 "name": name,
-                "caption": caption,
+                "caption": plot_caption(name, verdict),
                 "src": data_uri(layout.plot_file(agg, name)),
                 "wide": is_wide(layout.plot_file(agg, name)),
             }
-            for name, caption in CAPTIONS.items()
+            for name in layout.plot_names("tuning" in verdict)
         ],
         "grids": [
             {**grid, "src": data_uri(agg / layout.GRIDS_DIR / grid["file"])} for grid in verdict.get("grids", [])
@@ -287,6 +285,16 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         },
         "fmt": fmt,
     }
+
+
+def plot_caption(name: str, verdict: dict) -> str:
+    """A figure's caption; the tuning curves' says whether this sweep's curves cross."""
+    from segsweep.reporting.plots import CAPTIONS
+
+    if name != layout.TUNING_PLOT:
+        return CAPTIONS[name]
+    crossing = "cross" if verdict["tuning"]["curves_cross"] else "do not cross"
+    return f"{CAPTIONS[name]} Here {verdict['baseline']}'s and {verdict['candidate']}'s curves {crossing}."
 
 
 def isa_note(run) -> str:

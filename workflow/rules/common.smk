@@ -75,7 +75,7 @@ RUN_PATH = str(layout.run_path("{model}", "{aug}", "{split}", "{seed}"))
 AGG_DIR = str(layout.aggregate_dir(EXP))
 PARTIAL_AGG_DIR = str(layout.aggregate_dir(EXP, partial=True))
 AGG_TABLES = layout.AGGREGATE_TABLES
-PLOTS = layout.PLOTS
+PLOTS = layout.plot_names(bool(config.get("tune")))  # the tuning curves with `tune`
 DATA_ROOT = config["dataset"]["root"]
 RES = config["resources"]
 CONDA_ENV = "../envs/segsweep.yaml"  # with --sdm conda; relative to the rule files
