@@ -14,7 +14,7 @@ from segsweep.config.models import check_model_names, model_names
 from segsweep.config.presets import BUILTIN_MODEL_VARIANTS, augmentation_presets, model_variants
 from segsweep.config.schema import schema, schema_error_text, validator_with_defaults
 from segsweep.config.sequential import check_sequential
-from segsweep.config.settings import job_settings
+from segsweep.config.settings import job_settings, model_and_train
 from segsweep.config.tuning import check_tuning, train_overrides, trial_configurations, with_train
 from segsweep.errors import ConfigError
 
@@ -122,6 +122,48 @@ def check_comparison(models: Sequence[str], baseline: str, candidate: str, *, fl
         )
 
 
+# Training keys a compute-matched model's epochs follow from (segsweep.config.settings.budget_reference).
+BUDGET_KEYS = ("train.epochs", "train.input_size")
+
+
+def budget_key(config: dict, name: str) -> str:
+    """Where model `name`'s train.budget is set: its variant's `train`, or the config's `train`."""
+    in_variant = "budget" in model_variants(config)[name].get("train", {})
+    return f"key 'model_variants.{name}.train.budget" if in_variant else "key 'train.budget"
+
+
+def check_budgets(config: dict) -> None:
+    """A compute-matched model (train.budget) is matched to another model of the sweep, one whose
+    epochs are its own: a reference that is not swept would be matched for nothing, and a reference
+    with a budget of its own would make the epochs depend on a chain of references (or a loop).
+    With `tune`, the keys its epochs follow from may not be drawn: the reference's would be its
+    chosen values, which are not known when the runs' settings are."""
+    names = model_names(config)
+    budgets = {name: model_and_train(config, name)[1].get("budget") for name in names}
+    for name, budget in budgets.items():
+        if budget is None:
+            continue
+        key, reference = budget_key(config, name), budget["reference"]
+        if reference == name:
+            raise ConfigError(f"{key}.reference': model {name!r} is matched to itself; name another model of 'models'")
+        if reference not in names:
+            raise ConfigError(
+                f"{key}.reference': {reference!r}, the reference of model {name!r}, is not in 'models' "
+                f"({', '.join(names)}): a budget is matched to a model the sweep trains"
+            )
+        if budgets[reference] is not None:
+            raise ConfigError(
+                f"{key}.reference': {reference!r}, the reference of model {name!r}, has a 'train.budget' of its "
+                "own; match to a model that trains for its own epochs"
+            )
+        drawn = sorted(set(BUDGET_KEYS) & set(config.get("tune", {}).get("space", {})))
+        if drawn:
+            raise ConfigError(
+                f"key 'tune.space': {', '.join(drawn)} may not be tuned while model {name!r} is compute-matched "
+                f"({key}'): its epochs follow from its reference's"
+            )
+
+
 def check_config(config: dict) -> None:
     """Checks that span several keys, which the JSON schema cannot express."""
     check_model_names(config, {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {})})
@@ -143,6 +185,7 @@ def check_config(config: dict) -> None:
         if errors:
             raise ConfigError(schema_error_text(errors[0], f"key 'model_variants.{name}.train'"))
     check_tuning(config, set(train_keys))
+    check_budgets(config)  # before the job settings below, which read each budget's reference
     for name in model_names(config):  # the checks training makes, here before any job is queued
         for where, job in training_jobs(config, name):
             try:

@@ -55,12 +55,15 @@ BUILTIN_PRESETS: dict[str, list[dict]] = {
 # Built-in model variants; config key `model_variants` adds to or overrides them. The two fair
 # baselines of the U-Net++ paper: `unet_wide`, a U-Net with U-Net++'s parameter count (within
 # 2%, at the same network.filters: segsweep.models.widths), and `unetpp_nods`, U-Net++ with one
-# head and no deep supervision.
+# head and no deep supervision. And the other half of nnU-Net Revisited's point (Isensee et al.
+# 2024), a compute-matched baseline: `unet_flops`, a U-Net trained for as many epochs as give it
+# U-Net++'s training FLOPs (train.budget; segsweep.training.budget works out the epochs).
 BUILTIN_MODEL_VARIANTS: dict[str, dict] = {
     "unet": {"architecture": "unet"},
     "unetpp": {"architecture": "unetpp", "deep_supervision": True},
     "unet_wide": {"architecture": "unet", "match_unetpp_parameters": True},
     "unetpp_nods": {"architecture": "unetpp", "deep_supervision": False},
+    "unet_flops": {"architecture": "unet", "train": {"budget": {"match": "flops", "reference": "unetpp"}}},
 }
 
 

@@ -15,18 +15,39 @@ def experiment_name(config: dict) -> str:
     return config.get("name") or config["dataset"]["name"]
 
 
-def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
-    """Everything the jobs of one run read (its thread count included); the rules pass each job
-    only its part of it: `training_settings` or `evaluation_settings`."""
+def model_and_train(config: dict, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A model's settings as `build_model` takes them, and its `train` settings (the config's, with
+    its variant's overrides)."""
     variant = {"deep_supervision": True, **model_variants(config)[model]}
     train_overrides = variant.pop("train", {})
-    return {
+    return {"name": model, **variant, **config["network"]}, {**config["train"], **train_overrides}
+
+
+def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
+    """Everything the jobs of one run read (its thread count included); the rules pass each job
+    only its part of it: `training_settings` or `evaluation_settings`. A compute-matched model
+    (`train.budget`) also carries its reference's `budget_reference`."""
+    model_settings, train = model_and_train(config, model)
+    settings = {
         "dataset": config["dataset"],
-        "model": {"name": model, **variant, **config["network"]},
+        "model": model_settings,
         "augmentation": {"name": aug, "steps": augmentation_presets(config)[aug]},
-        "train": {**config["train"], **train_overrides},
+        "train": train,
         "evaluate": config["evaluate"],
     }
+    if "budget" in train:
+        settings["budget_reference"] = budget_reference(config, train["budget"]["reference"])
+    return settings
+
+
+def budget_reference(config: dict, reference: str) -> dict[str, Any]:
+    """What a compute-matched run's epochs depend on besides its own model: the reference model as it
+    is built, and the epochs and input size it trains with. In the run's training settings, so that a
+    change to the reference reruns the matched runs too (and discards their saved epochs); the
+    reference's other keys (its learning rate, say) change nothing here. Called only for a checked
+    config: the reference is a swept model without a budget (segsweep.config.checks.check_budgets)."""
+    model, train = model_and_train(config, reference)
+    return {"model": model, "epochs": train["epochs"], "input_size": train["input_size"]}
 
 
 # The dataset keys a split manifest depends on: where the pairs are, how they are read, which label is road.

@@ -23,8 +23,9 @@ import numpy as np
 from segsweep.errors import ConfigError
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int_uniform", "choice")
-# Training keys a trial may not set: how fast a job runs, not what it computes.
-UNTUNABLE = ("threads",)
+# Training keys a trial may not set: how fast a job runs, not what it computes (threads); which model
+# a run's compute is matched to, a property of the model variant, not a hyperparameter (budget).
+UNTUNABLE = ("threads", "budget")
 SPACE_KEY = "tune.space"
 
 
