@@ -30,7 +30,7 @@ from segsweep.training.state import saved_epochs
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_road_iou", "epoch_seconds", "images_per_second", "learning_rate"]
 RUN_KEYS = {
     "dataset", "model", "architecture", "deep_supervision", "augmentation", "seed", "settings", "parameters",
-    "epochs_run", "best_epoch", "best_val_road_iou", "train_seconds", "resumed", "resumed_from_epoch", "attempts",
+    "epochs_run", "budget", "best_epoch", "best_val_road_iou", "train_seconds", "resumed", "resumed_from_epoch", "attempts",
     "precision", "device", "threads", "floating_point", "devices", "host", "slurm_job_id", "slurm_job_ids", "versions",
     "finished_at",
 }  # fmt: skip
@@ -130,7 +130,7 @@ def test_one_epoch_writes_the_documented_outputs(dataset, tmp_path, capsys, monk
     assert (record["resumed"], record["resumed_from_epoch"], record["attempts"]) == (False, None, 1)
     assert record["slurm_job_id"] == "4242" and record["device"]["type"] == "CPU" and record["train_seconds"] > 0
     assert set(record["versions"]) == {"tensorflow", "keras", "albumentations", "numpy", "python", "segsweep"}
-    assert record["settings"]["model"]["filters"] == [4, 8, 16]
+    assert record["settings"]["model"]["filters"] == [4, 8, 16] and record["budget"] is None
     # What decides the last bits (test_hardware checks the ISA against this CPU's flags).
     fp = record["floating_point"]
     assert (fp["tensorflow"], fp["gpu"]) == (record["versions"]["tensorflow"], None)

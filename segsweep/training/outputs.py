@@ -37,8 +37,17 @@ def history_table(rows: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{**{key: row[key] for key in HISTORY_COLUMNS}, "epoch": int(row["epoch"]) + 1} for row in rows]
 
 
-def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, threads: int, model: keras.Model) -> dict:
-    """Copy the best checkpoint, write the history and run.json; returns run.json's content."""
+def write_outputs(
+    run_dir: Path,
+    state: RunState,
+    settings: dict,
+    seed: int,
+    threads: int,
+    model: keras.Model,
+    budget: dict | None = None,
+) -> dict:
+    """Copy the best checkpoint, write the history and run.json; returns run.json's content.
+    `budget`: how a compute-matched run's epochs were worked out (segsweep.training.budget)."""
     from segsweep.models import parameter_count
 
     history = history_table(state.committed_rows())
@@ -61,6 +70,7 @@ def write_outputs(run_dir: Path, state: RunState, settings: dict, seed: int, thr
         "settings": settings,
         "parameters": parameter_count(model),
         "epochs_run": len(history),
+        "budget": budget,  # null unless train.budget: the same keys in every run.json
         "best_epoch": best_epoch,
         "best_val_road_iou": best["val_road_iou"],
         "train_seconds": state.seconds,

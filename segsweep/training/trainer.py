@@ -16,6 +16,7 @@ from segsweep.config.checks import check_input_size, check_warmup, deep_supervis
 from segsweep.data.formats import Sample, dataset_format
 from segsweep.training import runtime
 from segsweep.training.augment import Augmenter
+from segsweep.training.budget import apply_budget, describe_budget
 from segsweep.training.checks import check_splits
 from segsweep.training.outputs import remove_outputs, write_outputs
 from segsweep.training.state import RunState, fingerprint, saved_epochs
@@ -54,6 +55,10 @@ def train_run(
         shutil.rmtree(run_dir / TENSORBOARD, ignore_errors=True)
     remove_outputs(run_dir)
     model = build_model(model_settings, (*input_size, 3))
+    settings, budget = apply_budget(settings, model)  # with train.budget: epochs matched to the reference
+    train = settings["train"]
+    if budget:
+        log(describe_budget(budget))
     log(
         f"run {run_dir}: model {model_settings['name']}, augmentation {augmentation['name']}, seed {seed}; "
         f"{len(samples['train'])} training and {len(samples['val'])} validation images at {input_size[0]}x{input_size[1]}; "
@@ -74,7 +79,7 @@ def train_run(
                 "run the same command again to resume"
             )
             return EXIT_PREEMPTED
-    record = write_outputs(run_dir, state, settings, seed, threads, model)
+    record = write_outputs(run_dir, state, settings, seed, threads, model, budget)
     state.remove()
     log(
         f"run {run_dir}: done, best epoch {record['best_epoch']} (val_road_iou {record['best_val_road_iou']:.4f}) "
