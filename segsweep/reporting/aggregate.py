@@ -10,9 +10,10 @@ seeds; --allow-missing goes on and records them in verdict.json["missing_runs"].
 Writes to --out-dir: runs.csv (one row per run), summary.csv (per model x augmentation x metric
 over runs: n, mean, std, 95% t-interval), models.csv (per model: IQM of pooled IoU with its
 stratified-bootstrap interval, MaxF, AP, Boundary IoU, val-vs-test gap, parameters, training FLOPs,
-the inference mode chosen on val), comparison.csv (the candidate against every other model, per
-augmentation and over all of them, on both metrics), per_image.csv, pruning.csv (U-Net++ inference
-modes, val and test), verdict.json (the headline and its numbers), plots/*.png and grids/*.png.
+epochs, what the model was matched to, the inference mode chosen on val), comparison.csv (the
+candidate against every other model, per augmentation and over all of them, on both metrics),
+per_image.csv, pruning.csv (U-Net++ inference modes, val and test), verdict.json (the headline and
+its numbers, with what it is conditional on: tuning, matching), plots/*.png and grids/*.png.
 
 The headline is the candidate against --baseline, over all augmentations, on --metric
 (segsweep.reporting.comparisons). Grids show, per augmentation, the
@@ -32,12 +33,14 @@ from segsweep.data.folder import add_folder_argument, format_from_args
 from segsweep.errors import UserError
 from segsweep.reporting import cost
 from segsweep.reporting.comparisons import DecisionSettings, comparisons, headline_splits, verdict_fields
+from segsweep.reporting.conditions import conditional_sentence
 from segsweep.reporting.grids import GridSettings
+from segsweep.reporting.matching import matching_fields
 from segsweep.reporting.plan import describe as describe_plan
 from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
-from segsweep.reporting.tuning import conditional_sentence, tuning_fields
+from segsweep.reporting.tuning import tuning_fields
 from segsweep.statistics.bootstrap import METRICS, components
 from segsweep.statistics.decision import ROW_COLUMNS
 
@@ -212,8 +215,8 @@ def aggregate(
     verdict.update(cost_and_plan(tables, sweep, decision, verdict))
     verdict.update(sequential_fields(list(looks)))
     verdict.update(tuned)
-    if "tuning" in verdict:
-        verdict["sentence"] = conditional_sentence(verdict["tuning"], verdict["sentence"])
+    verdict.update(matching_fields(tables.runs))
+    verdict["sentence"] = conditional_sentence(verdict)
     (out / layout.VERDICT_FILE).write_text(json.dumps(json_safe(verdict), indent=2) + "\n")
     return verdict
 

@@ -181,6 +181,9 @@ def model_rows(models: pd.DataFrame) -> list[dict]:
             "gap": points(row.mean_val_test_gap),
             "parameters": fmt(row.parameters, ",.0f"),
             "gflops": fmt(row.training_flops_per_image / 1e9, ",.1f"),
+            "epochs": fmt(row.epochs_run, ".1f"),
+            "total_gflops": fmt(row.training_flops_per_image_x_epochs / 1e9, ",.0f"),
+            "matching": row.matching if isinstance(row.matching, str) else "",  # an empty cell reads back as NaN
             "cost": run_cost(row.device_hours_per_run, row.cost_unit),
             "modes": row.modes_chosen,
             "chosen_on": row.mode_chosen_on,

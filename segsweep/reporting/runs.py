@@ -21,6 +21,7 @@ from segsweep import layout
 from segsweep.config.checks import check_comparison
 from segsweep.errors import UserError
 from segsweep.reporting import cost
+from segsweep.reporting.matching import run_matching
 
 PER_IMAGE_COLUMNS = ("stem", "iou", "precision", "recall", "f1", "boundary_iou", "tp", "fp", "fn", "empty_reference")
 HISTORY_COLUMNS = ("epoch", "val_road_iou")
@@ -163,6 +164,7 @@ def _run_row(run: Run, info: dict, metrics: dict) -> dict:
         "train_seconds": _field(info, rj, "train_seconds"),
         "parameters": _field(info, rj, "parameters"),
         "training_flops_per_image": _field(metrics, mj, "training_flops_per_image"),
+        **run_matching(info),
         "images_per_second": _field(metrics, mj, "speed.images_per_second"),
         "precision_policy": _field(info, rj, "precision"),
         "device_type": (info.get("device") or {}).get("type"),

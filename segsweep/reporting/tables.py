@@ -11,6 +11,7 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
+from segsweep.reporting import matching
 from segsweep.statistics import stats
 
 SUMMARY_METRICS = (
@@ -43,7 +44,8 @@ def _modes_chosen(modes: pd.Series) -> str:
 
 def model_table(runs: pd.DataFrame, resamples: int, seed: int) -> pd.DataFrame:
     """Per model: IQM of pooled IoU over runs with rliable's stratified-bootstrap interval (tasks:
-    (split, augmentation) conditions), and means of the other metrics and costs."""
+    (split, augmentation) conditions), means of the other metrics and costs, and what the model was
+    matched to (segsweep.reporting.matching)."""
     rows = []
     for model, group in runs.groupby("model", sort=False):
         matrix = group.pivot_table(index="seed", columns=["split", "augmentation"], values="pooled_iou").dropna()
@@ -69,6 +71,10 @@ def model_table(runs: pd.DataFrame, resamples: int, seed: int) -> pd.DataFrame:
                 },
                 "parameters": group["parameters"].median(),
                 "training_flops_per_image": group["training_flops_per_image"].median(),
+                # what each run spent: FLOPs per training image x the epochs it trained (early stopping included)
+                "epochs_run": group["epochs_run"].mean(),
+                "training_flops_per_image_x_epochs": (group["training_flops_per_image"] * group["epochs_run"]).mean(),
+                "matching": matching.label(group.iloc[0]),
                 "images_per_second": group["images_per_second"].mean(),
                 "device_hours_per_run": group["device_hours"].mean(skipna=False),
                 "device_hours": group["device_hours"].sum(skipna=False),

@@ -42,13 +42,17 @@ def tuning_fields(chosen_files: list[Path], baseline: str, candidate: str) -> di
     }
 
 
-def conditional_sentence(tuning: dict, sentence: str) -> str:
-    """The verdict sentence with what it is conditional on in front, and a crossing named."""
+def tuning_condition(tuning: dict) -> str:
+    """The verdict sentence's words for the tuning budget (segsweep.reporting.conditions puts them in front)."""
     seeds = ", ".join(map(str, tuning["seeds"]))
-    text = f"With {tuning['trials']} tuning trials each, chosen on validation (tuning seeds {seeds}): {sentence}"
-    if tuning["curves_cross"]:
-        text += (
-            " The tuning curves cross: which model is better depends on the tuning budget, so this verdict"
-            f" holds for {tuning['trials']} trials only."
-        )
-    return text
+    return f"with {tuning['trials']} tuning trials each, chosen on validation (tuning seeds {seeds})"
+
+
+def crossing_note(tuning: dict) -> str:
+    """What the verdict sentence adds where the baseline's and the candidate's tuning curves cross."""
+    if not tuning["curves_cross"]:
+        return ""
+    return (
+        " The tuning curves cross: which model is better depends on the tuning budget, so this verdict"
+        f" holds for {tuning['trials']} trials only."
+    )
