@@ -45,17 +45,21 @@ def stacked_model(models: dict[str, keras.Model]) -> keras.Model:
 
 
 def predict_probabilities(
-    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int]
+    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], batch_size: int | None = None
 ) -> list[np.ndarray]:
     """One batch: uint8 (H_i, W_i, 3) images -> float32 (H_i, W_i, C) maps, C = output channels.
 
-    Images may differ in size; each map comes back at its own image's size.
+    Images may differ in size; each map comes back at its own image's size. With `batch_size`, a
+    shorter batch (a split's last) is padded with blank images to that size and their maps dropped:
+    each new batch shape traces the model's predict function again, about 2 s for a U-Net++.
     """
     import tensorflow as tf
 
     height, width = input_size
     x = tf.stack([tf.image.resize(image, (height, width), method="bilinear") for image in images]) / 255.0
-    probabilities = model.predict_on_batch(x)
+    if batch_size is not None and len(images) < batch_size:
+        x = tf.pad(x, [[0, batch_size - len(images)], [0, 0], [0, 0], [0, 0]])
+    probabilities = model.predict_on_batch(x)[: len(images)]
     return [
         tf.image.resize(p, image.shape[:2], method="bilinear").numpy()
         for p, image in zip(probabilities, images, strict=True)

@@ -59,7 +59,7 @@ def score_samples(
     fmt = dataset_format(dataset)
     for batch in _batches(samples, batch_size):
         pairs = [load_pair(fmt, sample, dataset.get("positive_ids"), dataset.get("void_ids")) for sample in batch]
-        probabilities = predict_probabilities(model, [image for image, _, _ in pairs], input_size)
+        probabilities = predict_probabilities(model, [image for image, _, _ in pairs], input_size, batch_size)
         for sample, (_, road, valid), probability in zip(batch, pairs, probabilities, strict=True):
             probability = np.moveaxis(probability, -1, 0)  # (modes, H, W)
             histograms += probability_histograms(probability, road, valid)

@@ -88,7 +88,7 @@ class ValidationRoadIoU(keras.callbacks.Callback):
         counts = []
         for start in range(0, len(self.images), self.batch_size):
             batch = slice(start, start + self.batch_size)
-            probabilities = predict_probabilities(self.scored, self.images[batch], self.input_size)
+            probabilities = predict_probabilities(self.scored, self.images[batch], self.input_size, self.batch_size)
             for probability, road, valid in zip(probabilities, self.roads[batch], self.valids[batch], strict=True):
                 predicted = np.moveaxis(road_mask(probability, self.threshold), -1, 0)  # (modes, H, W)
                 counts.append(confusion_counts(predicted, road, valid))
