@@ -17,8 +17,11 @@ if "generate" in config["dataset"]:
         params:
             n_pairs=config["dataset"]["generate"]["count"],
             seed=config["dataset"]["generate"]["seed"],
+            height=config["dataset"]["generate"]["height"],
+            width=config["dataset"]["generate"]["width"],
         shell:
-            "python -m segsweep generate --out {output:q} --count {params.n_pairs} --seed {params.seed} > {log:q} 2>&1"
+            "python -m segsweep generate --out {output:q} --count {params.n_pairs} --seed {params.seed} "
+            "--height {params.height} --width {params.width} > {log:q} 2>&1"
 
 elif "download" in config["dataset"]:
 
