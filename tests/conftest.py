@@ -25,6 +25,30 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# The longest modules, longest first (pytest --durations, 2026-12-03): `make test` hands whole
+# modules to its workers (pytest-xdist --dist loadfile), and a long module handed out last would
+# finish alone while the other core idles.
+LONGEST_MODULES = (
+    "test_slurm",
+    "test_workflow",
+    "test_sequential_workflow",
+    "test_training_runs",
+    "test_bench",
+    "test_own_model",
+    "test_tuning_workflow",
+    "test_evaluate",
+    "test_compute_matching",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.module.__name__ if item.module else ""
+        return LONGEST_MODULES.index(name) if name in LONGEST_MODULES else len(LONGEST_MODULES)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
+
+
 def shipped_config(*names: str) -> dict:
     """config/<names>, each later file merged over the ones before it."""
     config: dict = {}
