@@ -37,7 +37,7 @@ def markdown(results: dict) -> str:
         row("float32 matmul peak (GFLOP/s)", _f(c["matmul_peak_gflops"]))
         for r in c["rows"]:
             row(
-                f"training {r['model']} at {r['widths']} widths: img/s, GFLOP/s (of peak)",
+                f"training {r['model']} at {r['widths']} widths, {'x'.join(map(str, r['input_size']))}: img/s, GFLOP/s (of peak)",
                 f"{_f(r['images_per_second'])}, {_f(r['gflops'])} ({_f(100 * r['fraction_of_peak'])}%)",
             )
     if "precision" in results:
