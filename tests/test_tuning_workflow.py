@@ -4,6 +4,7 @@ tuning output holds a test score, and what a change to `seeds` or `tune` reruns.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -71,6 +72,28 @@ def test_choice_is_the_best_mean_validation_score_with_failures_as_worst(tmp_pat
     assert chosen["train"] == {"learning_rate": trial_configurations(TUNE)[0]["train.learning_rate"]}
     assert (chosen["chosen_on"], chosen["failed_runs"]) == ("val", 1)
     assert table["failed"].tolist() == [False, False, False, True, False, False]
+
+
+def test_a_diverged_trial_records_what_it_cost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from segsweep.reporting.cost import RunCost, trial_costs
+    from segsweep.training import job, tune_trial
+    from segsweep.training.callbacks import LossNotFinite
+
+    def diverge(args) -> int:  # what train_run raises: the error with what the run held until then
+        error = LossNotFinite("the training loss became nan at epoch 2")
+        error.spent = {"train_seconds": 450.0, "devices": {"kind": "cpu", "count": 4}, "slurm_job_ids": None}
+        raise error
+
+    monkeypatch.setattr(job, "run", diverge)
+    settings = {"dataset": {"name": "d"}, "model": {"name": "unet"}, "train": {"learning_rate": 0.01}}
+    out = tmp_path / "trial0" / "seed10"
+    args = argparse.Namespace(settings=json.dumps(settings), config=None, model=None, aug=None, seed=10, out_dir=out)
+    assert tune_trial.run(args) == 0
+    record = json.loads((out / layout.RUN_FILE).read_text())
+    assert record["failed"] and record["best_val_road_iou"] is None
+    assert trial_costs([record]) == [RunCost(450 * 4 / 3600, "cpu_hours", "benchmark")]
+    old = failed_record(settings, 10, "loss nan")  # nothing known of its time: null, never made up
+    assert (old["train_seconds"], old["devices"], old["slurm_job_ids"]) == (None, None, None)
 
 
 def test_runs_out_of_order_are_refused(tmp_path: Path) -> None:

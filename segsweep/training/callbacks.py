@@ -24,6 +24,10 @@ from segsweep.training.state import RunState
 class LossNotFinite(UserError):
     """The training loss became NaN or infinite: the run cannot go on with these settings."""
 
+    # What the run held until then (segsweep.training.outputs.spent), set by train_run: a diverged
+    # tuning trial's run.json records it, so that its cost is counted.
+    spent: dict | None = None
+
 
 class Preempted(Exception):
     """SIGTERM arrived (SLURM preemption or time limit); the state holds the last completed epoch."""

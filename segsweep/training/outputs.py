@@ -37,6 +37,18 @@ def history_table(rows: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{**{key: row[key] for key in HISTORY_COLUMNS}, "epoch": int(row["epoch"]) + 1} for row in rows]
 
 
+def spent(state: RunState, threads: int, device: dict | None = None) -> dict:
+    """What the run held while it trained, for its cost (segsweep.reporting.cost): its wall time over
+    every attempt, its devices (GPUs if it used any, else CPU threads) and every attempt's SLURM job
+    (null off SLURM). run.json has these keys; a diverged tuning trial's too (segsweep.training.tune_trial)."""
+    device = device or runtime.device()
+    return {
+        "train_seconds": state.seconds,
+        "devices": {"kind": device["type"].lower(), "count": runtime.gpu_count() or threads},
+        "slurm_job_ids": ",".join(state.slurm_job_ids) or None,
+    }
+
+
 def write_outputs(
     run_dir: Path,
     state: RunState,
@@ -60,6 +72,7 @@ def write_outputs(
         writer.writeheader()
         writer.writerows(history)
     device = runtime.device()
+    held = spent(state, threads, device)
     record = {
         "dataset": settings["dataset"]["name"],
         "model": settings["model"]["name"],
@@ -73,7 +86,7 @@ def write_outputs(
         "budget": budget,  # null unless train.budget: the same keys in every run.json
         "best_epoch": best_epoch,
         "best_val_road_iou": best["val_road_iou"],
-        "train_seconds": state.seconds,
+        "train_seconds": held["train_seconds"],
         "resumed": state.resumed_from_epoch is not None,
         "resumed_from_epoch": state.resumed_from_epoch,
         "attempts": state.attempts,
@@ -82,11 +95,11 @@ def write_outputs(
         "threads": threads,
         "floating_point": floating_point_path(),
         # What the run held while it trained, for its cost: GPUs if it used any, else CPU threads.
-        "devices": {"kind": device["type"].lower(), "count": runtime.gpu_count() or threads},
+        "devices": held["devices"],
         "host": runtime.host(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         # every attempt's job, comma-separated (null off SLURM): a run.json has the same keys and shapes anywhere
-        "slurm_job_ids": ",".join(state.slurm_job_ids) or None,
+        "slurm_job_ids": held["slurm_job_ids"],
         "versions": runtime.versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -18,7 +18,7 @@ from segsweep.training import runtime
 from segsweep.training.augment import Augmenter
 from segsweep.training.budget import apply_budget, describe_budget
 from segsweep.training.checks import check_splits
-from segsweep.training.outputs import remove_outputs, write_outputs
+from segsweep.training.outputs import remove_outputs, spent, write_outputs
 from segsweep.training.state import RunState, fingerprint, saved_epochs
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def train_run(
         f"{len(samples['train'])} training and {len(samples['val'])} validation images at {input_size[0]}x{input_size[1]}; "
         f"{threads} threads, precision {train['precision']}; attempt {state.attempts}"
     )
-    from segsweep.training.callbacks import Preempted, stopped_early
+    from segsweep.training.callbacks import LossNotFinite, Preempted, stopped_early
 
     if state.completed_epochs >= train["epochs"] or stopped_early(state.scores, train["early_stopping_patience"]):
         log(f"training ended in an earlier attempt, after epoch {state.completed_epochs}: writing the outputs")
@@ -79,6 +79,9 @@ def train_run(
                 "run the same command again to resume"
             )
             return EXIT_PREEMPTED
+        except LossNotFinite as error:
+            error.spent = spent(state, threads)  # a diverged tuning trial records what it cost
+            raise
     record = write_outputs(run_dir, state, settings, seed, threads, model, budget)
     state.remove()
     log(

@@ -8,6 +8,8 @@ A trial whose loss becomes NaN or infinite is a result of the search, not a faul
 person tuning would have spent that trial. Its run.json then records the failure (`failed`, with
 `best_val_road_iou` null), the job exits 0, and the choice counts it as the worst score, for every
 model alike, so that a divergent trial never drops out of one model's budget and not the other's.
+It also records what it held until it diverged (`train_seconds`, `devices`, `slurm_job_ids`, as a
+finished run.json), so that the sweep's cost counts it (segsweep.reporting.cost).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from segsweep.training import job
 add_arguments = job.add_arguments
 
 
-def failed_record(settings: dict, seed: int, reason: str) -> dict:
-    """run.json of a trial that diverged: its settings and why, no score."""
+def failed_record(settings: dict, seed: int, reason: str, spent: dict | None = None) -> dict:
+    """run.json of a trial that diverged: its settings and why, no score; what it held until then
+    (segsweep.training.outputs.spent), null where that is not known."""
     return {
         "dataset": settings["dataset"]["name"],
         "model": settings["model"]["name"],
@@ -31,6 +34,10 @@ def failed_record(settings: dict, seed: int, reason: str) -> dict:
         "settings": settings,
         "failed": reason,
         "best_val_road_iou": None,
+        "train_seconds": None,
+        "devices": None,
+        "slurm_job_ids": None,
+        **(spent or {}),
     }
 
 
@@ -43,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args.settings, args.config, args.model, args.aug)
         args.out_dir.mkdir(parents=True, exist_ok=True)
         with staged_file(args.out_dir / "run.json") as staging:
-            staging.write_text(json.dumps(failed_record(settings, args.seed, str(error)), indent=2) + "\n")
+            staging.write_text(json.dumps(failed_record(settings, args.seed, str(error), error.spent), indent=2) + "\n")
         print(f"trial {args.out_dir}: failed ({error}); recorded as the worst score")
         return 0
