@@ -9,7 +9,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segsweep.reporting.cost import JobUsage, RunCost, columns, describe, parse_tres, run_cost, sacct_usage, total
+from segsweep.reporting.cost import (
+    JobUsage,
+    RunCost,
+    columns,
+    describe,
+    parse_tres,
+    run_cost,
+    sacct_usage,
+    total,
+    trial_costs,
+    with_tuning,
+)
 
 # Two runs: job 101 was requeued once (two records), its evaluation ran in the same group job;
 # job 102 trained on 2 GPUs, its evaluation (103) on 1 GPU; job 104 is a CPU-only job.
@@ -107,3 +118,37 @@ def test_total_and_its_sentence():
     assert describe(summed) == (
         "0.75 GPU-hours over 2 runs (from the runs' own timing and Snakemake benchmark files and SLURM accounting)"
     )
+
+
+def test_a_tuning_trial_is_priced_by_its_training_alone(fake_sacct):
+    # Job 104 is in SACCT_OUTPUT: 3600 s on 2 CPUs. Job 999 is not, so that trial falls back to its own time.
+    accounted = {"train_seconds": 10.0, "devices": {"kind": "cpu", "count": 2}, "slurm_job_ids": "104"}
+    timed = {"train_seconds": 900.0, "devices": {"kind": "cpu", "count": 2}, "slurm_job_ids": "104,999"}
+    diverged = {"failed": "loss nan", "train_seconds": 180.0, "devices": {"kind": "cpu", "count": 4}}
+    untimed = {"failed": "loss nan", "train_seconds": None, "devices": None, "slurm_job_ids": None}
+    costs = trial_costs([accounted, timed, diverged, untimed, {}])  # {}: a missing run.json
+    assert [c.source for c in costs] == ["sacct", "benchmark", "benchmark", "unknown", "unknown"]
+    # no evaluation benchmark is added to a trial's own time
+    assert [c.device_hours for c in costs[:3]] == pytest.approx([2.0, 900 * 2 / 3600, 180 * 4 / 3600])
+    assert not costs[3].known and not costs[4].known
+
+
+def test_tuning_trials_are_counted_beside_the_runs():
+    runs = total(pd.DataFrame([columns(RunCost(0.25, "cpu_hours", "benchmark"))] * 4))
+    untuned = with_tuning(runs, None)
+    assert untuned["tuning_runs"] is None and untuned["tuning_device_hours"] is None
+    sentence = "1.00 CPU-hours over 4 runs (from the runs' own timing and Snakemake benchmark files)"
+    assert describe(untuned) == describe(runs) == sentence
+    trials = [RunCost(0.5, "cpu_hours", "benchmark"), RunCost(0.25, "cpu_hours", "sacct")]
+    tuned = with_tuning(runs, trials)
+    assert tuned["device_hours"] == 1.0 and tuned["runs"] == 4  # the evaluation runs' alone
+    assert (tuned["tuning_device_hours"], tuned["tuning_runs"], tuned["tuning_known_runs"]) == (0.75, 2, 2)
+    assert tuned["total_device_hours"] == 1.75
+    assert describe(tuned) == (
+        "1.75 CPU-hours: 1.00 over 4 runs and 0.75 over 2 tuning trials "
+        "(from the runs' own timing and Snakemake benchmark files and SLURM accounting)"
+    )
+    unknown = with_tuning(runs, [*trials, RunCost(math.nan, "cpu_hours", "unknown")])
+    assert math.isnan(unknown["tuning_device_hours"]) and math.isnan(unknown["total_device_hours"])
+    assert unknown["device_hours"] == 1.0 and unknown["tuning_known_runs"] == 2
+    assert describe(unknown).startswith("unknown: 1 of 3 tuning trials have no recorded time")

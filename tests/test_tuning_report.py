@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from fake_runs import make_fake_sweep
+from fake_runs import EVALUATE_SECONDS, make_fake_sweep
 from segsweep import layout
 from segsweep.cli import main
+from segsweep.errors import UserError
+from segsweep.reporting import cost
+from segsweep.reporting.tuning import trial_run_files, trial_runs
 from segsweep.statistics.tuning_curves import expected_max
 
 
@@ -65,3 +71,73 @@ def test_untuned_sweep_has_no_tuning_plot(tmp_path):
     out = tmp_path / "report.html"
     assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
     assert layout.TUNING_PLOT not in out.read_text(encoding="utf-8")
+
+
+# Each model's two trials at tuning seed 100: (train_seconds, CPU threads), None for a trial that diverged
+# after 180 s on 2 threads. 900 x 2 + 180 x 2 + 1800 x 2 + 360 x 2 = 6480 CPU-seconds = 1.80 CPU-hours.
+TRIALS = {"unet": [(900.0, 2), None], "unetpp": [(1800.0, 2), (360.0, 2)]}
+TRIAL_HOURS = 1.8
+
+
+def _trials(sweep, model: str) -> None:
+    """Trial run.json files as `segsweep tune-trial` writes them, a diverged one too."""
+    for trial, spent in enumerate(TRIALS[model]):
+        seconds, threads = spent or (180.0, 2)
+        record = {"model": model, "seed": 100, "best_val_road_iou": None if spent is None else 0.8,
+                  "train_seconds": seconds, "devices": {"kind": "cpu", "count": threads}, "slurm_job_ids": None,
+                  **({"failed": "loss nan"} if spent is None else {})}  # fmt: skip
+        path = layout.tune_dir(sweep.results, model, trial, 100) / layout.RUN_FILE
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(record))
+
+
+def test_the_decision_cost_counts_the_tuning_trials(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no sacct: every figure from the runs' own timing
+    sweep = make_fake_sweep(tmp_path, augmentations=("none",), seeds=(0, 1), n_images=8)
+    files = []
+    for model in sweep.models:
+        _trials(sweep, model)
+        files.append(_chosen(layout.tune_choice_dir(sweep.results, model) / layout.CHOSEN_FILE, model, [0.8, 0.0]))
+    assert main([*sweep.aggregate_args(grid_images=1), "--tuning", *files]) == 0
+    verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
+    # The evaluation runs: each run's train_seconds plus its evaluation's benchmark, on 1 CPU thread.
+    seconds = [
+        json.loads((sweep.run_dir(m, "none", s) / layout.RUN_FILE).read_text())["train_seconds"] + EVALUATE_SECONDS
+        for m in sweep.models
+        for s in sweep.seeds
+    ]
+    runs_hours = sum(seconds) / 3600
+    spent = verdict["cost"]
+    assert spent["device_hours"] == pytest.approx(runs_hours) and spent["runs"] == 4
+    assert spent["tuning_device_hours"] == pytest.approx(TRIAL_HOURS)
+    assert (spent["tuning_runs"], spent["tuning_known_runs"], spent["tuning_unit"]) == (4, 4, "cpu_hours")
+    assert spent["total_device_hours"] == pytest.approx(runs_hours + TRIAL_HOURS)
+    assert verdict["cost_sentence"] == (
+        f"{runs_hours + TRIAL_HOURS:.2f} CPU-hours: {runs_hours:.2f} over 4 runs and 1.80 over 4 tuning trials "
+        "(from the runs' own timing and Snakemake benchmark files)"
+    )
+    # More seeds reuse the chosen configurations: the plan prices evaluation runs only.
+    assert verdict["plan"]["device_hours_per_seed"] == pytest.approx(runs_hours / 2)
+    out = tmp_path / "report.html"
+    assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    box = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
+    assert f"this decision cost {verdict['cost_sentence']}".replace("'", "&#39;") in box
+
+    # A trial with no recorded time makes the total unknown, as a run does; the runs' figure stands.
+    untimed = layout.tune_dir(sweep.results, "unetpp", 1, 100) / layout.RUN_FILE
+    untimed.write_text(json.dumps({**json.loads(untimed.read_text()), "devices": None}))
+    runs = pd.read_csv(sweep.out_dir / layout.AGGREGATE_TABLES["runs"])
+    unknown = cost.with_tuning(cost.total(runs), cost.trial_costs(trial_runs(list(map(Path, files)))))
+    assert unknown["device_hours"] == pytest.approx(runs_hours)
+    assert math.isnan(unknown["tuning_device_hours"]) and math.isnan(unknown["total_device_hours"])
+    assert cost.describe(unknown).startswith("unknown: 1 of 4 tuning trials have no recorded time")
+
+
+def test_trials_are_found_beside_chosen_json_only(tmp_path):
+    chosen = _chosen(layout.tune_choice_dir(tmp_path / "exp", "unet") / layout.CHOSEN_FILE, "unet", [0.5, 0.6])
+    assert trial_run_files(Path(chosen)) == [
+        layout.tune_dir(tmp_path / "exp", "unet", trial, 100) / layout.RUN_FILE for trial in (0, 1)
+    ]
+    elsewhere = _chosen(tmp_path / "unet-choice" / layout.CHOSEN_FILE, "unet", [0.5])
+    with pytest.raises(UserError, match="its trials cannot be found"):
+        trial_run_files(Path(elsewhere))

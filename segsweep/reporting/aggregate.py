@@ -13,7 +13,8 @@ stratified-bootstrap interval, MaxF, AP, Boundary IoU, val-vs-test gap, paramete
 epochs, what the model was matched to, the inference mode chosen on val), comparison.csv (the
 candidate against every other model, per augmentation and over all of them, on both metrics),
 per_image.csv, pruning.csv (U-Net++ inference modes, val and test), verdict.json (the headline and
-its numbers, with what it is conditional on: tuning, matching), plots/*.png and grids/*.png.
+its numbers, with what it is conditional on: tuning, matching; its cost counts the tuning trials
+too, found beside each --tuning chosen.json), plots/*.png and grids/*.png.
 
 The headline is the candidate against --baseline, over all augmentations, on --metric
 (segsweep.reporting.comparisons). Grids show, per augmentation, the
@@ -40,7 +41,7 @@ from segsweep.reporting.plan import describe as describe_plan
 from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
-from segsweep.reporting.tuning import tuning_fields
+from segsweep.reporting.tuning import trial_runs, tuning_fields
 from segsweep.statistics.bootstrap import METRICS, components
 from segsweep.statistics.decision import ROW_COLUMNS
 
@@ -134,9 +135,13 @@ def decision_from_args(args) -> DecisionSettings:
     )
 
 
-def cost_and_plan(tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict) -> dict:
-    """What the decision cost, and what settling it would take (segsweep.reporting.plan)."""
-    spent = cost.total(tables.runs)
+def cost_and_plan(
+    tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict, tuning: list[Path] = ()
+) -> dict:
+    """What the decision cost, its tuning trials included (`tuning`: each model's chosen.json), and
+    what settling it would take (segsweep.reporting.plan)."""
+    trials = cost.trial_costs(trial_runs(list(tuning))) if tuning else None
+    spent = cost.with_tuning(cost.total(tables.runs), trials)
     fields = {"cost": spent, "cost_sentence": cost.describe(spent)}
     if verdict["decision"] == "no_pairs":
         return fields
@@ -145,7 +150,7 @@ def cost_and_plan(tables: Tables, sweep: Sweep, decision: DecisionSettings, verd
         verdict["mean_diff"],
         decision.min_effect,
         verdict["n_seeds"],
-        seed_cost(tables.runs),
+        seed_cost(tables.runs),  # evaluation runs only: more seeds train with the chosen values, no new tuning
     )
     return {
         **fields,
@@ -212,7 +217,7 @@ def aggregate(
         "missing_runs": missing,
         "grids": grid_files,
     }
-    verdict.update(cost_and_plan(tables, sweep, decision, verdict))
+    verdict.update(cost_and_plan(tables, sweep, decision, verdict, list(tuning)))
     verdict.update(sequential_fields(list(looks)))
     verdict.update(tuned)
     verdict.update(matching_fields(tables.runs))

@@ -15,6 +15,11 @@ CPU-hours and a GPU sweep in GPU-hours, never the one passed off as the other. S
    (no SLURM, no accounting database, or the job is unknown to it).
 3. `unknown`: neither is there (a run made before run.json recorded its devices, a missing
    benchmark file). The cost is NaN and the report says so; no figure is made up.
+
+A tuning trial (config `tune`) is a training run the user paid for too, with no evaluation: it is
+priced by the same sources over its training alone (sacct over its jobs, else its `train_seconds`
+times its devices), a diverged trial included. The verdict's cost (`with_tuning`) keeps the
+evaluation runs' total in `device_hours` and adds the trials' beside it; its sentence gives both.
 """
 
 from __future__ import annotations
@@ -110,9 +115,12 @@ def run_jobs(run: dict, metrics: dict) -> set[str]:
     return {*filter(None, (run.get("slurm_job_ids") or "").split(",")), *filter(None, [metrics.get("slurm_job_id")])}
 
 
-def run_cost(run: dict, metrics: dict, evaluate_benchmark: Path, usage: dict[str, list[JobUsage]] | None) -> RunCost:
+def run_cost(
+    run: dict, metrics: dict, evaluate_benchmark: Path | None, usage: dict[str, list[JobUsage]] | None
+) -> RunCost:
     """The cost of one run from its run.json, metrics.json and evaluation benchmark file, by the
-    first source of the module docstring that has every job of the run."""
+    first source of the module docstring that has every job of the run. `evaluate_benchmark` None:
+    a run with no evaluation (a tuning trial), priced by its training alone."""
     devices = run.get("devices")
     unit = f"{devices['kind']}_hours" if devices else "gpu_hours"
     jobs = run_jobs(run, metrics)
@@ -121,10 +129,17 @@ def run_cost(run: dict, metrics: dict, evaluate_benchmark: Path, usage: dict[str
         on_gpu = any(record.gpus for record in records)
         held = sum(record.seconds * (record.gpus if on_gpu else record.cpus) for record in records)
         return RunCost(held / 3600, "gpu_hours" if on_gpu else "cpu_hours", "sacct")
-    evaluation = benchmark_seconds(evaluate_benchmark)
-    if devices is None or evaluation is None or "train_seconds" not in run:
+    evaluation = 0.0 if evaluate_benchmark is None else benchmark_seconds(evaluate_benchmark)
+    if devices is None or evaluation is None or run.get("train_seconds") is None:
         return RunCost(math.nan, unit, "unknown")
     return RunCost((float(run["train_seconds"]) + evaluation) * devices["count"] / 3600, unit, "benchmark")
+
+
+def trial_costs(trials: list[dict]) -> list[RunCost]:
+    """The cost of each tuning trial from its run.json (an empty dict where it is missing: unknown),
+    by run_cost without an evaluation; one `sacct` call for them all."""
+    usage = sacct_usage(job for trial in trials for job in run_jobs(trial, {}))
+    return [run_cost(trial, {}, None, usage) for trial in trials]
 
 
 def total(runs: pd.DataFrame) -> dict:
@@ -145,19 +160,50 @@ def total(runs: pd.DataFrame) -> dict:
     }
 
 
+TUNING_KEYS = ("tuning_device_hours", "tuning_runs", "tuning_known_runs", "tuning_unit", "tuning_sources")
+
+
+def with_tuning(spent: dict, trials: list[RunCost] | None) -> dict:
+    """The verdict's cost: `total` of the evaluation runs with the tuning trials' beside it.
+
+    `device_hours`, `runs` and the rest stay the evaluation runs'; `tuning_device_hours` (NaN when
+    any trial is unknown, as for runs), `tuning_runs`, `tuning_known_runs`, `tuning_unit` and
+    `tuning_sources` are the trials' (None without tuning); `total_device_hours` is both together,
+    NaN when either is unknown.
+    """
+    if trials is None:
+        return {**spent, **dict.fromkeys(TUNING_KEYS), "total_device_hours": spent["device_hours"]}
+    tuning = total(pd.DataFrame(map(columns, trials), columns=["device_hours", "cost_unit", "cost_source"]))
+    return {
+        **spent,
+        **{f"tuning_{key}": value for key, value in tuning.items()},
+        "total_device_hours": spent["device_hours"] + tuning["device_hours"],
+    }
+
+
 def columns(cost: RunCost) -> dict:
     """A run's cost as runs.csv columns."""
     return {"device_hours": cost.device_hours, "cost_unit": cost.unit, "cost_source": cost.source}
 
 
 def describe(cost: dict) -> str:
-    """'3.1 GPU-hours over 18 runs (SLURM accounting)' for the verdict box and the plan."""
-    kind = unit_name(cost["unit"])
+    """'3.1 GPU-hours over 18 runs (from SLURM accounting)' for the verdict box and the plan; after
+    tuning, '4.0 GPU-hours: 3.1 over 18 runs and 0.9 over 12 tuning trials (from SLURM accounting)'.
+    A look record's or an older verdict's cost has no tuning keys: the first form."""
     sources = {"sacct": "SLURM accounting", "benchmark": "the runs' own timing and Snakemake benchmark files"}
-    if math.isnan(cost["device_hours"]):
-        return (
-            f"unknown: {cost['runs'] - cost['known_runs']} of {cost['runs']} runs have no recorded time "
-            f"(no sacct record, no benchmark file)"
-        )
-    named = " and ".join(sources[s] for s in cost["sources"] if s in sources)
-    return f"{cost['device_hours']:.2f} {kind} over {cost['runs']} runs (from {named})"
+    tuned = cost.get("tuning_runs") is not None
+    parts = [("runs", cost["device_hours"], cost["runs"], cost["known_runs"])]
+    if tuned:
+        parts.append(("tuning trials", cost["tuning_device_hours"], cost["tuning_runs"], cost["tuning_known_runs"]))
+    unknown = [f"{runs - known} of {runs} {what}" for what, hours, runs, known in parts if math.isnan(hours)]
+    if unknown:
+        reason = "no sacct record, no run time or benchmark file" if tuned else "no sacct record, no benchmark file"
+        return f"unknown: {' and '.join(unknown)} have no recorded time ({reason})"
+    named = " and ".join(
+        sources[s] for s in sorted({*cost["sources"], *(cost["tuning_sources"] if tuned else [])}) if s in sources
+    )
+    if not tuned:
+        return f"{cost['device_hours']:.2f} {unit_name(cost['unit'])} over {cost['runs']} runs (from {named})"
+    unit = cost["unit"] if cost["tuning_unit"] == cost["unit"] else "mixed"
+    spent = " and ".join(f"{hours:.2f} over {runs} {what}" for what, hours, runs, _ in parts)
+    return f"{cost['device_hours'] + cost['tuning_device_hours']:.2f} {unit_name(unit)}: {spent} (from {named})"

@@ -29,7 +29,9 @@ from segsweep.statistics.planning import plan_next
 
 
 def seed_cost(runs: pd.DataFrame) -> float:
-    """Device-hours one more seed adds: per (model, augmentation, split), the mean cost of its runs."""
+    """Device-hours one more seed adds: per (model, augmentation, split), the mean cost of its runs.
+    Evaluation runs only: a tuned sweep's further seeds train with the configurations already chosen,
+    so its tuning trials, counted in the decision's cost, are not paid again."""
     per_condition = runs.groupby(["model", "augmentation", "split"])["device_hours"].mean()
     return float(per_condition.sum())
 

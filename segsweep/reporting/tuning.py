@@ -5,12 +5,18 @@ and draws the expected best validation score after n = 1..N trials with its band
 (segsweep.statistics.tuning_curves: Dodge et al. 2019, Lourie et al. 2023). Where the baseline's and
 the candidate's curves cross, which model is better depends on the tuning budget (Dodge et al.),
 and the verdict says so.
+
+The trials are training runs the sweep paid for: `trial_runs` finds each model's trial run.json
+files beside its chosen.json (segsweep.layout: tune_choice_dir and tune_dir below it), failed trials
+included, for the verdict's cost (segsweep.reporting.cost.with_tuning).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from segsweep import layout
+from segsweep.errors import UserError
 from segsweep.reporting.runs import read_json
 from segsweep.statistics.tuning_curves import curves_cross, tuning_curve
 
@@ -40,6 +46,29 @@ def tuning_fields(chosen_files: list[Path], baseline: str, candidate: str) -> di
             },
         }
     }
+
+
+def trial_run_files(chosen_file: Path) -> list[Path]:
+    """run.json of every (trial, tuning seed) of one model's tuning, trial-major: chosen.json sits in
+    the experiment's tune_choice_dir and names the model, the number of trials and the tuning seeds."""
+    choice = read_json(chosen_file)
+    model = choice["model"]
+    depth = len(layout.tune_choice_dir("", model).parts)  # the folders from EXP down to chosen.json's
+    experiment = Path(*chosen_file.parent.parts[:-depth])
+    if layout.tune_choice_dir(experiment, model) != chosen_file.parent:
+        raise UserError(f"{chosen_file}: not in {layout.tune_choice_dir('EXP', model)}, so its trials cannot be found")
+    return [
+        layout.tune_dir(experiment, model, trial, seed) / layout.RUN_FILE
+        for trial in range(choice["trials"])
+        for seed in choice["seeds"]
+    ]
+
+
+def trial_runs(chosen_files: list[Path]) -> list[dict]:
+    """run.json of every tuning trial of every model, a failed trial's too (it spent its time); an
+    empty record where one is missing, which its cost then counts as unknown."""
+    paths = [path for chosen in chosen_files for path in trial_run_files(chosen)]
+    return [read_json(path) if path.exists() else {} for path in paths]
 
 
 def tuning_condition(tuning: dict) -> str:
