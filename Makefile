@@ -21,9 +21,11 @@ dry-run: env
 	$(VENV)/bin/snakemake -n
 
 # One pytest worker per core, each taking whole modules (module-scoped fixtures, such as a
-# finished tiny sweep or the SLURM scenarios, are made once); `pytest` by hand runs serially.
+# finished tiny sweep or the SLURM scenarios, are made once), in the order tests/conftest.py
+# gives them, longest first (xdist would otherwise order modules by their number of tests);
+# `pytest` by hand runs serially.
 test: env
-	$(VENV)/bin/python -m pytest -n $(CORES) --dist loadfile --durations=15
+	$(VENV)/bin/python -m pytest -n $(CORES) --dist loadfile --no-loadscope-reorder --durations=15
 
 # The benchmark takes every core: --set-threads overrides the rule's train.threads (a rule
 # cannot read --cores itself), so the README's table is what `make bench` measures.

@@ -245,8 +245,10 @@ def test_one_prefix_says_what_the_verdict_is_conditional_on(blocks: dict, start:
 
 
 def test_example_config_plans_the_compute_matched_sweep(tmp_path: Path) -> None:
-    code, out = wf.run(tmp_path, shipped_config("config.yaml", "compute-matched.yaml"), "-n", "--printshellcmds")
+    config = shipped_config("config.yaml", "compute-matched.yaml")
+    code, out = wf.run(tmp_path, config, "-n", "--printshellcmds")
     assert code == 0, out[-3000:]
-    assert wf.planned_jobs(out)["train"] == 2 * 3 * 3
+    assert config["models"] == ["unet_flops", "unetpp"]
+    assert wf.planned_jobs(out)["train"] == 2 * len(config["augmentations"]) * len(config["seeds"])
     assert "results/synthetic-compute-matched/runs/unet_flops/none/split0/seed0/run.json" in out
     assert '"budget":{"match":"flops","reference":"unetpp"}' in out and '"budget_reference":' in out
