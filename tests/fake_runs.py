@@ -95,6 +95,10 @@ class FakeSweep:
             str(self.out_dir),
         ]
 
+    def report_args(self, out: Path, config_json: str = "{}") -> list[str]:
+        """`segsweep report` of this sweep's aggregate into `out`, the config shown being `config_json`."""
+        return ["report", "--results", str(self.results), "--config-json", config_json, "--out", str(out)]
+
     def config(self) -> dict:
         """The slice of a workflow config that the report shows as provenance."""
         return {

@@ -334,7 +334,7 @@ def test_no_complete_pair_is_reported_not_compared(small_sweep, tmp_path):
     verdict = json.loads((small_sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert verdict["decision"] == "no_pairs" and "nothing to compare" in verdict["sentence"]
     out = tmp_path / "report.html"
-    assert main(["report", "--results", str(small_sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert main(small_sweep.report_args(out)) == 0
     assert "no pairs" in out.read_text(encoding="utf-8")
 
 

@@ -219,7 +219,7 @@ def test_the_verdict_and_models_table_say_what_is_compute_matched(tmp_path: Path
         (flops["training_flops_per_image"] * flops["epochs_run"]).mean()
     )
     out = tmp_path / "report.html"
-    assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert main(sweep.report_args(out)) == 0
     html = out.read_text(encoding="utf-8")
     assert "<dt>Matching</dt>" in html.split('<section id="verdict"')[1].split("</section>")[0]
     assert f"<td>{label}</td>" in html.split('<section id="models"')[1].split("</section>")[0]

@@ -94,6 +94,15 @@ def evaluate(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+def evaluate_unet(sweep: Path, manifest: str, model_file: str, out_dir: Path) -> subprocess.CompletedProcess:
+    """`segsweep evaluate` of the config's U-Net run, with the given manifest and model file."""
+    return evaluate(
+        sweep,
+        *("--config", "config.yaml", "--model", "unet", "--aug", "none", "--threads", "1"),
+        *("--manifest", manifest, "--model-file", model_file, "--out-dir", str(out_dir)),
+    )
+
+
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory) -> Path:
     """Dataset, config, both models saved, and both evaluated: U-Net by --settings, U-Net++ by --config."""
@@ -388,23 +397,7 @@ def test_a_bad_test_image_stops_the_job_naming_it_and_leaves_no_outputs(sweep, t
     broken.write_bytes(b"not a png")
     manifest.loc[manifest["stem"] == "e", "label"] = str(broken)
     manifest.to_csv(sweep / "broken.csv", index=False)
-    result = evaluate(
-        sweep,
-        "--config",
-        "config.yaml",
-        "--model",
-        "unet",
-        "--aug",
-        "none",
-        "--manifest",
-        "broken.csv",
-        "--model-file",
-        "runs/unet/model.keras",
-        "--threads",
-        "1",
-        "--out-dir",
-        str(tmp_path / "eval"),
-    )
+    result = evaluate_unet(sweep, "broken.csv", "runs/unet/model.keras", tmp_path / "eval")
     assert result.returncode == 2
     assert str(broken) in result.stderr
     assert "Traceback" not in result.stderr
@@ -412,23 +405,7 @@ def test_a_bad_test_image_stops_the_job_naming_it_and_leaves_no_outputs(sweep, t
 
 
 def test_a_model_file_from_another_run_is_refused(sweep, tmp_path):
-    result = evaluate(
-        sweep,
-        "--config",
-        "config.yaml",
-        "--model",
-        "unet",
-        "--aug",
-        "none",
-        "--manifest",
-        "split.csv",
-        "--model-file",
-        "runs/unetpp/model.keras",
-        "--threads",
-        "1",
-        "--out-dir",
-        str(tmp_path / "eval"),
-    )
+    result = evaluate_unet(sweep, "split.csv", "runs/unetpp/model.keras", tmp_path / "eval")
     assert result.returncode == 2
     assert "runs/unetpp/run.json: the model was trained with model 'unetpp'" in result.stderr
     assert not (tmp_path / "eval").exists()

@@ -47,9 +47,7 @@ def report(tmp_path_factory) -> dict:
     assert main([*sweep.aggregate_args(grid_images=1), "--allow-missing"]) == 0
     config = {**sweep.config(), "note": SCRIPT}
     out = root / "out" / "report.html"
-    assert (
-        main(["report", "--results", str(sweep.results), "--config-json", json.dumps(config), "--out", str(out)]) == 0
-    )
+    assert main(sweep.report_args(out, json.dumps(config))) == 0
     html = out.read_text(encoding="utf-8")
     parser = Tags()
     parser.feed(html)
@@ -127,7 +125,7 @@ def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
     expected_hours = (runs["train_seconds"].sum() + len(runs) * EVALUATE_SECONDS) / 3600  # 1 CPU thread each
     assert verdict["cost"]["device_hours"] == pytest.approx(expected_hours)
     out = tmp_path / "report.html"
-    assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert main(sweep.report_args(out)) == 0
     section = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
     assert f"this decision cost {expected_hours:.2f} CPU-hours over {len(runs)} runs" in section
     assert f"about {verdict['plan']['images_to_settle']} test images would" in section
@@ -149,22 +147,7 @@ def test_read_benchmark(tmp_path):
 
 def test_bad_config_json_is_a_user_error(report, tmp_path, capsys):
     sweep = report["sweep"]
-    assert (
-        main(
-            [
-                "report",
-                "--results",
-                str(sweep.results),
-                "--dataset",
-                sweep.dataset,
-                "--config-json",
-                "{oops",
-                "--out",
-                str(tmp_path / "r.html"),
-            ]
-        )
-        == 2
-    )
+    assert main([*sweep.report_args(tmp_path / "r.html", "{oops"), "--dataset", sweep.dataset]) == 2
     assert "--config-json is not valid JSON" in capsys.readouterr().err
 
 

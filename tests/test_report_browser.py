@@ -142,22 +142,7 @@ def report(tmp_path_factory) -> Path:
     sweep = make_fake_sweep(root)
     assert main(sweep.aggregate_args()) == 0
     out = root / "report.html"
-    assert (
-        main(
-            [
-                "report",
-                "--results",
-                str(sweep.results),
-                "--dataset",
-                sweep.dataset,
-                "--config-json",
-                json.dumps(sweep.config()),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert main([*sweep.report_args(out, json.dumps(sweep.config())), "--dataset", sweep.dataset]) == 0
     return out
 
 

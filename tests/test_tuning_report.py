@@ -53,7 +53,7 @@ def test_tuned_verdict_names_its_budget_and_crossing_curves(tmp_path, baseline_s
     assert ("The tuning curves cross" in verdict["sentence"]) is cross
     assert layout.plot_file(sweep.out_dir, layout.TUNING_PLOT).stat().st_size > 0
     out = tmp_path / "report.html"
-    assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert main(sweep.report_args(out)) == 0
     html = out.read_text(encoding="utf-8")
     box = html.split('<section id="verdict"')[1].split("</section>")[0]
     assert "<dt>Tuning</dt>" in box and "4 trials each, chosen on validation" in box
@@ -69,7 +69,7 @@ def test_untuned_sweep_has_no_tuning_plot(tmp_path):
     assert main(sweep.aggregate_args(grid_images=1)) == 0
     assert not layout.plot_file(sweep.out_dir, layout.TUNING_PLOT).exists()
     out = tmp_path / "report.html"
-    assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert main(sweep.report_args(out)) == 0
     assert layout.TUNING_PLOT not in out.read_text(encoding="utf-8")
 
 
@@ -119,7 +119,7 @@ def test_the_decision_cost_counts_the_tuning_trials(tmp_path, monkeypatch):
     # More seeds reuse the chosen configurations: the plan prices evaluation runs only.
     assert verdict["plan"]["device_hours_per_seed"] == pytest.approx(runs_hours / 2)
     out = tmp_path / "report.html"
-    assert main(["report", "--results", str(sweep.results), "--config-json", "{}", "--out", str(out)]) == 0
+    assert main(sweep.report_args(out)) == 0
     box = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
     assert f"this decision cost {verdict['cost_sentence']}".replace("'", "&#39;") in box
 
