@@ -5,6 +5,9 @@
   them as read-only (copy before changing them): other tests share them.
 - `REPO`, the repository's root; `merged(base, changes)`, a config merged over another as
   Snakemake merges config files; `shipped_config(*names)`, config/<names> merged so: import them (`from conftest import REPO`).
+- `finished_tiny_sweep`: the workflow run to the end on tests/configs/tiny.yaml, made once for the
+  whole `make test` (its workers share it): read-only; a test that runs Snakemake in it writes
+  nothing under its results/ (dry runs, or outputs elsewhere).
 - `shared_data` and the per-sample fixtures: the real third-party samples kept beside the
   repository in ../shared/data (non-commercial licences: never copied into the repository).
   Tests using them skip where they are absent.
@@ -12,6 +15,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,6 +82,26 @@ def make_synthetic(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Pa
 def synthetic_dataset(make_synthetic: Callable[..., Path]) -> Path:
     """8 pairs of 96x320 in the kitti_semantics layout (seed 0)."""
     return make_synthetic()
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made by whichever pytest-xdist worker asks first, under a lock in the folder of this
+    session's workers (`getbasetemp().parent`); the others wait for it, then read it. A tiny
+    sweep is about a minute of both cores, and two modules (test_workflow, test_slurm) read it."""
+    import workflow_runner as wf
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # without xdist, the parent holds earlier sessions
+        root = root.parent
+    workdir, done = root / "finished-tiny-sweep", root / "finished-tiny-sweep.done"
+    with (root / "finished-tiny-sweep.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            code, out = wf.run(workdir, wf.tiny_config(), "--cores", "2")
+            assert code == 0, out[-4000:]
+            done.touch()
+    return workdir
 
 
 def _shared(name: str) -> Path:

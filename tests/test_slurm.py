@@ -8,8 +8,8 @@ Snakemake's user profile folder (here $XDG_CONFIG_HOME/snakemake/slurm, a symlin
 Scenarios, each in its own working folder (never the repository's results/), started together in
 the background so that their waits overlap; each test waits for its own:
   sweep    the tiny config (tests/configs/tiny.yaml) with resources.gpus: 1, all of it: one SLURM
-           job per run (the profile's group of train and evaluate)
-  local    the same config run locally: the reference result tree for `sweep`
+           job per run (the profile's group of train and evaluate), compared with the same
+           config run locally (conftest's `finished_tiny_sweep`, which test_workflow reads too)
   requeue  one run (train and evaluate); once training has saved an epoch, the test requeues its
            SLURM job (`scontrol requeue`, as a preemption does). SLURM sends SIGTERM, holds the
            job about two minutes, runs it again under the same job ID; training resumes and the
@@ -62,13 +62,12 @@ ONE_EVAL = "results/tiny/eval/unet/none/split0/seed0"
 TIMEOUT_EPOCHS = 40
 REQUEUE_EPOCHS = 40
 
-# scenario -> (config changes to tests/configs/tiny.yaml, extra arguments, profile (None: run locally),
+# scenario -> (config changes to tests/configs/tiny.yaml, extra arguments, profile,
 # hard limit in s).
 # `fails` fails the same way at every attempt: --retries 0 spares the profile's two retries (the
 # plugin polls ever less often while no job completes: each failed attempt adds half a minute).
 SCENARIOS = {
     "sweep": ({"resources": RESOURCES}, [], "slurm", 480),
-    "local": ({"resources": RESOURCES}, [], None, 480),
     "fails": (
         {"resources": RESOURCES, "train": {"batch_size": 64}},
         ["--retries", "0", f"{ONE_RUN}/run.json"],
@@ -99,7 +98,6 @@ SCENARIOS = {
 }
 USED_BY = {
     "sweep": "test_tiny_sweep_runs_on_slurm",
-    "local": "test_tiny_sweep_runs_on_slurm",
     "fails": "test_failing_job_is_reported_as_failed",
     "timeout": "test_timed_out_job_is_retried_with_more_time",
     "requeue": "test_requeued_job_resumes_training_and_completes",
@@ -257,7 +255,7 @@ def start_scenario(name: str, root: Path, env: dict) -> Run:
     workdir = root / name
     workdir.mkdir()
     (workdir / "config.yaml").write_text(yaml.safe_dump(merged(yaml.safe_load(TINY.read_text()), changes)))
-    command = [BIN / "snakemake", "-s", SNAKEFILE, *(["--profile", profile] if profile else ["--cores", "2"])]
+    command = [BIN / "snakemake", "-s", SNAKEFILE, "--profile", profile]
     # --configfile last: the targets in `arguments` come first, or it would read them as config files
     return Run(name, workdir, command + arguments + ["--configfile", "config.yaml"], env, limit)
 
@@ -337,7 +335,7 @@ def slurm_runs(slurm_cluster, request, tmp_path_factory):
     install_profiles(xdg)
     env = run_environment(xdg)
     # The longest waits first: the timeout and failure runs' jobs get the cluster's CPUs before the
-    # sweep's (the local run needs no SLURM and starts at once).
+    # sweep's.
     runs = {name: start_scenario(name, root, env) for name in names if name != "sweep"}
     if "timeout" in runs:
         runs["timeout"].stopped = stop_first_attempt(runs["timeout"])
@@ -397,19 +395,18 @@ def json_shape(value):
 
 @pytest.mark.slurm
 @pytest.mark.slow
-def test_tiny_sweep_runs_on_slurm(slurm_runs):
-    sweep, local = slurm_runs["sweep"], slurm_runs["local"]
+def test_tiny_sweep_runs_on_slurm(slurm_runs, finished_tiny_sweep):
+    sweep = slurm_runs["sweep"]
     assert sweep.returncode == 0, sweep.tail()
-    assert local.returncode == 0, local.tail()
     config = yaml.safe_load((sweep.workdir / "config.yaml").read_text())
 
     # Same result tree as the local run; the JSON files have the same keys.
     tree = result_tree(sweep.workdir / "results")
-    assert tree == result_tree(local.workdir / "results"), "SLURM and local runs made different files"
+    assert tree == result_tree(finished_tiny_sweep / "results"), "SLURM and local runs made different files"
     assert {"tiny/report.html", "index.html"} <= tree
     for name in sorted(path for path in tree if path.endswith(".json")):
         shape = json_shape(json.loads((sweep.workdir / "results" / name).read_text()))
-        assert shape == json_shape(json.loads((local.workdir / "results" / name).read_text())), name
+        assert shape == json_shape(json.loads((finished_tiny_sweep / "results" / name).read_text())), name
 
     # Nothing is left to do.
     dry = subprocess.run(

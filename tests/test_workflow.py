@@ -3,7 +3,7 @@ a long sweep meets.
 
 Each test runs real Snakemake, real training and evaluation on a 12-image procedural dataset
 with 3-level networks at 32x96 (see tests/configs/tiny.yaml), in its own scratch folder; the
-dry-run tests share one finished sweep.
+dry-run tests share the suite's one finished sweep (conftest's `finished_tiny_sweep`).
 """
 
 from __future__ import annotations
@@ -82,24 +82,16 @@ def test_split_axis_fans_out_the_runs_and_the_aggregate_reads_every_split(tmp_pa
 # one finished tiny sweep, and what `snakemake -n` plans after a config change
 
 
-@pytest.fixture(scope="module")
-def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("sweep")
-    code, out = wf.run(workdir, wf.tiny_config(), "--cores", "2")
-    assert code == 0, out[-4000:]
-    return workdir
-
-
 @pytest.mark.slow
-def test_sweep_runs_end_to_end_and_snakemake_report_works(finished_sweep: Path) -> None:
+def test_sweep_runs_end_to_end_and_snakemake_report_works(finished_tiny_sweep: Path) -> None:
     config = wf.tiny_config()
-    exp = experiment(finished_sweep)
+    exp = experiment(finished_tiny_sweep)
     for model in config["models"]:
         for seed in config["seeds"]:
-            run = json.loads((run_dir(finished_sweep, model, seed) / "run.json").read_text())
+            run = json.loads((run_dir(finished_tiny_sweep, model, seed) / "run.json").read_text())
             assert (run["model"], run["seed"], run["resumed"]) == (model, seed, False)
-            metrics = json.loads((eval_dir(finished_sweep, model, seed) / "metrics.json").read_text())
-            per_image = pd.read_csv(eval_dir(finished_sweep, model, seed) / "per_image.csv")
+            metrics = json.loads((eval_dir(finished_tiny_sweep, model, seed) / "metrics.json").read_text())
+            per_image = pd.read_csv(eval_dir(finished_tiny_sweep, model, seed) / "per_image.csv")
             tp, fp, fn = (int(per_image[count].sum()) for count in ("tp", "fp", "fn"))
             assert len(per_image) == metrics["n_images"] and tp + fp + fn > 0
             # Pooled IoU: the counts summed over the test images, then one ratio.
@@ -110,16 +102,17 @@ def test_sweep_runs_end_to_end_and_snakemake_report_works(finished_sweep: Path) 
     verdict = json.loads((exp / "aggregate" / "verdict.json").read_text())
     assert verdict["runs_found"] == verdict["runs_expected"] == 4 and verdict["missing_runs"] == []
     # Every output of the experiment is under results/tiny/ (the generated dataset is config's dataset.root).
-    assert sorted(p.name for p in (finished_sweep / "results").iterdir()) == ["data", "index.html", "tiny"]
-    index = (finished_sweep / "results" / "index.html").read_text()
+    assert sorted(p.name for p in (finished_tiny_sweep / "results").iterdir()) == ["data", "index.html", "tiny"]
+    index = (finished_tiny_sweep / "results" / "index.html").read_text()
     assert 'href="tiny/report.html"' in index and re.search(r"<td>4</td>", index), index
 
-    code, out = wf.run(finished_sweep, config, "-n")
+    code, out = wf.run(finished_tiny_sweep, config, "-n")
     assert code == 0 and "Nothing to be done" in out  # a second run redoes nothing
 
-    code, out = wf.run(finished_sweep, config, "--report", "results/tiny/snakemake-report.zip")
+    # Outside results/: test_slurm compares this sweep's result tree with its SLURM run's.
+    code, out = wf.run(finished_tiny_sweep, config, "--report", "snakemake-report.zip")
     assert code == 0, out[-3000:]
-    with zipfile.ZipFile(exp / "snakemake-report.zip") as report:
+    with zipfile.ZipFile(finished_tiny_sweep / "snakemake-report.zip") as report:
         data = "\n".join(
             report.read(name).decode(errors="replace") for name in report.namelist() if name.endswith((".html", ".js"))
         )
@@ -136,7 +129,7 @@ def _reordered(value):
 
 
 @pytest.mark.slow
-def test_only_what_a_change_affects_is_planned_again(finished_sweep: Path) -> None:
+def test_only_what_a_change_affects_is_planned_again(finished_tiny_sweep: Path) -> None:
     config = wf.tiny_config()
     plans = {}
     for case, changed in {
@@ -146,7 +139,7 @@ def test_only_what_a_change_affects_is_planned_again(finished_sweep: Path) -> No
         "report only": wf.tiny_config(report={"grid_images": 2}),
         "training": wf.tiny_config(train={"learning_rate": 0.01}),
     }.items():
-        code, out = wf.run(finished_sweep, changed, "-n")
+        code, out = wf.run(finished_tiny_sweep, changed, "-n")
         assert code == 0, out[-3000:]
         plans[case] = wf.planned_jobs(out)
     runs = len(config["models"]) * len(config["seeds"])
@@ -160,9 +153,9 @@ def test_only_what_a_change_affects_is_planned_again(finished_sweep: Path) -> No
 
 
 @pytest.mark.slow
-def test_another_experiment_name_plans_only_its_own_files(finished_sweep: Path) -> None:
-    before = {p: p.stat().st_mtime_ns for p in experiment(finished_sweep).rglob("*")}
-    code, out = wf.run(finished_sweep, wf.tiny_config(name="tiny-lr", train={"learning_rate": 0.01}), "-n")
+def test_another_experiment_name_plans_only_its_own_files(finished_tiny_sweep: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in experiment(finished_tiny_sweep).rglob("*")}
+    code, out = wf.run(finished_tiny_sweep, wf.tiny_config(name="tiny-lr", train={"learning_rate": 0.01}), "-n")
     assert code == 0, out[-3000:]
     outputs = [
         path
@@ -172,9 +165,9 @@ def test_another_experiment_name_plans_only_its_own_files(finished_sweep: Path) 
     ]
     assert outputs and all(path.startswith("results/tiny-lr/") for path in outputs), outputs
     assert wf.planned_jobs(out)["train"] == 4
-    code, out = wf.run(finished_sweep, wf.tiny_config(), "-n")
+    code, out = wf.run(finished_tiny_sweep, wf.tiny_config(), "-n")
     assert code == 0 and "Nothing to be done" in out  # the first experiment is still complete
-    assert {p: p.stat().st_mtime_ns for p in experiment(finished_sweep).rglob("*")} == before
+    assert {p: p.stat().st_mtime_ns for p in experiment(finished_tiny_sweep).rglob("*")} == before
 
 
 @pytest.mark.slow
@@ -182,7 +175,9 @@ def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: 
     config = wf.tiny_config(seeds=[0], train={"epochs": 5, "early_stopping_patience": 0})
     first, second = run_dir(tmp_path, "unet", 0), run_dir(tmp_path, "unetpp", 0)
     kill_after = random.Random(21).randint(1, 3)  # an epoch of the second run, the same on every run of the test
-    process = wf.start(tmp_path, config, "--cores", "1")
+    # The two trainings only: what follows them (evaluation, report) is another test's.
+    trainings = [str((d / "run.json").relative_to(tmp_path)) for d in (first, second)]
+    process = wf.start(tmp_path, config, "--cores", "1", *trainings)
 
     def second_run_mid_training() -> bool:
         finished = [d for d in (first, second) if (d / "run.json").exists()]
@@ -204,7 +199,7 @@ def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: 
     assert wf.finish(process, 120) != 0  # Snakemake reports the killed job as failed
     assert_all_or_nothing(killed)
 
-    code, out = wf.run(tmp_path, config, "--cores", "1")
+    code, out = wf.run(tmp_path, config, "--cores", "1", *trainings)
     assert code == 0, out[-4000:]
     run = json.loads((killed / "run.json").read_text())
     assert run["resumed"] is True and run["resumed_from_epoch"] >= epochs_saved >= kill_after
@@ -214,7 +209,7 @@ def test_killed_training_job_resumes_and_finished_runs_are_not_redone(tmp_path: 
 
 @pytest.mark.slow
 def test_killed_snakemake_leaves_no_output_that_looks_done_and_reruns_to_completion(tmp_path: Path) -> None:
-    config = wf.tiny_config(train={"epochs": 4, "early_stopping_patience": 0})
+    config = wf.tiny_config(seeds=[0], train={"epochs": 4, "early_stopping_patience": 0})  # two runs, trained together
     runs = [run_dir(tmp_path, m, s) for m in config["models"] for s in config["seeds"]]
     process = wf.start(tmp_path, config, "--cores", "2")
     wf.wait_for(lambda: any(saved_epochs(d) >= 1 for d in runs), process, 300, "a training epoch saved")
