@@ -23,6 +23,7 @@ import keras
 
 from segsweep.data.formats import Sample
 from segsweep.models import build_model
+from segsweep.training.compiling import compile_for_training
 from segsweep.training.pipeline import DecodedSplit
 
 
@@ -36,19 +37,6 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
-
-
-def _model(model_settings: dict, input_size: tuple[int, int], jit_compile: bool):
-    from segsweep.training.losses import BceDiceLoss
-
-    model = build_model(model_settings, (*input_size, 3))
-    heads = len(model.output_names)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
-        jit_compile=jit_compile,
-    )
-    return model, heads
 
 
 def _seed_style_feed(samples: list[Sample], fmt: str, preset: list[dict], input_size, batch_size: int, seed: int):
@@ -98,7 +86,8 @@ def images_per_second(
     from segsweep.training.augment import Augmenter
     from segsweep.training.pipeline import train_dataset
 
-    model, heads = _model(model_settings, input_size, jit_compile)
+    model = build_model(model_settings, (*input_size, 3))
+    heads = len(model.output_names)
     if feed == "seed_style":
         dataset, steps = _seed_style_feed(samples, fmt, preset, input_size, batch_size, seed)
         if heads > 1:
@@ -113,6 +102,9 @@ def images_per_second(
         fit_kwargs = {"steps_per_epoch": steps}
     else:
         raise ValueError(f"unknown feed {feed!r}")
+    compile_for_training(
+        model, 1e-3, dataset[0] if feed == "seed_style" else dataset.element_spec, jit_compile=jit_compile
+    )
     timer = EpochTimer()
     model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0, **fit_kwargs)
     images = steps * batch_size

@@ -120,7 +120,7 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
         StopOnSigterm,
         ValidationRoadIoU,
     )
-    from segsweep.training.losses import BceDiceLoss
+    from segsweep.training.compiling import compile_for_training
     from segsweep.training.pipeline import decode_samples, resize_split, train_dataset, validation_dataset
     from segsweep.training.schedule import learning_rate
 
@@ -145,18 +145,13 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
             "note: Keras turns XLA off while op determinism is on: "
             "'train.jit_compile' has no effect unless 'train.deterministic' is false"
         )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate(train, steps)),
-        loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
+    compile_for_training(
+        model,
+        learning_rate(train, steps),
+        train_data.element_spec,
         loss_weights=fit.loss_weights,
         jit_compile=train["jit_compile"],
     )
-    # The optimizer's and the loss trackers' variables are made now, from the training batches'
-    # shapes, rather than by the first training step: a tf.function that creates variables on its
-    # first call is traced twice, which cost a default U-Net++ run about 9 s of its start
-    # (measured). Keras does this itself only under a distribution strategy; the method is
-    # private, hence keras' exact pin in pyproject.toml.
-    model._symbolic_build(data_batch=train_data.element_spec)
     scores = state.scores
     patience = train["early_stopping_patience"]
     monitor = {"monitor": "val_road_iou", "mode": "max"}
