@@ -34,15 +34,16 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 # modules to its workers (pytest-xdist --dist loadfile), and a long module handed out last would
 # finish alone while the other core idles.
 LONGEST_MODULES = (
-    "test_workflow",
     "test_slurm",
-    "test_sequential_workflow",
+    "test_workflow",
     "test_training_runs",
-    "test_tuning_workflow",
     "test_bench",
+    "test_tuning_workflow",
+    "test_sequential_workflow",
     "test_own_model",
     "test_evaluate",
     "test_compute_matching",
+    "test_aggregate",
     "test_hardware",
 )
 

@@ -48,7 +48,7 @@ def markdown(results: dict) -> str:
                 row(f"XLA vs float32 ({regime}, training img/s)", f"{_f(s['xla_vs_float32'], 2)}x")
         for policy, r in p["iou_over_seeds"].items():
             row(
-                f"best val road IoU, U-Net {policy}, seeds {r['seeds']} (runs not timed: {r['threads_per_run']} thread each)",
+                f"best val road IoU, U-Net {policy}, seeds {r['seeds']}, {r['epochs']} epochs (runs not timed: {r['threads_per_run']} thread each)",
                 f"{r['mean']:.3f} ± {r['std']:.3f} ({', '.join(f'{v:.3f}' for v in r['best_val_road_iou'])})",
             )
     if "inference" in results:
