@@ -43,7 +43,9 @@ class Plan:
     # -- data ------------------------------------------------------------------------------
     @functools.cached_property
     def manifest(self) -> Path:
-        """The procedural dataset and its split, as the workflow makes them (made once)."""
+        """The procedural dataset at KITTI's frame size (375x1242: the input pipeline decodes and
+        crops what KITTI gives it), split by the config's split settings as the workflow splits
+        it: the default regime trains on the default sweep's training images (made once)."""
         from segsweep.data.split import make_split
         from segsweep.data.synthetic import generate
 
@@ -53,7 +55,7 @@ class Plan:
             generate(root, count, seed=0)
         manifest = self.out_dir / f"split{count}.csv"
         if not manifest.is_file():
-            make_split({"format": "kitti_semantics", "root": str(root)}, {"seed": 0}, manifest)
+            make_split({"format": "kitti_semantics", "root": str(root)}, self.config["split"], manifest)
         return manifest
 
     @functools.cached_property
