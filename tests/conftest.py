@@ -89,7 +89,8 @@ def synthetic_dataset(make_synthetic: Callable[..., Path]) -> Path:
 def finished_tiny_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Made by whichever pytest-xdist worker asks first, under a lock in the folder of this
     session's workers (`getbasetemp().parent`); the others wait for it, then read it. A tiny
-    sweep is about a minute of both cores, and two modules (test_workflow, test_slurm) read it."""
+    sweep is about a minute of both cores, and three modules read it (test_workflow,
+    test_slurm, and test_sequential_workflow, which copies it)."""
     import workflow_runner as wf
 
     root = tmp_path_factory.getbasetemp()
