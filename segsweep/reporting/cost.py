@@ -206,4 +206,4 @@ def describe(cost: dict) -> str:
         return f"{cost['device_hours']:.2f} {unit_name(cost['unit'])} over {cost['runs']} runs (from {named})"
     unit = cost["unit"] if cost["tuning_unit"] == cost["unit"] else "mixed"
     spent = " and ".join(f"{hours:.2f} over {runs} {what}" for what, hours, runs, _ in parts)
-    return f"{cost['device_hours'] + cost['tuning_device_hours']:.2f} {unit_name(unit)}: {spent} (from {named})"
+    return f"{cost['total_device_hours']:.2f} {unit_name(unit)}: {spent} (from {named})"
