@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pytest
 
+from older_plans import seeds_for_half_width, settle_target
 from segsweep.statistics.bootstrap import Components
 from segsweep.statistics.decision import compare, decide, sentence
-from segsweep.statistics.planning import images_to_settle, probability_to_settle, seeds_to_settle, settle_target
+from segsweep.statistics.planning import images_to_settle, probability_to_settle, seeds_to_settle
 from test_stats import RESAMPLES, noisy_design
 
 # s2_seed = 4e-4, s2_image = 1e-4, s2_res = 4e-4, I = 16, one split; with z = 2 the planned half-width is
@@ -54,7 +55,7 @@ def test_older_rules_plan_too_few_seeds():
     4 (4.25e-4 / R + 6.25e-6) < 1e-4 for R > 22.7) leaves d +- h holding 0; near 0, an interval centred
     on d that settles (h < m - |d|, 44 seeds at d = 0.002) rarely settles once d moves by its SE."""
     rng = np.random.default_rng(5)
-    old = PLAN.seeds_needed(MARGIN, z=2.0)
+    old = seeds_for_half_width(PLAN, MARGIN, z=2.0)
     assert old == 23
     assert decide(0.009 - PLAN.half_width(old, z=2.0), 0.009 + PLAN.half_width(old, z=2.0), MARGIN) == "inconclusive"
     assert (
@@ -62,7 +63,7 @@ def test_older_rules_plan_too_few_seeds():
         < 0.45
         <= _simulated_settling(0.009, seeds_to_settle(PLAN, 0.009, MARGIN, z=2.0), rng)
     )
-    centred = PLAN.seeds_needed(settle_target(0.002, MARGIN), z=2.0)
+    centred = seeds_for_half_width(PLAN, settle_target(0.002, MARGIN), z=2.0)
     assert centred == 44  # 4.25e-4 / R < 0.004^2 - 6.25e-6 = 9.75e-6, R > 43.6
     assert _simulated_settling(0.002, centred, rng) < 0.45  # fewer than half the future sweeps settle
     assert seeds_to_settle(PLAN, 0.002, MARGIN, z=2.0) > centred

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from older_plans import seeds_for_half_width
 from segsweep.statistics import stats
 from segsweep.statistics.bootstrap import Split, components, crossed_bootstrap, linearised_differences
 from segsweep.statistics.decision import compare, conflicts, decide, sentence
@@ -248,9 +249,13 @@ def test_variance_components_of_an_additive_design():
     # Planned half-width 1.96 sqrt(s2_seed / R + s2_image / I): hand-solved for the seeds needed.
     target = 0.01
     room = (target / 1.959964) ** 2 - np.var(b, ddof=1) / 9
-    assert found.seeds_needed(target) == math.floor(np.var(a, ddof=1) / room) + 1
-    assert found.half_width(found.seeds_needed(target)) < target <= found.half_width(found.seeds_needed(target) - 1)
-    assert found.seeds_needed(0.001) is None  # the 9 images alone leave more than +-0.1 points
+    assert seeds_for_half_width(found, target) == math.floor(np.var(a, ddof=1) / room) + 1
+    assert (
+        found.half_width(seeds_for_half_width(found, target))
+        < target
+        <= found.half_width(seeds_for_half_width(found, target) - 1)
+    )
+    assert seeds_for_half_width(found, 0.001) is None  # the 9 images alone leave more than +-0.1 points
     assert components([make_split(base[:, :1], base[:, :1] + 0.01)], "per_image_iou") is None  # one seed
 
 

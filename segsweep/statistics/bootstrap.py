@@ -170,15 +170,6 @@ class Components:
             mean_variance(self.seed, self.image, self.residual, n_seeds, self.n_images, self.split, self.n_splits)
         )
 
-    def seeds_needed(self, half_width: float, z: float = 1.959964) -> int | None:
-        """Fewest seeds whose planned half-width is under `half_width`; None if no number of seeds
-        can get there (the test set's images, or the splits, alone leave a wider interval)."""
-        room = (half_width / z) ** 2 * self.n_splits - self.split - self.image / self.n_images
-        if room <= 0:
-            return None
-        per_seed = self.seed + self.residual / self.n_images
-        return max(2, math.floor(per_seed / room) + 1)
-
 
 def linearised_differences(split: Split, metric: str) -> np.ndarray:
     """(R, I) per-(seed, image) contributions to the difference, averaged over augmentations,

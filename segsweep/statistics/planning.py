@@ -10,7 +10,7 @@ the future estimate D is drawn from N(d, SE^2), SE and h = z SE the planned stan
 half-width of bootstrap.Components.half_width (`probability_to_settle`). Two older readings fall
 short. A half-width under the margin (h < m, this project's first "seeds needed") does not decide a
 difference near the margin: at d = 0.9 m an interval of half-width 0.95 m holds 0 and reaches beyond
-m. An interval centred on d that settles (h < max(|d|, m - |d|), `settle_target`) is necessary but
+m. An interval centred on d that settles (h < max(|d|, m - |d|)) is necessary but
 far from enough at d near 0: there the future D wanders by about SE, and an interval just under
 the margin settles in fewer than one sweep in ten.
 
@@ -30,11 +30,6 @@ from scipy import stats
 from segsweep.statistics.bootstrap import Components
 
 Z95 = 1.959964
-
-
-def settle_target(diff: float, margin: float) -> float:
-    """The largest half-width at which an interval centred on diff settles: max(|d|, m - |d|)."""
-    return max(abs(diff), margin - abs(diff))
 
 
 MOST_LIKELY = 0.5  # the chance of settling a plan asks for
