@@ -59,12 +59,13 @@ def test_road_coloured_non_road_exists(synthetic_dataset: Path) -> None:
 
 
 def test_same_seed_gives_the_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
-    def make(name: str, count: int, seed: int) -> dict[str, bytes]:
-        synthetic.generate(tmp_path / name, count, seed, 48, 160)
+    def make(name: str, count: int, seed: int, workers: int = 1) -> dict[str, bytes]:
+        synthetic.generate(tmp_path / name, count, seed, 48, 160, workers)
         return files(tmp_path / name)
 
     first, again, other, more = make("a", 2, 5), make("b", 2, 5), make("c", 2, 6), make("d", 3, 5)
     assert first == again
+    assert make("e", 3, 5, workers=2) == more, "scenes rendered side by side are the same bytes"
     assert all(first[name] != other[name] for name in first)
     assert {name: more[name] for name in first} == first, "adding scenes leaves the earlier ones unchanged"
 
@@ -94,6 +95,8 @@ def test_refuses_to_overwrite_and_bad_arguments(tmp_path: Path) -> None:
         synthetic.generate(tmp_path / "new", 0, 0)
     with pytest.raises(UserError, match="--seed"):
         synthetic.generate(tmp_path / "new", 1, -1)
+    with pytest.raises(UserError, match="--workers"):
+        synthetic.generate(tmp_path / "new", 1, 0, workers=0)
     assert not (tmp_path / "new").exists()
 
 

@@ -52,7 +52,7 @@ class Plan:
         count = 16 if self.quick else self.config["dataset"]["generate"]["count"]
         root = self.out_dir / f"data{count}"
         if not root.is_dir():
-            generate(root, count, seed=0)
+            generate(root, count, seed=0, workers=self.threads)
         manifest = self.out_dir / f"split{count}.csv"
         if not manifest.is_file():
             make_split({"format": "kitti_semantics", "root": str(root)}, self.config["split"], manifest)

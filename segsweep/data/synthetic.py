@@ -18,6 +18,8 @@ a dataset that looks complete.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -334,23 +336,38 @@ def render_scene(rng: np.random.Generator, height: int, width: int) -> tuple[np.
     return _paint(rng, g, material, shade, sunny), _LABEL_OF[material]
 
 
-def generate(out: Path, count: int, seed: int, height: int = 375, width: int = 1242) -> None:
-    """Write `count` scenes to `out` in the kitti_semantics layout (see the module docstring)."""
+def generate(out: Path, count: int, seed: int, height: int = 375, width: int = 1242, workers: int = 1) -> None:
+    """Write `count` scenes to `out` in the kitti_semantics layout (see the module docstring).
+
+    Scenes are independent, so `workers` processes render them side by side (the same bytes
+    whatever the number: scene i depends only on (seed, i)).
+    """
     if count < 1:
         raise UserError(f"--count must be at least 1, got {count}")
     if seed < 0:
         raise UserError(f"--seed must be 0 or more, got {seed}")
     if height < 32 or width < 32:
         raise UserError(f"--height and --width must be at least 32 pixels, got {height}x{width}")
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
     with staged_dir(Path(out)) as staging:
-        images, labels = staging / "training" / "image_2", staging / "training" / "semantic"
-        images.mkdir(parents=True)
-        labels.mkdir(parents=True)
-        for index in range(count):
-            image, label = render_scene(np.random.default_rng([seed, index]), height, width)
-            stem = f"{index:06d}_10"
-            Image.fromarray(image).save(images / f"{stem}.png", compress_level=1)
-            Image.fromarray(label).save(labels / f"{stem}.png", compress_level=1)
+        (staging / "training" / "image_2").mkdir(parents=True)
+        (staging / "training" / "semantic").mkdir(parents=True)
+        scenes = [(staging, seed, index, height, width) for index in range(count)]
+        if workers == 1:
+            for scene in scenes:
+                _write_scene(*scene)
+        else:
+            # spawn, not fork: the caller may have TensorFlow's threads running (the benchmark does).
+            with ProcessPoolExecutor(min(workers, count), mp_context=multiprocessing.get_context("spawn")) as pool:
+                list(pool.map(_write_scene, *zip(*scenes), chunksize=max(1, count // (4 * workers))))
+
+
+def _write_scene(root: Path, seed: int, index: int, height: int, width: int) -> None:
+    image, label = render_scene(np.random.default_rng([seed, index]), height, width)
+    stem = f"{index:06d}_10"
+    Image.fromarray(image).save(root / "training" / "image_2" / f"{stem}.png", compress_level=1)
+    Image.fromarray(label).save(root / "training" / "semantic" / f"{stem}.png", compress_level=1)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -359,8 +376,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     parser.add_argument("--height", type=int, default=375, help="image height in pixels (default 375, as KITTI)")
     parser.add_argument("--width", type=int, default=1242, help="image width in pixels (default 1242, as KITTI)")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering scenes side by side (default 1)")
 
 
 def run(args: argparse.Namespace) -> None:
-    generate(args.out, args.count, args.seed, args.height, args.width)
+    generate(args.out, args.count, args.seed, args.height, args.width, args.workers)
     print(f"wrote {args.count} pairs of {args.height}x{args.width} to {args.out}")

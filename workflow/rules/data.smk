@@ -12,6 +12,8 @@ if "generate" in config["dataset"]:
         benchmark:
             bench_path("generate_dataset")
         localrule: True
+        # Everything waits for the dataset: two processes halve its wait and stay modest on a login node.
+        threads: 2
         conda:
             CONDA_ENV
         params:
@@ -21,7 +23,7 @@ if "generate" in config["dataset"]:
             width=config["dataset"]["generate"]["width"],
         shell:
             "python -m segsweep generate --out {output:q} --count {params.n_pairs} --seed {params.seed} "
-            "--height {params.height} --width {params.width} > {log:q} 2>&1"
+            "--height {params.height} --width {params.width} --workers {threads} > {log:q} 2>&1"
 
 elif "download" in config["dataset"]:
 
