@@ -8,6 +8,7 @@ at the default widths and at the paper's ([32..512]). Data is the procedural dat
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import multiprocessing
 import statistics
@@ -53,7 +54,9 @@ class Plan:
         root = self.out_dir / f"data{count}"
         if not root.is_dir():
             generate(root, count, seed=0, workers=self.threads)
-        manifest = self.out_dir / f"split{count}.csv"
+        # Named by the split settings: a manifest kept from another config is not reused.
+        settings = hashlib.sha256(json.dumps(self.config["split"], sort_keys=True).encode()).hexdigest()[:12]
+        manifest = self.out_dir / f"split{count}-{settings}.csv"
         if not manifest.is_file():
             make_split({"format": "kitti_semantics", "root": str(root)}, self.config["split"], manifest)
         return manifest
