@@ -73,3 +73,24 @@ def test_bench_quick_writes_json_and_table(tmp_path: Path) -> None:
     assert set(bench["section_seconds"]) == {"input", "inference"}
     table = (tmp_path / "bench.md").read_text()
     assert "QUICK MODE" in table and "L3 vs L4" in table and f"oneDNN ISA {fp['isa']}, 1 TensorFlow thread," in table
+
+
+def test_each_epoch_is_set_against_the_roof_measured_beside_it() -> None:
+    """Three epochs, the roof measured before the two timed ones and after the last; a hand case of
+    the fractions; then a real fit of a tiny model calls the roof exactly there."""
+    import keras
+    import numpy as np
+
+    from segsweep.bench.training_speed import EpochTimer, fractions_of_roof
+
+    assert fractions_of_roof([100.0, 90.0], [200.0, 100.0, 180.0]) == pytest.approx([100 / 150, 90 / 140])
+    with pytest.raises(ValueError, match="2 epochs need 3 roof measurements, got 2"):
+        fractions_of_roof([100.0, 90.0], [200.0, 100.0])
+
+    calls = []
+    timer = EpochTimer(roof=lambda: calls.append(len(timer.seconds)) or 100.0 + len(calls))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(np.zeros((8, 4)), np.zeros((8, 1)), epochs=3, callbacks=[timer], verbose=0)
+    assert calls == [1, 2, 3], "after the untimed first epoch, before each timed one, and after the last"
+    assert timer.roofs == [101.0, 102.0, 103.0] and len(timer.seconds) == 3

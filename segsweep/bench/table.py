@@ -34,11 +34,12 @@ def markdown(results: dict) -> str:
         )
     if "compute" in results:
         c = results["compute"]
-        row("float32 matmul peak (GFLOP/s)", _f(c["matmul_peak_gflops"]))
         for r in c["rows"]:
             row(
-                f"training {r['model']} at {r['widths']} widths, {'x'.join(map(str, r['input_size']))}: img/s, GFLOP/s (of peak)",
-                f"{_f(r['images_per_second'])}, {_f(r['gflops'])} ({_f(100 * r['fraction_of_peak'])}%)",
+                f"training {r['model']} at {r['widths']} widths, {'x'.join(map(str, r['input_size']))}: img/s, GFLOP/s "
+                "(of the float32 matmul peak measured between its epochs, GFLOP/s)",
+                f"{_f(r['images_per_second'])}, {_f(r['gflops'])} "
+                f"({_f(100 * r['fraction_of_peak'])}% of {_f(r['matmul_peak_gflops'], 0)})",
             )
     if "precision" in results:
         p = results["precision"]

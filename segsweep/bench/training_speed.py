@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 import keras
 
@@ -28,15 +29,37 @@ from segsweep.training.pipeline import DecodedSplit
 
 
 class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
+    """Seconds of each epoch; with `roof` (a function measuring the machine's GFLOP/s), that roof is
+    also measured before every epoch after the first and once after the last, outside the timed
+    windows. On a shared machine the speed on offer moves within seconds (the matmul peak read 116
+    to 242 GFLOP/s within one minute here, 2026-12-03, Xeon), so each epoch is compared with the
+    roof measured beside it (`fractions_of_roof`), not with one taken minutes before."""
+
+    def __init__(self, roof: Callable[[], float] | None = None):
         super().__init__()
         self.seconds: list[float] = []
+        self.roofs: list[float] = []
+        self._roof = roof
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self._roof is not None and epoch > 0:
+            self.roofs.append(self._roof())
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
+
+    def on_train_end(self, logs=None):
+        if self._roof is not None:
+            self.roofs.append(self._roof())
+
+
+def fractions_of_roof(gflops: list[float], roofs: list[float]) -> list[float]:
+    """Each timed epoch's GFLOP/s over the mean of the roofs measured just before and just after it
+    (len(roofs) == len(gflops) + 1): a ratio of two figures taken in the same seconds."""
+    if len(roofs) != len(gflops) + 1:
+        raise ValueError(f"{len(gflops)} epochs need {len(gflops) + 1} roof measurements, got {len(roofs)}")
+    return [g / statistics.mean(roofs[k : k + 2]) for k, g in enumerate(gflops)]
 
 
 def _seed_style_feed(samples: list[Sample], fmt: str, preset: list[dict], input_size, batch_size: int, seed: int):
@@ -78,8 +101,9 @@ def images_per_second(
     jit_compile: bool,
     seed: int,
     threads: int,
+    roof: Callable[[], float] | None = None,
 ) -> dict:
-    """Median training images/s over epochs 2..`epochs` for one feed.
+    """Median training images/s over epochs 2..`epochs` for one feed (with `roof`, see `EpochTimer`).
 
     Expects `segsweep.training.runtime.configure` to have set threads, seed and dtype policy.
     """
@@ -105,7 +129,7 @@ def images_per_second(
     compile_for_training(
         model, 1e-3, dataset[0] if feed == "seed_style" else dataset.element_spec, jit_compile=jit_compile
     )
-    timer = EpochTimer()
+    timer = EpochTimer(roof)
     model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0, **fit_kwargs)
     images = steps * batch_size
     rates = [images / s for s in timer.seconds[1:]]
@@ -114,6 +138,7 @@ def images_per_second(
         "images_per_second": statistics.median(rates),
         "epoch_rates": rates,
         "images_per_epoch": images,
+        "roofs": timer.roofs,
         "model": model,
     }
 
@@ -125,10 +150,13 @@ def achieved_gflops(images_per_second: float, forward_flops: int) -> float:
 
 def measure(spec: dict) -> dict:
     """One measurement in this (fresh) process: `spec` holds `images_per_second`'s arguments,
-    with ``manifest`` and ``n_images`` (the first n training samples) instead of the data, and
-    ``precision``. Returns images/s, the epochs' rates and the achieved GFLOP/s."""
+    with ``manifest`` and ``n_images`` (the first n training samples) instead of the data,
+    ``precision``, and ``roof_matmul_size``: n of the n x n float32 matmul measured between epochs
+    as the roof (None: no roof). Returns images/s, the epochs' rates and the achieved GFLOP/s; with
+    a roof, also its median and the median of the epochs' `fractions_of_roof`."""
     from pathlib import Path
 
+    from segsweep.bench.machine import matmul_gflops
     from segsweep.data.manifest import manifest_samples, read_manifest
     from segsweep.models import forward_flops
     from segsweep.training import runtime
@@ -136,7 +164,7 @@ def measure(spec: dict) -> dict:
 
     spec = dict(spec)
     samples = manifest_samples(read_manifest(Path(spec.pop("manifest"))), "train")[: spec.pop("n_images")]
-    threads, precision = spec["threads"], spec.pop("precision")
+    threads, precision, roof_n = spec["threads"], spec.pop("precision"), spec.pop("roof_matmul_size")
     # Our feeds run as a training job sets up (Keras turns XLA off under op determinism, so XLA
     # runs without it); the seed's feed runs as the notebook did: without op determinism, which
     # slowed its generator-fed epochs by a quarter or more, and with OpenCV's own thread pool.
@@ -148,10 +176,14 @@ def measure(spec: dict) -> dict:
         cv2.setNumThreads(-1)  # OpenCV's default
     data = None if seed_style else decode_samples(spec["fmt"], samples, None, threads)  # it reads PNGs itself
     spec["input_size"] = tuple(spec["input_size"])
-    result = images_per_second(**spec, data=data, samples=samples)
-    model = result.pop("model")
-    return {
-        **result,
-        "precision": precision,
-        "gflops": achieved_gflops(result["images_per_second"], forward_flops(model)),
-    }
+    roof = None if roof_n is None else lambda: matmul_gflops(n=roof_n, repeats=3)
+    result = images_per_second(**spec, data=data, samples=samples, roof=roof)
+    flops = forward_flops(result.pop("model"))
+    roofs = result.pop("roofs")
+    out = {**result, "precision": precision, "gflops": achieved_gflops(result["images_per_second"], flops)}
+    if roofs:
+        epoch_gflops = [achieved_gflops(rate, flops) for rate in result["epoch_rates"]]
+        out["roof_gflops"] = roofs
+        out["matmul_peak_gflops"] = statistics.median(roofs)
+        out["fraction_of_peak"] = statistics.median(fractions_of_roof(epoch_gflops, roofs))
+    return out
