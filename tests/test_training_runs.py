@@ -263,6 +263,23 @@ def test_unknown_transform_is_refused(dataset, tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_crop_larger_than_the_frames_is_refused(make_synthetic, tmp_path, capsys):
+    """flip_crop's 300-370-pixel strips on 96-pixel frames: albumentations would clip them silently."""
+    root = make_synthetic(count=10, seed=1, height=96, width=320)
+    manifest = tmp_path / "split.csv"
+    make_split(
+        {"format": "kitti_semantics", "root": str(root)},
+        {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}},
+        manifest,
+    )
+    error = refused(train_args(write_config(tmp_path, root), manifest, tmp_path / "run", aug="flip_crop"), capsys)
+    assert "'flip_crop', step 2 (transform 'RandomSizedCrop'): crops up to 370x110 pixels" in error
+    assert f"{root}" in error and "(96x320)" in error and "'scale_crop'" in error
+    assert not (tmp_path / "run").exists()
+    # The same frames train with the preset whose crops are fractions of the frame.
+    assert main(train_args(write_config(tmp_path, root), manifest, tmp_path / "other", aug="scale_crop")) == 0
+
+
 @pytest.mark.slow
 def test_nan_loss_fails_the_job_and_a_rerun_with_other_settings_starts_over(dataset, tmp_path, capsys):
     root, manifest = dataset

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from segsweep.data.formats import Sample
 from segsweep.errors import ConfigError
 
 # Crops that end in a resize need an output size; without one they get the network's input size.
@@ -94,6 +95,32 @@ class Augmenter:
         self.seed = int(seed)
         self._local = threading.local()
         self._local.compose = build_transform(self.steps, preset, self.input_size)  # bad presets fail here
+
+    def check_frames(self, samples: Sequence[Sample]) -> None:
+        """Refuse a RandomSizedCrop taller (or, at its w2h_ratio, wider) than a training frame.
+
+        albumentations clips such a crop to the frame without a word, which silently makes it
+        another augmentation: flip_crop's 300-370-pixel strips, sized for KITTI's 375-pixel frames,
+        become full-height strips of a third of a 128x416 frame. Reads only the images' headers.
+        """
+        from PIL import Image
+
+        for position, step in enumerate(self.steps, start=1):
+            if step.get("transform") != "RandomSizedCrop" or "min_max_height" not in step:
+                continue
+            tallest = int(step["min_max_height"][1])
+            widest = int(tallest * step.get("w2h_ratio", 1.0))
+            for sample in samples:
+                with Image.open(sample.image) as image:
+                    width, height = image.size
+                if tallest > height or widest > width:
+                    raise ConfigError(
+                        f"augmentation preset {self.preset!r}, step {position} (transform 'RandomSizedCrop'): "
+                        f"crops up to {tallest}x{widest} pixels, larger than training frame {sample.image} "
+                        f"({height}x{width}); albumentations would clip them to the frame, another augmentation "
+                        "than the one named. Use crops that fit the frames, or 'scale_crop', whose crops are "
+                        "fractions of each frame"
+                    )
 
     def _compose(self):
         compose = getattr(self._local, "compose", None)

@@ -44,6 +44,7 @@ def train_run(
     table = read_manifest(manifest)
     samples = {split: manifest_samples(table, split) for split in ("train", "val")}
     check_splits(len(samples["train"]), len(samples["val"]), train["batch_size"], manifest)
+    augmenter.check_frames(samples["train"])
 
     runtime.configure(threads, seed, train["deterministic"], train["precision"], log)
     from segsweep.models import build_model
