@@ -53,7 +53,14 @@ def test_one_seed_is_inconclusive_not_an_error():
 
 
 def test_stop_reasons():
-    cost = {"device_hours": 2.0, "unit": "gpu_hours", "runs": 8, "known_runs": 8, "sources": ["sacct"]}
+    cost = {
+        "device_hours": 2.0,
+        "total_device_hours": 2.0,
+        "unit": "gpu_hours",
+        "runs": 8,
+        "known_runs": 8,
+        "sources": ["sacct"],
+    }
     decided = {"look": 1, "decision": "candidate_better"}
     assert stop_reason(decided, SCHEDULE, cost) == "decided"
     going = {"look": 1, "decision": "inconclusive"}
@@ -62,8 +69,15 @@ def test_stop_reasons():
     capped = Schedule(3, 2, 6, 0.05, "obrien_fleming", max_device_hours=3.5)
     assert stop_reason(going, capped, cost) == "max_device_hours"  # 2 spent + 2 for the next look > 3.5
     assert stop_reason(going, Schedule(3, 2, 6, 0.05, "obrien_fleming", max_device_hours=4.0), cost) is None
-    unknown = {**cost, "device_hours": math.nan, "known_runs": 7}
+    unknown = {**cost, "device_hours": math.nan, "total_device_hours": math.nan, "known_runs": 7}
     assert stop_reason(going, capped, unknown) == "budget_unknown"
+    # Tuning is paid once, before look 1: it counts against the cap, but not in each further look's cost.
+    tuned = {**cost, "tuning_device_hours": 1.0, "total_device_hours": 3.0}
+    assert (
+        stop_reason(going, Schedule(3, 2, 6, 0.05, "obrien_fleming", max_device_hours=4.5), tuned) == "max_device_hours"
+    )
+    assert stop_reason(going, Schedule(3, 2, 6, 0.05, "obrien_fleming", max_device_hours=5.0), tuned) is None
+    assert stop_reason(going, capped, {**tuned, "total_device_hours": math.nan}) == "budget_unknown"
 
 
 def test_sentence_names_the_look_the_interval_and_the_cost():

@@ -114,6 +114,20 @@ def test_example_tuning_config_plans_the_tuning_jobs(tmp_path: Path) -> None:
     assert "tune/unet/trial0/seed0/" not in out  # evaluation seeds never tune
 
 
+def test_a_tuned_sequential_sweep_counts_the_trials_at_every_look(tmp_path: Path) -> None:
+    """Each look's stop rule weighs sequential.max_device_hours against the whole sweep's cost, so the
+    look is given the tuning choices, beside which it finds the trials' cost."""
+    config = merged(
+        merged(*(yaml.safe_load((REPO / "config" / name).read_text()) for name in ("config.yaml", "tune.yaml"))),
+        {"seeds": [0, 1, 2, 3], "sequential": {"looks": 2, "seeds_per_look": 2, "max_device_hours": 1.0}},
+    )
+    code, out = wf.run(tmp_path, config, "-n", "--printshellcmds")
+    assert code == 0, out[-3000:]
+    look = next(line for line in out.splitlines() if "python -m segsweep look " in line)
+    chosen = [f"results/synthetic-tune/tune/{model}/chosen.json" for model in ("unet", "unetpp")]
+    assert all(path in look.split("--tuning", 1)[1] for path in chosen), look
+
+
 def _tuning_files(experiment: Path) -> list[Path]:
     return [path for path in (experiment / "tune").rglob("*") if path.suffix in (".json", ".csv")]
 

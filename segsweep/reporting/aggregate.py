@@ -74,6 +74,13 @@ def add_sweep_arguments(parser) -> None:
     )
     parser.add_argument("--bootstrap-resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    parser.add_argument(
+        "--tuning",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="each model's tune/MODEL/chosen.json, where the sweep was tuned: its trials' cost, and the tuning curves",
+    )
 
 
 def add_arguments(parser) -> None:
@@ -103,13 +110,6 @@ def add_arguments(parser) -> None:
         default=[],
         help="a sequential sweep's look records (look1.json ...): the last one is the verdict",
     )
-    parser.add_argument(
-        "--tuning",
-        nargs="*",
-        type=Path,
-        default=[],
-        help="each model's tune/MODEL/chosen.json, where the sweep was tuned: the tuning curves",
-    )
     parser.add_argument("--out-dir", type=Path, required=True)
 
 
@@ -135,13 +135,17 @@ def decision_from_args(args) -> DecisionSettings:
     )
 
 
+def decision_cost(tables: Tables, tuning: list[Path]) -> dict:
+    """The device-hours of the runs, and of the tuning trials found beside each chosen.json in `tuning`."""
+    return cost.with_tuning(cost.total(tables.runs), cost.trial_costs(trial_runs(list(tuning))) if tuning else None)
+
+
 def cost_and_plan(
     tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict, tuning: list[Path] = ()
 ) -> dict:
     """What the decision cost, its tuning trials included (`tuning`: each model's chosen.json), and
     what settling it would take (segsweep.reporting.plan)."""
-    trials = cost.trial_costs(trial_runs(list(tuning))) if tuning else None
-    spent = cost.with_tuning(cost.total(tables.runs), trials)
+    spent = decision_cost(tables, tuning)
     fields = {"cost": spent, "cost_sentence": cost.describe(spent)}
     if verdict["decision"] == "no_pairs":
         return fields

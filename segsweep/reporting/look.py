@@ -15,7 +15,7 @@ equivalent, better, worse or inconclusive), on the same nominal level for equiva
 superiority.
 
 The sweep stops at the first look that decides, at `max_seeds`, or where the device-hours spent
-plus one more look's would pass `max_device_hours`. Each look's record is kept in
+(tuning trials included) plus one more look's would pass `max_device_hours`. Each look's record is kept in
 aggregate/looks/look{k}/look.json; the workflow reads `stop` to plan the next look or the report.
 """
 
@@ -81,11 +81,13 @@ def stop_reason(record: dict, schedule: Schedule, cost: dict) -> str | None:
         return "decided"
     if record["look"] >= schedule.last_look:
         return "max_seeds"
-    spent = cost["device_hours"]
+    # The cap is on the whole sweep, tuning trials included (paid once, before the first look);
+    # each further look costs what the looks so far cost on average.
+    spent = cost["total_device_hours"]
     if schedule.max_device_hours is not None:
         if math.isnan(spent):
             return "budget_unknown"  # a cap cannot be kept without the cost: stop rather than overspend
-        per_look = spent / record["look"]
+        per_look = cost["device_hours"] / record["look"]
         if spent + per_look > schedule.max_device_hours:
             return "max_device_hours"
     return None
@@ -95,7 +97,7 @@ STOP_WORDS = {
     "decided": "the interval decides",
     "max_seeds": "it reached sequential.max_seeds",
     "max_device_hours": "one more look would pass sequential.max_device_hours",
-    "budget_unknown": "the runs' cost is unknown, so sequential.max_device_hours cannot be kept",
+    "budget_unknown": "the cost of the runs or tuning trials is unknown, so sequential.max_device_hours cannot be kept",
 }
 
 
@@ -131,7 +133,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from segsweep.reporting.aggregate import sweep_from_args
+    from segsweep.reporting.aggregate import decision_cost, sweep_from_args
 
     schedule = Schedule.from_config(json.loads(args.sequential))
     if not 1 <= args.look <= schedule.last_look:
@@ -145,7 +147,7 @@ def run(args) -> int:
     record["seeds"] = list(args.seeds)
     record["schedule"] = json.loads(args.sequential)  # what the workflow checks a record against before trusting it
     record["sweep"] = {"models": list(sweep.models), "augmentations": list(sweep.augmentations)}
-    record["cost"] = cost.total(tables.runs)
+    record["cost"] = decision_cost(tables, args.tuning)
     record["stop"] = stop_reason(record, schedule, record["cost"])
     record["sentence"] = sentence(record, args.baseline, args.candidate)
     args.out.parent.mkdir(parents=True, exist_ok=True)

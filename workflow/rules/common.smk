@@ -215,6 +215,15 @@ def aggregate_inputs(runs) -> dict:
     }
 
 
+def tuning_args(wildcards, input) -> str:
+    """--tuning with each model's chosen.json where the sweep is tuned: the trials' cost and curves."""
+    return (
+        f"--tuning {' '.join(map(shell_quote, input.chosen))}"
+        if hasattr(input, "chosen")
+        else ""
+    )
+
+
 def aggregate_params(missing: str) -> dict:
     return {
         "sweep": lambda wildcards, input: sweep_args(aggregate_seeds(input)),
@@ -223,11 +232,7 @@ def aggregate_params(missing: str) -> dict:
             if hasattr(input, "looks")
             else ""
         ),
-        "tuning": lambda wildcards, input: (
-            f"--tuning {' '.join(map(shell_quote, input.chosen))}"
-            if hasattr(input, "chosen")
-            else ""
-        ),
+        "tuning": tuning_args,
         "verdict": verdict_args(),
         "experiment": lambda wildcards, output: os.path.dirname(
             os.path.dirname(output.verdict)

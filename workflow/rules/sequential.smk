@@ -25,6 +25,7 @@ rule look:
         sweep=lambda wildcards: sweep_args(look_seeds(int(wildcards.look))),
         verdict=verdict_args(),
         sequential=canonical_json(config.get("sequential", {})),
+        tuning=tuning_args,
     shell:
-        "python -m segsweep look --results {params.experiment:q} {params.sweep} {params.verdict} "
+        "python -m segsweep look --results {params.experiment:q} {params.sweep} {params.verdict} {params.tuning} "
         "--look {wildcards.look} --sequential {params.sequential:q} --out {output:q} > {log:q} 2>&1"
