@@ -94,3 +94,22 @@ def test_each_epoch_is_set_against_the_roof_measured_beside_it() -> None:
     model.fit(np.zeros((8, 4)), np.zeros((8, 1)), epochs=3, callbacks=[timer], verbose=0)
     assert calls == [1, 2, 3], "after the untimed first epoch, before each timed one, and after the last"
     assert timer.roofs == [101.0, 102.0, 103.0] and len(timer.seconds) == 3
+
+
+def test_the_table_says_why_mixed_precision_accuracy_was_not_measured() -> None:
+    """Where mixed precision trains slower in every regime, the benchmark skips its IoU runs and says so."""
+    from segsweep.bench.table import markdown
+
+    machine = {
+        "date": "2026-12-03",
+        "cpu": "a CPU",
+        "cores": 2,
+        "gpus": [],
+        "floating_point": {"isa": "avx512_core", "intra_op_threads": 2},
+        "versions": {"tensorflow": "2.21.0", "keras": "3.15.1"},
+    }
+    speed = {"default": {"mixed_vs_float32": 0.8}, "base16_224": {"mixed_vs_float32": 0.7, "xla_vs_float32": 0.5}}
+    precision = {"mixed_policy": "mixed_bfloat16", "speed": speed, "iou_over_seeds": None}
+    table = markdown({"machine": machine, "precision": precision})
+    assert "| mixed_bfloat16 vs float32 (base16_224, training img/s) | 0.70x |" in table
+    assert "not measured: mixed_bfloat16 trained slower than float32 in every regime" in table

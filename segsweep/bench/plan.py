@@ -183,7 +183,8 @@ class Plan:
         return {"rows": rows}
 
     def precision(self) -> dict:
-        """Speed of mixed precision and XLA against float32, then IoU over seeds for bf16 vs fp32."""
+        """Speed of mixed precision and XLA against float32, then, where mixed precision is faster in
+        any regime, the IoU over seeds it trains to against float32's."""
         import tensorflow as tf
 
         mixed = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
@@ -205,7 +206,10 @@ class Plan:
             speed[regime] = {"images_per_second": rate, "mixed_vs_float32": rate[mixed] / rate["float32"]}
             if "xla" in rate:
                 speed[regime]["xla_vs_float32"] = rate["xla"] / rate["float32"]
-        return {"mixed_policy": mixed, "speed": speed, "iou_over_seeds": self._iou_over_seeds(mixed)}
+        # Accuracy over seeds, the benchmark's longest part (3 minutes of 10 on 2026-12-03), matters
+        # only where mixed precision buys speed: slower in every regime, it is not worth training with.
+        pays = any(s["mixed_vs_float32"] > 1 for s in speed.values())
+        return {"mixed_policy": mixed, "speed": speed, "iou_over_seeds": self._iou_over_seeds(mixed) if pays else None}
 
     def _train_job(self, run_dir: Path, settings: dict, seed: int, threads: int) -> dict:
         """One `segsweep train` process: its wall time, peak RSS and run.json."""
