@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from segsweep.config.loader import merged
+from segsweep.data.split import make_split
 from segsweep.data.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,6 +76,21 @@ def make_synthetic(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Pa
             generate(out, count, seed, height, width)
             made[key] = out
         return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def make_synthetic_split(make_synthetic: Callable[..., Path]) -> Callable[..., tuple[Path, Path]]:
+    """(dataset root, split manifest): make_synthetic's pairs, split 60/20/20 into train/val/test."""
+
+    def make(count: int = 10, seed: int = 1, height: int = 375, width: int = 1242) -> tuple[Path, Path]:
+        root = make_synthetic(count, seed, height, width)
+        manifest = root.parent / f"{root.name}-split.csv"
+        if not manifest.is_file():
+            fractions = {"train": 0.6, "val": 0.2, "test": 0.2}
+            make_split({"format": "kitti_semantics", "root": str(root)}, {"fractions": fractions}, manifest)
+        return root, manifest
 
     return make
 

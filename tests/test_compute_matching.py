@@ -18,7 +18,6 @@ from fake_runs import make_fake_sweep
 from segsweep import layout
 from segsweep.cli import main
 from segsweep.config import job_settings, load_config, training_settings
-from segsweep.data.split import make_split
 from segsweep.errors import ConfigError
 from segsweep.reporting.conditions import conditional_sentence
 from segsweep.training.budget import matched_epochs
@@ -149,14 +148,8 @@ def test_matched_epochs_too_few_for_the_warm_up_are_refused(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_a_matched_run_trains_its_epochs_and_resumes(make_synthetic, tmp_path: Path) -> None:
-    root = make_synthetic(count=10, seed=1, height=375, width=1242)
-    manifest = tmp_path / "split.csv"
-    make_split(
-        {"format": "kitti_semantics", "root": str(root)},
-        {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}},
-        manifest,
-    )
+def test_a_matched_run_trains_its_epochs_and_resumes(make_synthetic_split, tmp_path: Path) -> None:
+    root, manifest = make_synthetic_split(count=10, seed=1, height=375, width=1242)
     config = tmp_path / "config.yaml"
     train = {**TINY["train"], "batch_size": 2, "threads": 1, "early_stopping_patience": 0}
     config.write_text(yaml.safe_dump({

@@ -23,7 +23,6 @@ import yaml
 from conftest import REPO
 from segsweep.cli import main
 from segsweep.config import job_settings, load_config
-from segsweep.data.split import make_split
 from segsweep.hardware import ONEDNN_ISA_NAMES
 from segsweep.training.state import saved_epochs
 
@@ -37,16 +36,9 @@ RUN_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def dataset(make_synthetic, tmp_path_factory) -> tuple[Path, Path]:
+def dataset(make_synthetic_split) -> tuple[Path, Path]:
     """(dataset root, split manifest): 10 KITTI-size pairs, 6 of them for training and 2 for validation."""
-    root = make_synthetic(count=10, seed=1, height=375, width=1242)
-    manifest = tmp_path_factory.mktemp("split") / "split.csv"
-    make_split(
-        {"format": "kitti_semantics", "root": str(root)},
-        {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}},
-        manifest,
-    )
-    return root, manifest
+    return make_synthetic_split(count=10, seed=1, height=375, width=1242)
 
 
 def write_config(directory: Path, root: Path, **train) -> Path:
@@ -263,15 +255,9 @@ def test_unknown_transform_is_refused(dataset, tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_crop_larger_than_the_frames_is_refused(make_synthetic, tmp_path, capsys):
+def test_a_crop_larger_than_the_frames_is_refused(make_synthetic_split, tmp_path, capsys):
     """flip_crop's 300-370-pixel strips on 96-pixel frames: albumentations would clip them silently."""
-    root = make_synthetic(count=10, seed=1, height=96, width=320)
-    manifest = tmp_path / "split.csv"
-    make_split(
-        {"format": "kitti_semantics", "root": str(root)},
-        {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}},
-        manifest,
-    )
+    root, manifest = make_synthetic_split(count=10, seed=1, height=96, width=320)
     error = refused(train_args(write_config(tmp_path, root), manifest, tmp_path / "run", aug="flip_crop"), capsys)
     assert "'flip_crop', step 2 (transform 'RandomSizedCrop'): crops up to 370x110 pixels" in error
     assert f"{root}" in error and "(96x320)" in error and "'scale_crop'" in error
