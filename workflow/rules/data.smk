@@ -12,10 +12,10 @@ if "generate" in config["dataset"]:
         benchmark:
             bench_path("generate_dataset")
         localrule: True
-        # Everything waits for the dataset: two processes halve its wait and stay modest on a login node.
-        threads: 2
         conda:
             CONDA_ENV
+        # Everything waits for the dataset: two processes halve its wait and stay modest on a login node.
+        threads: 2
         params:
             n_pairs=config["dataset"]["generate"]["count"],
             seed=config["dataset"]["generate"]["seed"],
