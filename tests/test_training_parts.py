@@ -148,6 +148,22 @@ def test_bad_preset_steps_are_refused_naming_preset_and_transform(step, message)
     assert "\n" not in text
 
 
+def test_crops_are_checked_against_the_frames_they_would_cut(make_synthetic_split):
+    """flip_crop fits KITTI-size frames (375x1242) and not 96x320 ones; scale_crop, in fractions of the
+    frame, fits both. The refusal as a user sees it: test_training_runs."""
+    from segsweep.config.presets import BUILTIN_PRESETS
+    from segsweep.data.manifest import manifest_samples, read_manifest
+
+    kitti, small = (
+        manifest_samples(read_manifest(make_synthetic_split(height=h, width=w)[1]), "train")
+        for h, w in ((375, 1242), (96, 320))
+    )
+    Augmenter(BUILTIN_PRESETS["flip_crop"], "flip_crop", INPUT, seed=0).check_frames(kitti)
+    Augmenter(BUILTIN_PRESETS["scale_crop"], "scale_crop", INPUT, seed=0).check_frames(small)
+    with pytest.raises(ConfigError, match=r"crops up to 370x110 pixels, larger than training frame .* \(96x320\)"):
+        Augmenter(BUILTIN_PRESETS["flip_crop"], "flip_crop", INPUT, seed=0).check_frames(small)
+
+
 # --- input pipeline -------------------------------------------------------------------------
 
 

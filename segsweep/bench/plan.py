@@ -178,6 +178,9 @@ class Plan:
                         "gflops": speed["gflops"],
                         "matmul_peak_gflops": speed["matmul_peak_gflops"],
                         "fraction_of_peak": speed["fraction_of_peak"],
+                        # each epoch's, and the peaks around them: how far one run moves
+                        "epoch_fractions_of_peak": speed["epoch_fractions_of_peak"],
+                        "roof_gflops": speed["roof_gflops"],
                     }
                 )
         return {"rows": rows}

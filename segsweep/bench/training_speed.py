@@ -183,7 +183,9 @@ def measure(spec: dict) -> dict:
     out = {**result, "precision": precision, "gflops": achieved_gflops(result["images_per_second"], flops)}
     if roofs:
         epoch_gflops = [achieved_gflops(rate, flops) for rate in result["epoch_rates"]]
+        fractions = fractions_of_roof(epoch_gflops, roofs)
         out["roof_gflops"] = roofs
+        out["epoch_fractions_of_peak"] = fractions
         out["matmul_peak_gflops"] = statistics.median(roofs)
-        out["fraction_of_peak"] = statistics.median(fractions_of_roof(epoch_gflops, roofs))
+        out["fraction_of_peak"] = statistics.median(fractions)
     return out
