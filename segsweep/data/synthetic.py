@@ -336,6 +336,9 @@ def render_scene(rng: np.random.Generator, height: int, width: int) -> tuple[np.
     return _paint(rng, g, material, shade, sunny), _LABEL_OF[material]
 
 
+_IMAGES, _LABELS = Path("training", "image_2"), Path("training", "semantic")  # the kitti_semantics layout
+
+
 def generate(out: Path, count: int, seed: int, height: int = 375, width: int = 1242, workers: int = 1) -> None:
     """Write `count` scenes to `out` in the kitti_semantics layout (see the module docstring).
 
@@ -351,8 +354,8 @@ def generate(out: Path, count: int, seed: int, height: int = 375, width: int = 1
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
     with staged_dir(Path(out)) as staging:
-        (staging / "training" / "image_2").mkdir(parents=True)
-        (staging / "training" / "semantic").mkdir(parents=True)
+        (staging / _IMAGES).mkdir(parents=True)
+        (staging / _LABELS).mkdir(parents=True)
         scenes = [(staging, seed, index, height, width) for index in range(count)]
         if workers == 1:
             for scene in scenes:
@@ -366,8 +369,8 @@ def generate(out: Path, count: int, seed: int, height: int = 375, width: int = 1
 def _write_scene(root: Path, seed: int, index: int, height: int, width: int) -> None:
     image, label = render_scene(np.random.default_rng([seed, index]), height, width)
     stem = f"{index:06d}_10"
-    Image.fromarray(image).save(root / "training" / "image_2" / f"{stem}.png", compress_level=1)
-    Image.fromarray(label).save(root / "training" / "semantic" / f"{stem}.png", compress_level=1)
+    Image.fromarray(image).save(root / _IMAGES / f"{stem}.png", compress_level=1)
+    Image.fromarray(label).save(root / _LABELS / f"{stem}.png", compress_level=1)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
