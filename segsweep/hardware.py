@@ -13,18 +13,32 @@ import tempfile
 from pathlib import Path
 
 
-def _cpuinfo_field(name: str) -> str | None:
+def _cpuinfo() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(name):
-                return line.split(":", 1)[1].strip()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
+        return ""
+
+
+def _cpuinfo_field(name: str, text: str | None = None) -> str | None:
+    """The first processor's `name` field, matched whole ("model" is not "model name")."""
+    for line in (_cpuinfo() if text is None else text).splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
     return None
 
 
-def cpu_model() -> str:
-    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The CPU's name, with its family and model numbers where /proc/cpuinfo has them.
+
+    Under a hypervisor the name is often generic: an AVX2-only and an AVX-512 AMD EPYC both read
+    "AMD EPYC" on this project's machine, and so do the runs they made; the numbers tell them apart.
+    """
+    text = _cpuinfo() if cpuinfo is None else cpuinfo
+    name = _cpuinfo_field("model name", text) or platform.processor() or platform.machine()
+    family, model = _cpuinfo_field("cpu family", text), _cpuinfo_field("model", text)
+    return f"{name} (family {family} model {model})" if family and model else name
 
 
 def cpu_flags() -> set[str]:

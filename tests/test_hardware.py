@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from segsweep.hardware import ONEDNN_ISA_NAMES, cpu_flags, parse_onednn_header
+from segsweep.hardware import ONEDNN_ISA_NAMES, cpu_flags, cpu_model, parse_onednn_header
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,6 +20,23 @@ onednn_verbose,v1,info,cpu,runtime:threadpool,nthr:2
 onednn_verbose,v1,info,cpu,isa:Intel AVX-512 with float16, Intel DL Boost and bfloat16 support \n\
 onednn_verbose,v1,info,gpu,runtime:none
 """
+
+
+# The first lines of /proc/cpuinfo on this project's machine, 2026-12-04 (trimmed).
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+stepping\t: 1
+flags\t\t: fpu avx2 avx512f
+"""
+
+
+def test_the_cpu_is_named_with_its_family_and_model_numbers():
+    assert cpu_model(CPUINFO) == "AMD EPYC (family 25 model 17)"
+    # Without the numbers (another kernel, another architecture) the name alone, as before.
+    assert cpu_model("model name\t: AMD EPYC\n") == "AMD EPYC"
 
 
 def test_the_header_gives_version_and_isa_name():
