@@ -272,8 +272,8 @@ def coverage(n_seeds: int, simulations: int = 300) -> float:
 
 
 def test_coverage_by_simulation_falls_short_with_few_seeds():
-    """What the README says of the verdict's interval: close to 95% with many seeds, well short of it
-    with 3, where the seeds dominate (a bootstrap over R values has R - 1 / R of their variance and
+    """What the README says of the verdict's interval: nearer 95% with more seeds, well short of it
+    with 3, where the seeds dominate (a bootstrap over R values has (R - 1) / R of their variance and
     normal tails where Student's t with R - 1 degrees of freedom would be right). 300 simulations:
     a binomial standard error of about 1.3-2.3 points."""
     assert coverage(3) < 0.88
