@@ -12,6 +12,7 @@ from fake_runs import EVALUATE_SECONDS, make_fake_sweep
 from segsweep import layout
 from segsweep.cli import main
 from segsweep.reporting.report import read_benchmark
+from segsweep.statistics.bootstrap import FEW_SEEDS
 
 HOSTILE_MODEL = '<img src=x onerror="alert(1)">'
 HOSTILE_AUG = 'it\'s "quoted" & <b>bold'  # no slash: names become folder names
@@ -105,6 +106,8 @@ def test_headline_states_decision_interval_probability_margin(report):
     assert f"{100 * verdict['mean_diff']:+.1f}" in section
     low, high = verdict["prob_improvement_low"], verdict["prob_improvement_high"]
     assert f"{low:.2f} to {high:.2f}" in section
+    assert verdict["n_seeds"] == 1  # seed 1 lacks a run: one complete pair of seeds
+    assert "<dt>Caution</dt><dd>With 1 seed this 95% interval is too narrow" in section
     statistics = html.split('<section id="statistics">')[1].split("</section>")[0]
     for term in ("Primary metric", "95% CI", "IQM", "P(improvement)", "Decision", "Seeds needed"):
         assert f"<strong>{term}</strong>" in statistics
@@ -129,6 +132,15 @@ def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
     section = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
     assert f"this decision cost {expected_hours:.2f} CPU-hours over {len(runs)} runs" in section
     assert f"about {verdict['plan']['images_to_settle']} test images would" in section
+
+
+def test_no_caution_on_the_interval_with_enough_seeds(tmp_path):
+    sweep = make_fake_sweep(tmp_path, augmentations=("none",), seeds=tuple(range(FEW_SEEDS)), n_images=4)
+    assert main(sweep.aggregate_args(grid_images=1)) == 0
+    out = tmp_path / "report.html"
+    assert main(sweep.report_args(out)) == 0
+    section = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
+    assert f"{FEW_SEEDS} seeds" in section and "Caution" not in section
 
 
 def test_read_benchmark(tmp_path):

@@ -27,6 +27,7 @@ from segsweep.errors import UserError
 from segsweep.hardware import cpu_model
 from segsweep.reporting.cost import unit_name
 from segsweep.reporting.runs import read_csv, read_json
+from segsweep.statistics.bootstrap import FEW_SEEDS
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT_PACKAGES = ("segsweep", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "jinja2", "snakemake")
@@ -253,6 +254,7 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         "verdict": verdict,
         "decision_label": DECISION_LABELS.get(verdict.get("decision"), verdict.get("decision")),
         "decision_labels": DECISION_LABELS,
+        "few_seeds": FEW_SEEDS,
         "points": points,
         "interval": interval,
         "models": model_rows(models),
