@@ -106,7 +106,7 @@ def test_headline_states_decision_interval_probability_margin(report):
     assert f"{100 * verdict['mean_diff']:+.1f}" in section
     low, high = verdict["prob_improvement_low"], verdict["prob_improvement_high"]
     assert f"{low:.2f} to {high:.2f}" in section
-    assert verdict["n_seeds"] == 1  # seed 1 lacks a run: one complete pair of seeds
+    assert verdict["n_seeds"] == 1  # seed 1 lacks a run: one seed has every run
     assert "<dt>Caution</dt><dd>With 1 seed this 95% interval is too narrow" in section
     statistics = html.split('<section id="statistics">')[1].split("</section>")[0]
     for term in ("Primary metric", "95% CI", "IQM", "P(improvement)", "Decision", "Seeds needed"):
