@@ -132,6 +132,16 @@ def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
     section = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
     assert f"this decision cost {expected_hours:.2f} CPU-hours over {len(runs)} runs" in section
     assert f"about {verdict['plan']['images_to_settle']} test images would" in section
+    # Few seeds: the caution, with the Student-t interval on the seeds, wider than the bootstrap's.
+    t = verdict["t_interval"]
+    assert (
+        t["df"] == verdict["n_seeds"] - 1
+        and t["low"] < verdict["mean_diff_low"] < verdict["mean_diff_high"] < t["high"]
+    )
+    assert (
+        f"(df = {t['df']}, as a sequential look computes it) reads {100 * t['low']:+.1f} to {100 * t['high']:+.1f}"
+        in section
+    )
 
 
 def test_no_caution_on_the_interval_with_enough_seeds(tmp_path):

@@ -17,7 +17,13 @@ from scipy import stats as scipy_stats
 
 from older_plans import seeds_for_half_width
 from segsweep.statistics import stats
-from segsweep.statistics.bootstrap import Split, components, crossed_bootstrap, linearised_differences
+from segsweep.statistics.bootstrap import (
+    Split,
+    components,
+    crossed_bootstrap,
+    linearised_differences,
+    mean_and_standard_error,
+)
 from segsweep.statistics.decision import compare, conflicts, decide, sentence
 
 T_975 = {2: 4.302653, 3: 3.182446}  # Student t quantiles from printed tables
@@ -257,6 +263,19 @@ def test_variance_components_of_an_additive_design():
     )
     assert seeds_for_half_width(found, 0.001) is None  # the 9 images alone leave more than +-0.1 points
     assert components([make_split(base[:, :1], base[:, :1] + 0.01)], "per_image_iou") is None  # one seed
+
+
+def test_t_interval_on_seeds_is_scipys_when_only_the_seeds_vary():
+    """Differences a_r, the same on every image: the standard error from the components is the
+    seeds' standard error of the mean, so the interval is scipy's one-sample t interval on a."""
+    a = np.array([0.01, 0.035, -0.005])
+    base = np.full((2, 3, 6), 0.6)
+    split = make_split(base, base + a[None, :, None])
+    estimate, error = mean_and_standard_error([split], "per_image_iou")
+    assert (estimate, error) == pytest.approx((a.mean(), scipy_stats.sem(a)))
+    expected = scipy_stats.t.interval(0.95, len(a) - 1, loc=a.mean(), scale=scipy_stats.sem(a))
+    assert scipy_stats.t.interval(0.95, len(a) - 1, loc=estimate, scale=error) == pytest.approx(expected)
+    assert math.isnan(mean_and_standard_error([make_split(base[:, :1], base[:, :1] + 0.01)], "per_image_iou")[1])
 
 
 def coverage(n_seeds: int, simulations: int = 300) -> float:

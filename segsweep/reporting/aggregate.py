@@ -28,6 +28,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 from segsweep import layout
 from segsweep.data.folder import add_folder_argument, format_from_args
@@ -42,7 +43,7 @@ from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
 from segsweep.reporting.tuning import trial_runs, tuning_fields
-from segsweep.statistics.bootstrap import METRICS, components
+from segsweep.statistics.bootstrap import METRICS, components, mean_and_standard_error
 from segsweep.statistics.decision import ROW_COLUMNS
 
 
@@ -163,6 +164,18 @@ def cost_and_plan(
     }
 
 
+def seeds_t_interval(tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict) -> dict:
+    """The headline's 95% Student-t interval on the seeds (df = seeds - 1, the standard error from
+    the variance components), as a sequential look with one look would compute it: the report shows
+    it beside a verdict of few seeds, whose bootstrap interval is too narrow (bootstrap.FEW_SEEDS)."""
+    if verdict["decision"] == "no_pairs" or verdict["n_seeds"] < 2:
+        return {}
+    estimate, error = mean_and_standard_error(headline_splits(tables, sweep), decision.metric)
+    df = verdict["n_seeds"] - 1
+    low, high = stats.t.interval(0.95, df, loc=estimate, scale=error)
+    return {"t_interval": {"low": float(low), "high": float(high), "df": df, "standard_error": error}}
+
+
 def sequential_fields(looks: list[Path]) -> dict:
     """A sequential sweep's verdict: the last look's decision, with every look's record."""
     if not looks:
@@ -222,6 +235,7 @@ def aggregate(
         "grids": grid_files,
     }
     verdict.update(cost_and_plan(tables, sweep, decision, verdict, list(tuning)))
+    verdict.update(seeds_t_interval(tables, sweep, decision, verdict))
     verdict.update(sequential_fields(list(looks)))
     verdict.update(tuned)
     verdict.update(matching_fields(tables.runs))

@@ -25,8 +25,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-
 from segsweep.config.sequential import Schedule
 from segsweep.data.staging import staged_file
 from segsweep.errors import UserError
@@ -34,7 +32,7 @@ from segsweep.reporting import cost
 from segsweep.reporting.comparisons import headline_splits
 from segsweep.reporting.runs import load_runs, split_complete
 from segsweep.reporting.tables import json_safe
-from segsweep.statistics.bootstrap import Split, components, linearised_differences
+from segsweep.statistics.bootstrap import Split, mean_and_standard_error
 from segsweep.statistics.decision import decide
 from segsweep.statistics.sequential import boundaries, nominal_level, repeated_interval, seed_fractions
 
@@ -48,10 +46,8 @@ def look_bound(schedule: Schedule, look: int) -> float:
 def decide_look(splits: list[Split], metric: str, margin: float, schedule: Schedule, look: int) -> dict:
     """The look's estimate, standard error, repeated interval and decision (JSON-ready). With one seed
     the seed variance is unknown: the look is inconclusive and the sweep goes on."""
-    estimate = float(np.mean([linearised_differences(split, metric).mean() for split in splits]))
-    variance = components(splits, metric)
+    estimate, standard_error = mean_and_standard_error(splits, metric)
     n_seeds = splits[0].n_seeds
-    standard_error = variance.half_width(n_seeds, z=1.0) if variance is not None else math.nan
     bound = look_bound(schedule, look)
     df = n_seeds - 1 if n_seeds > 1 else 1
     low, high = repeated_interval(estimate, standard_error, bound, df)

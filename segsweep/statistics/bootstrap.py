@@ -231,6 +231,15 @@ def anova_components(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.maximum(0.0, (ms_seed - ms_res) / n_images), np.maximum(0.0, (ms_image - ms_res) / n_seeds), ms_res
 
 
+def mean_and_standard_error(splits: list[Split], metric: str) -> tuple[float, float]:
+    """The mean difference over the splits and its standard error from `components` (NaN with one
+    seed, whose variance is unknown): what a Student-t interval on the seeds is built on, a
+    sequential look's and the one shown beside a verdict of few seeds (FEW_SEEDS)."""
+    estimate = float(np.mean([linearised_differences(split, metric).mean() for split in splits]))
+    variance = components(splits, metric)
+    return estimate, (variance.half_width(splits[0].n_seeds, z=1.0) if variance is not None else math.nan)
+
+
 def components(splits: list[Split], metric: str) -> Components | None:
     """Between-seed, between-image and residual (seed x image interaction) variance of the
     difference, from the two-way ANOVA without replication of `linearised_differences` (expected
