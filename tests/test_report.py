@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from fake_runs import EVALUATE_SECONDS, make_fake_sweep
 from segsweep import layout
@@ -138,6 +139,8 @@ def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
         t["df"] == verdict["n_seeds"] - 1
         and t["low"] < verdict["mean_diff_low"] < verdict["mean_diff_high"] < t["high"]
     )
+    expected = scipy_stats.t.interval(0.95, t["df"], loc=verdict["mean_diff"], scale=t["standard_error"])
+    assert (t["low"], t["high"]) == pytest.approx(expected)
     assert (
         f"(df = {t['df']}, as a sequential look computes it) reads {100 * t['low']:+.1f} to {100 * t['high']:+.1f}"
         in section

@@ -28,7 +28,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
 from segsweep import layout
 from segsweep.data.folder import add_folder_argument, format_from_args
@@ -43,8 +42,9 @@ from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
 from segsweep.reporting.tuning import trial_runs, tuning_fields
-from segsweep.statistics.bootstrap import METRICS, components, mean_and_standard_error
+from segsweep.statistics.bootstrap import METRICS, Split, components, mean_and_standard_error
 from segsweep.statistics.decision import ROW_COLUMNS
+from segsweep.statistics.sequential import FIXED_SAMPLE_BOUND, repeated_interval
 
 
 def add_sweep_arguments(parser) -> None:
@@ -142,16 +142,16 @@ def decision_cost(tables: Tables, tuning: list[Path]) -> dict:
 
 
 def cost_and_plan(
-    tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict, tuning: list[Path] = ()
+    tables: Tables, splits: list[Split], decision: DecisionSettings, verdict: dict, tuning: list[Path] = ()
 ) -> dict:
     """What the decision cost, its tuning trials included (`tuning`: each model's chosen.json), and
-    what settling it would take (segsweep.reporting.plan)."""
+    what settling it would take (segsweep.reporting.plan), from the headline's `splits`."""
     spent = decision_cost(tables, tuning)
     fields = {"cost": spent, "cost_sentence": cost.describe(spent)}
     if verdict["decision"] == "no_pairs":
         return fields
     plan = next_decision(
-        components(headline_splits(tables, sweep), decision.metric),
+        components(splits, decision.metric),
         verdict["mean_diff"],
         decision.min_effect,
         verdict["n_seeds"],
@@ -164,16 +164,17 @@ def cost_and_plan(
     }
 
 
-def seeds_t_interval(tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict) -> dict:
+def seeds_t_interval(splits: list[Split], metric: str) -> dict:
     """The headline's 95% Student-t interval on the seeds (df = seeds - 1, the standard error from
-    the variance components), as a sequential look with one look would compute it: the report shows
-    it beside a verdict of few seeds, whose bootstrap interval is too narrow (bootstrap.FEW_SEEDS)."""
-    if verdict["decision"] == "no_pairs" or verdict["n_seeds"] < 2:
+    the variance components): a sequential look's repeated interval at the fixed-sample bound. The
+    report shows it beside a verdict of few seeds, whose bootstrap interval is too narrow
+    (bootstrap.FEW_SEEDS). None of it with fewer than two seeds, whose variance is unknown."""
+    if not splits or splits[0].n_seeds < 2:
         return {}
-    estimate, error = mean_and_standard_error(headline_splits(tables, sweep), decision.metric)
-    df = verdict["n_seeds"] - 1
-    low, high = stats.t.interval(0.95, df, loc=estimate, scale=error)
-    return {"t_interval": {"low": float(low), "high": float(high), "df": df, "standard_error": error}}
+    estimate, error = mean_and_standard_error(splits, metric)
+    df = splits[0].n_seeds - 1
+    low, high = repeated_interval(estimate, error, FIXED_SAMPLE_BOUND, df)
+    return {"t_interval": {"low": low, "high": high, "df": df, "standard_error": error}}
 
 
 def sequential_fields(looks: list[Path]) -> dict:
@@ -234,8 +235,9 @@ def aggregate(
         "missing_runs": missing,
         "grids": grid_files,
     }
-    verdict.update(cost_and_plan(tables, sweep, decision, verdict, list(tuning)))
-    verdict.update(seeds_t_interval(tables, sweep, decision, verdict))
+    splits = headline_splits(tables, sweep) if verdict["decision"] != "no_pairs" else []
+    verdict.update(cost_and_plan(tables, splits, decision, verdict, list(tuning)))
+    verdict.update(seeds_t_interval(splits, decision.metric))
     verdict.update(sequential_fields(list(looks)))
     verdict.update(tuned)
     verdict.update(matching_fields(tables.runs))

@@ -66,6 +66,9 @@ GRID_POINTS = 401  # fewest Simpson nodes over the continuation region of each l
 NODES_PER_STEP_SD = 6  # and at least this many per standard deviation of the smallest increment
 MIN_INCREMENT = 1e-3  # looks closer in information than this are refused (the grid would explode)
 SCORE_CUTOFF = 10.0  # a look that spends nothing is integrated over +- 10 sd of its score
+# A single look at the two-sided 5% level: repeated_interval at this bound is the fixed-sample 95%
+# interval (Student's t with the degrees of freedom given).
+FIXED_SAMPLE_BOUND = float(stats.norm.isf(0.025))
 
 
 def obrien_fleming(t: np.ndarray, alpha: float) -> np.ndarray:
