@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 from segsweep.statistics.bootstrap import Components
-from segsweep.statistics.planning import Z95
+
+Z95 = 1.959964
 
 
 def seeds_for_half_width(components: Components, half_width: float, z: float = Z95) -> int | None:

@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from scipy import stats as scipy_stats
 
 from fake_runs import EVALUATE_SECONDS, make_fake_sweep
 from segsweep import layout
@@ -108,7 +107,8 @@ def test_headline_states_decision_interval_probability_margin(report):
     low, high = verdict["prob_improvement_low"], verdict["prob_improvement_high"]
     assert f"{low:.2f} to {high:.2f}" in section
     assert verdict["n_seeds"] == 1  # seed 1 lacks a run: one seed has every run
-    assert "<dt>Caution</dt><dd>With 1 seed this 95% interval is too narrow" in section
+    assert "(no interval: one seed)" in section and "seed variance is unknown with one seed" in section
+    assert "<dt>Caution</dt><dd>With 1 seed the interval of P(improvement) is too narrow" in section
     statistics = html.split('<section id="statistics">')[1].split("</section>")[0]
     for term in ("Primary metric", "95% CI", "IQM", "P(improvement)", "Decision", "Seeds needed"):
         assert f"<strong>{term}</strong>" in statistics
@@ -133,18 +133,15 @@ def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
     section = out.read_text(encoding="utf-8").split('<section id="verdict"')[1].split("</section>")[0]
     assert f"this decision cost {expected_hours:.2f} CPU-hours over {len(runs)} runs" in section
     assert f"about {verdict['plan']['images_to_settle']} test images would" in section
-    # Few seeds: the caution, with the Student-t interval on the seeds, wider than the bootstrap's.
-    t = verdict["t_interval"]
-    assert (
-        t["df"] == verdict["n_seeds"] - 1
-        and t["low"] < verdict["mean_diff_low"] < verdict["mean_diff_high"] < t["high"]
+    # 3 seeds: the Student-t interval (2 degrees of freedom) around the mean, wider than the bootstrap's
+    # (the IQM of 3 seeds trims nothing: its bootstrap interval is the mean's), with the caution.
+    assert verdict["n_seeds"] == 3 and verdict["df"] == 2 and verdict["iqm_diff"] == pytest.approx(verdict["mean_diff"])
+    assert verdict["mean_diff_high"] - verdict["mean_diff"] == pytest.approx(
+        verdict["mean_diff"] - verdict["mean_diff_low"]
     )
-    expected = scipy_stats.t.interval(0.95, t["df"], loc=verdict["mean_diff"], scale=t["standard_error"])
-    assert (t["low"], t["high"]) == pytest.approx(expected)
-    assert (
-        f"(df = {t['df']}, as a sequential look computes it) reads {100 * t['low']:+.1f} to {100 * t['high']:+.1f}"
-        in section
-    )
+    assert verdict["mean_diff_low"] < verdict["iqm_diff_low"] < verdict["iqm_diff_high"] < verdict["mean_diff_high"]
+    assert "Student's t on the seeds, 2.0 degrees of freedom" in section
+    assert "<dt>Caution</dt><dd>With 3 seeds the interval of P(improvement) is too narrow" in section
 
 
 def test_no_caution_on_the_interval_with_enough_seeds(tmp_path):

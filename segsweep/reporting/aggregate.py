@@ -42,9 +42,8 @@ from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
 from segsweep.reporting.tuning import trial_runs, tuning_fields
-from segsweep.statistics.bootstrap import METRICS, Split, components, mean_and_standard_error
+from segsweep.statistics.bootstrap import METRICS, Split, components
 from segsweep.statistics.decision import ROW_COLUMNS
-from segsweep.statistics.sequential import FIXED_SAMPLE_BOUND, repeated_interval
 
 
 def add_sweep_arguments(parser) -> None:
@@ -164,19 +163,6 @@ def cost_and_plan(
     }
 
 
-def seeds_t_interval(splits: list[Split], metric: str) -> dict:
-    """The headline's 95% Student-t interval on the seeds (df = seeds - 1, the standard error from
-    the variance components): a sequential look's repeated interval at the fixed-sample bound. The
-    report shows it beside a verdict of few seeds, whose bootstrap interval is too narrow
-    (bootstrap.FEW_SEEDS). None of it with fewer than two seeds, whose variance is unknown."""
-    if not splits or splits[0].n_seeds < 2:
-        return {}
-    estimate, error = mean_and_standard_error(splits, metric)
-    df = splits[0].n_seeds - 1
-    low, high = repeated_interval(estimate, error, FIXED_SAMPLE_BOUND, df)
-    return {"t_interval": {"low": low, "high": high, "df": df, "standard_error": error}}
-
-
 def sequential_fields(looks: list[Path]) -> dict:
     """A sequential sweep's verdict: the last look's decision, with every look's record."""
     if not looks:
@@ -237,7 +223,6 @@ def aggregate(
     }
     splits = headline_splits(tables, sweep) if verdict["decision"] != "no_pairs" else []
     verdict.update(cost_and_plan(tables, splits, decision, verdict, list(tuning)))
-    verdict.update(seeds_t_interval(splits, decision.metric))
     verdict.update(sequential_fields(list(looks)))
     verdict.update(tuned)
     verdict.update(matching_fields(tables.runs))

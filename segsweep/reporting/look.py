@@ -7,8 +7,8 @@ uses the bound its alpha-spending function gives it, on seed-count information f
 chance that ANY look's interval misleads stays at `sequential.alpha`. The estimate is the observed
 mean difference; its standard error comes from the seed, image and interaction variance components
 (segsweep.statistics.bootstrap.components), and the interval's quantile is Student's t with
-seeds - 1 degrees of freedom at the look's nominal level: the procedure whose error rate
-tests/test_sequential.py simulates on crossed seed x image data. (The crossed bootstrap's
+seeds - 1 degrees of freedom (bootstrap.student_t) at the look's nominal level: the
+procedure whose error rate tests/test_sequential.py simulates on crossed seed x image data. (The crossed bootstrap's
 percentile interval cannot reach the tail levels of early looks, 0.05% for the first of three
 O'Brien-Fleming looks, with 10,000 resamples.) The decision rule is the fixed sweep's (decide:
 equivalent, better, worse or inconclusive), on the same nominal level for equivalence and
@@ -32,9 +32,9 @@ from segsweep.reporting import cost
 from segsweep.reporting.comparisons import headline_splits
 from segsweep.reporting.runs import load_runs, split_complete
 from segsweep.reporting.tables import json_safe
-from segsweep.statistics.bootstrap import Split, mean_and_standard_error
+from segsweep.statistics.bootstrap import Split, student_t
 from segsweep.statistics.decision import decide
-from segsweep.statistics.sequential import boundaries, nominal_level, repeated_interval, seed_fractions
+from segsweep.statistics.sequential import boundaries, nominal_level, seed_fractions
 
 
 def look_bound(schedule: Schedule, look: int) -> float:
@@ -46,11 +46,9 @@ def look_bound(schedule: Schedule, look: int) -> float:
 def decide_look(splits: list[Split], metric: str, margin: float, schedule: Schedule, look: int) -> dict:
     """The look's estimate, standard error, repeated interval and decision (JSON-ready). With one seed
     the seed variance is unknown: the look is inconclusive and the sweep goes on."""
-    estimate, standard_error = mean_and_standard_error(splits, metric)
-    n_seeds = splits[0].n_seeds
+    mean = student_t(splits, metric)
     bound = look_bound(schedule, look)
-    df = n_seeds - 1 if n_seeds > 1 else 1
-    low, high = repeated_interval(estimate, standard_error, bound, df)
+    low, high = mean.interval(bound)
     return {
         "look": look,
         "last_look": schedule.last_look,
@@ -60,10 +58,10 @@ def decide_look(splits: list[Split], metric: str, margin: float, schedule: Sched
         "spending": schedule.spending,
         "bound": bound,
         "nominal_level": nominal_level(bound),
-        "df": df,
+        "df": mean.df,
         "metric": metric,
-        "estimate": estimate,
-        "standard_error": standard_error,
+        "estimate": mean.estimate,
+        "standard_error": mean.standard_error,
         "low": low,
         "high": high,
         "min_effect": margin,

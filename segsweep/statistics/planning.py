@@ -6,8 +6,10 @@ on one side of 0 (better or worse): any verdict of segsweep.statistics.decision.
 
 "Most likely" is taken literally: the plan is the fewest seeds (or test images) with which the
 future interval settles with probability at least 1/2, when the current estimate d is the truth and
-the future estimate D is drawn from N(d, SE^2), SE and h = z SE the planned standard error and
-half-width of bootstrap.Components.half_width (`probability_to_settle`). Two older readings fall
+the future estimate D is drawn from N(d, SE^2), SE and h the planned standard error and
+half-width of bootstrap.Components.half_width (`probability_to_settle`): h = t SE, Student's t at
+the degrees of freedom the verdict's interval would have with those seeds, so that a plan for few
+seeds pays for their wider interval (tests may fix h = z SE). Two older readings fall
 short. A half-width under the margin (h < m, this project's first "seeds needed") does not decide a
 difference near the margin: at d = 0.9 m an interval of half-width 0.95 m holds 0 and reaches beyond
 m. An interval centred on d that settles (h < max(|d|, m - |d|)) is necessary but
@@ -29,14 +31,11 @@ from scipy import stats
 
 from segsweep.statistics.bootstrap import Components
 
-Z95 = 1.959964
-
-
 MOST_LIKELY = 0.5  # the chance of settling a plan asks for
 
 
 def seeds_to_settle(
-    components: Components, diff: float, margin: float, z: float = Z95, max_seeds: int = 1000
+    components: Components, diff: float, margin: float, z: float | None = None, max_seeds: int = 1000
 ) -> int | None:
     """Fewest seeds (at least 2) at this test set with which the comparison settles with probability
     at least MOST_LIKELY; None when no number up to max_seeds does (the images or splits alone leave
@@ -48,7 +47,7 @@ def seeds_to_settle(
 
 
 def images_to_settle(
-    components: Components, diff: float, margin: float, n_seeds: float = math.inf, z: float = Z95
+    components: Components, diff: float, margin: float, n_seeds: float = math.inf, z: float | None = None
 ) -> int | None:
     """Fewest test images (at least 2) with which n_seeds seeds (math.inf: unlimited seeds) settle the
     comparison with probability at least MOST_LIKELY, the per-image variance taken as measured; None
@@ -69,11 +68,13 @@ def images_to_settle(
     return high
 
 
-def probability_to_settle(components: Components, diff: float, margin: float, n_seeds: float, z: float = Z95) -> float:
-    """P(the interval D +- h settles) for D ~ N(diff, SE^2), SE and h = z SE planned for n_seeds seeds at
-    this test set: P(|D| > h) + P(|D| < m - h), or 1 when h < m / 2 (every D then settles)."""
+def probability_to_settle(
+    components: Components, diff: float, margin: float, n_seeds: float, z: float | None = None
+) -> float:
+    """P(the interval D +- h settles) for D ~ N(diff, SE^2), SE and h (Components.half_width, z SE if z is
+    given) planned for n_seeds seeds at this test set: P(|D| > h) + P(|D| < m - h), or 1 when h < m / 2 (every D then settles)."""
     se = components.half_width(n_seeds, z=1.0)
-    h = z * se
+    h = components.half_width(n_seeds, z)
     if h < margin / 2:
         return 1.0
     if se == 0:
@@ -96,7 +97,7 @@ class Plan:
 
 
 def plan_next(
-    components: Components, diff: float, margin: float, n_seeds: int, max_seeds: int = 1000, z: float = Z95
+    components: Components, diff: float, margin: float, n_seeds: int, max_seeds: int = 1000, z: float | None = None
 ) -> Plan:
     """The plan of the module docstring for a comparison that `n_seeds` seeds left inconclusive."""
     seeds = seeds_to_settle(components, diff, margin, z, max_seeds)

@@ -48,8 +48,8 @@ so the statistic is t-like, not normal: the normal bounds with an estimated SE e
 too often. `repeated_interval` therefore keeps each look's NOMINAL LEVEL 2 (1 - Phi(c_k)) and reads
 the half-width from Student's t with the look's degrees of freedom: the "significance level"
 approach of Jennison & Turnbull (2000, sec. 11.4). We pass df = seeds - 1, the degrees of freedom
-of the between-seed mean square: the least-informed part of the variance, so the interval errs on
-the wide side when the images or the interaction dominate.
+of the between-seed mean square (bootstrap.Components.degrees_of_freedom): the least-informed part
+of the variance, so the interval errs on the wide side when the images or the interaction dominate.
 """
 
 from __future__ import annotations
@@ -186,5 +186,11 @@ def repeated_interval(
     """The repeated confidence interval of one look: estimate +- q SE, q the two-sided quantile of the
     look's nominal level, of Student's t with df degrees of freedom (the normal bound itself when
     df is infinite; see "Unknown variance" in the module docstring)."""
-    q = stats.t.isf(nominal_level(bound) / 2, df) if math.isfinite(df) else bound
+    q = quantile(bound, df)
     return estimate - q * standard_error, estimate + q * standard_error
+
+
+def quantile(bound: float, df: float | np.ndarray = math.inf) -> float | np.ndarray:
+    """The two-sided quantile of a bound's nominal level in Student's t with df degrees of freedom
+    (the normal bound when df is infinite; arrays alike): FIXED_SAMPLE_BOUND gives t_df's 97.5% point."""
+    return stats.t.isf(nominal_level(bound) / 2, df)
