@@ -140,7 +140,7 @@ def test_inconclusive_headline_states_the_cost_and_the_plan(tmp_path):
         verdict["mean_diff"] - verdict["mean_diff_low"]
     )
     assert verdict["mean_diff_low"] < verdict["iqm_diff_low"] < verdict["iqm_diff_high"] < verdict["mean_diff_high"]
-    assert "Student's t on the seeds, 2.0 degrees of freedom" in section
+    assert "Student's t on the seeds, 2 degrees of freedom" in section
     assert "<dt>Caution</dt><dd>With 3 seeds the interval of P(improvement) is too narrow" in section
 
 
