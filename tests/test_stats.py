@@ -282,7 +282,7 @@ def test_degrees_of_freedom_are_the_seeds_and_the_planned_half_width_reads_t():
     assert Components(3e-4, 2e-4, 1e-3, 1e-4, 4, 9.0).degrees_of_freedom(3) == 3
     error = math.sqrt(3e-4 / 3 + 2e-4 / 9 + 1e-3 / 27)
     assert found.half_width(3, z=1.0) == pytest.approx(error)
-    assert found.half_width(3) == pytest.approx(4.302653 * error)
+    assert found.half_width(3) == pytest.approx(T_975[2] * error)
     assert found.half_width(math.inf) == pytest.approx(1.959964 * math.sqrt(2e-4 / 9))
 
 
@@ -333,7 +333,8 @@ def test_bootstrap_coverage_by_simulation_falls_short_with_few_seeds():
 def test_verdict_interval_holds_95_percent_by_simulation(seed_sd, image_sd, noise_sd, n_images, n_seeds):
     """The Student-t interval the verdict decides on (student_t) holds the true difference in at least
     95% of simulated crossed designs, with 3 seeds as with 9; where the seeds dominate, in at most 97.5%.
-    2,000 simulations: a binomial standard error of 0.5 points, so the bounds are three of them."""
+    2,000 simulations: a binomial standard error of 0.5 points, so the lower bound is three of them
+    below 95%."""
     hits = 0
     for rng_seed in range(2000):
         split = noisy_design(0.0, seed_sd, image_sd, noise_sd, n_seeds=n_seeds, n_images=n_images, rng_seed=rng_seed)

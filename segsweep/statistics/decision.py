@@ -15,14 +15,14 @@ metric, with the margin m = report.min_effect (the smallest difference that matt
                       cannot tell "no difference that matters" from "a difference that matters".
 
 The interval. Student's t on the seeds: the mean difference +- t_{0.975, df} SE, SE from the
-seed, image and interaction variance components and df = seeds - 1
-(segsweep.statistics.bootstrap.student_t), the one a sequential look computes at its own level.
-Not the crossed bootstrap's percentile interval, which the verdict used until 2026-12-04: over R
-seeds a bootstrap sees (R - 1) / R of their variance, with normal tails, and where the seeds'
-spread dominates its 95% interval held the truth in about 82% of simulated 3-seed designs
-(tests/test_stats.py; the t interval about 95% there, more where the images dominate). The bootstrap still gives the IQM and the
-probability of improvement, and their intervals, which are too narrow with few seeds
-(bootstrap.FEW_SEEDS).
+seed, image and interaction variance components and df = seeds - 1 (pooled over splits;
+bootstrap.Components.degrees_of_freedom), the interval a sequential look computes at its own
+level (bootstrap.student_t). Not the crossed bootstrap's percentile interval, which the verdict
+used until 2026-12-04: over R seeds a bootstrap sees (R - 1) / R of their variance, with normal
+tails, and where the seeds' spread dominates its 95% interval held the truth in about 82% of
+simulated 3-seed designs; the t interval in 95-97%, and in more where the images dominate
+(tests/test_stats.py). The bootstrap still gives the IQM and the probability of improvement, and
+their intervals, which are too narrow with few seeds (bootstrap.FEW_SEEDS).
 
 Seeds needed (stated when inconclusive): the planned half-width of the mean difference with R
 seeds at this test set, t_{0.975, df(R)} sqrt((s2_split + s2_seed / R + s2_image / I + s2_res / (R I)) / S),
@@ -128,7 +128,8 @@ def compare(
     resamples: int,
     seed: int,
 ) -> Comparison:
-    """Bootstrap the difference, then plan the seeds that would most likely settle it (module docstring)."""
+    """The difference with its Student-t interval, its IQM and P(improvement) with the bootstrap's, then
+    the plan of the seeds that would most likely settle it (module docstring)."""
     summary = crossed_bootstrap(splits, metric, resamples, seed).summary()
     mean = student_t(splits, metric)
     summary["mean_diff"] = Estimate(mean.estimate, *mean.interval())

@@ -71,8 +71,9 @@ def images_to_settle(
 def probability_to_settle(
     components: Components, diff: float, margin: float, n_seeds: float, z: float | None = None
 ) -> float:
-    """P(the interval D +- h settles) for D ~ N(diff, SE^2), SE and h (Components.half_width, z SE if z is
-    given) planned for n_seeds seeds at this test set: P(|D| > h) + P(|D| < m - h), or 1 when h < m / 2 (every D then settles)."""
+    """P(the interval D +- h settles) for D ~ N(diff, SE^2), SE and h (Components.half_width, z SE if z
+    is given) planned for n_seeds seeds at this test set: P(|D| > h) + P(|D| < m - h), or 1 when
+    h < m / 2 (every D then settles)."""
     se = components.half_width(n_seeds, z=1.0)
     h = components.half_width(n_seeds, z)
     if h < margin / 2:
