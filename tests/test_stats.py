@@ -456,3 +456,16 @@ def test_verdict_interval_over_splits_holds_95_percent_by_simulation(split_sd):
         low, high = student_t(split_design(3, split_sd, rng), "per_image_iou").interval()
         hits += low <= 0 <= high
     assert hits / 2000 >= 0.935
+
+
+@pytest.mark.parametrize("n_seeds, n_images, why", [(1, 6, "one seed"), (3, 1, "one test image")])
+def test_no_interval_where_a_variance_is_unknown(n_seeds, n_images, why):
+    """One seed leaves the seeds' variance unknown, one test image the images': no interval, an
+    inconclusive verdict, and the sentence says which."""
+    split = noisy_design(0.02, 0.01, 0.01, 0.01, n_seeds=n_seeds, n_images=n_images)
+    comparison = compare(
+        [split], "unet", "unetpp", "per_image_iou", "all", min_effect=0.01, resamples=RESAMPLES, seed=0
+    )
+    assert math.isnan(comparison.mean_diff.low) and math.isnan(comparison.df)
+    assert comparison.decision == "inconclusive" and comparison.seeds_needed is None
+    assert f"(no interval: {why})" in sentence(comparison)

@@ -258,11 +258,21 @@ def anova_components(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 @dataclass(frozen=True)
 class StudentT:
-    """The mean difference, its standard error and degrees of freedom: a Student-t interval's parts."""
+    """The mean difference with the variance components it was measured with: a Student-t interval's
+    parts. The standard error and degrees of freedom follow from the components at n_seeds (NaN
+    where they are unknown: one seed, or one test image)."""
 
     estimate: float
-    standard_error: float
-    df: float
+    variance: Components | None
+    n_seeds: int
+
+    @property
+    def standard_error(self) -> float:
+        return self.variance.half_width(self.n_seeds, z=1.0) if self.variance is not None else math.nan
+
+    @property
+    def df(self) -> float:
+        return self.variance.degrees_of_freedom(self.n_seeds) if self.variance is not None else math.nan
 
     def interval(self, bound: float = FIXED_SAMPLE_BOUND) -> tuple[float, float]:
         """The interval at a bound's nominal level (sequential.repeated_interval): 95% by default."""
@@ -270,15 +280,11 @@ class StudentT:
 
 
 def student_t(splits: list[Split], metric: str) -> StudentT:
-    """The mean difference over the splits with the standard error and degrees of freedom of
-    `components` (NaN for both with one seed, whose variance is unknown): the verdict's
-    95% interval and every sequential look's repeated interval are built on it."""
+    """The mean difference over the splits with its variance `components`: the verdict's 95% interval,
+    the plan of the seeds that would settle it, and every sequential look's repeated interval are
+    built on it."""
     estimate = float(np.mean([linearised_differences(split, metric).mean() for split in splits]))
-    variance = components(splits, metric)
-    if variance is None:
-        return StudentT(estimate, math.nan, math.nan)
-    n_seeds = splits[0].n_seeds
-    return StudentT(estimate, variance.half_width(n_seeds, z=1.0), variance.degrees_of_freedom(n_seeds))
+    return StudentT(estimate, components(splits, metric), splits[0].n_seeds)
 
 
 def components(splits: list[Split], metric: str) -> Components | None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from segsweep.statistics.bootstrap import Split, components, crossed_bootstrap, student_t
+from segsweep.statistics.bootstrap import Split, crossed_bootstrap, student_t
 from segsweep.statistics.planning import plan_next
 from segsweep.statistics.stats import Estimate
 
@@ -133,8 +133,8 @@ def compare(
     summary = crossed_bootstrap(splits, metric, resamples, seed).summary()
     mean = student_t(splits, metric)
     summary["mean_diff"] = Estimate(mean.estimate, *mean.interval())
-    variance = components(splits, metric)
-    n_seeds = splits[0].n_seeds
+    variance = mean.variance
+    n_seeds = mean.n_seeds
     diff = mean.estimate
     needed, images, note = None, None, ""
     if variance is None:
@@ -180,9 +180,15 @@ def _points(x: float, signed: bool = True) -> str:
 
 
 def _interval(e: Estimate) -> str:
-    if math.isnan(e.low):
-        return f"{_points(e.value)} IoU points (no interval: one seed)"
     return f"{_points(e.value)} IoU points (95% CI {_points(e.low)} to {_points(e.high)})"
+
+
+def _difference(c: Comparison) -> str:
+    """The difference with its interval, or why it has none: one seed or one test image leaves a
+    variance unknown (bootstrap.components)."""
+    if math.isnan(c.mean_diff.low):
+        return f"{_points(c.mean_diff.value)} IoU points (no interval: {'one seed' if c.n_seeds < 2 else 'one test image'})"
+    return _interval(c.mean_diff)
 
 
 def _design(c: Comparison) -> str:
@@ -221,7 +227,7 @@ def sentence(c: Comparison, conflicts: list[str] = ()) -> str:
     scope = "" if c.scope == "all" else f", augmentation {c.scope}"
     text = (
         f"{c.candidate} vs {c.baseline}, {METRIC_NAMES[c.metric]}{scope} ({_design(c)}): "
-        f"{_interval(c.mean_diff)}, IQM {_points(c.iqm_diff.value)}; "
+        f"{_difference(c)}, IQM {_points(c.iqm_diff.value)}; "
         f"P({c.candidate} > {c.baseline}) = {c.prob_improvement.value:.2f} "
         f"(95% CI {c.prob_improvement.low:.2f} to {c.prob_improvement.high:.2f}). {_reason(c)}."
     )
