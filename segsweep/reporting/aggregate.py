@@ -42,7 +42,7 @@ from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
 from segsweep.reporting.tuning import trial_runs, tuning_fields
-from segsweep.statistics.bootstrap import METRICS, Split, components
+from segsweep.statistics.bootstrap import METRICS, components
 from segsweep.statistics.decision import ROW_COLUMNS
 
 
@@ -141,16 +141,16 @@ def decision_cost(tables: Tables, tuning: list[Path]) -> dict:
 
 
 def cost_and_plan(
-    tables: Tables, splits: list[Split], decision: DecisionSettings, verdict: dict, tuning: list[Path] = ()
+    tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict, tuning: list[Path] = ()
 ) -> dict:
     """What the decision cost, its tuning trials included (`tuning`: each model's chosen.json), and
-    what settling it would take (segsweep.reporting.plan), from the headline's `splits`."""
+    what settling it would take (segsweep.reporting.plan)."""
     spent = decision_cost(tables, tuning)
     fields = {"cost": spent, "cost_sentence": cost.describe(spent)}
     if verdict["decision"] == "no_pairs":
         return fields
     plan = next_decision(
-        components(splits, decision.metric),
+        components(headline_splits(tables, sweep), decision.metric),
         verdict["mean_diff"],
         decision.min_effect,
         verdict["n_seeds"],
@@ -221,8 +221,7 @@ def aggregate(
         "missing_runs": missing,
         "grids": grid_files,
     }
-    splits = headline_splits(tables, sweep) if verdict["decision"] != "no_pairs" else []
-    verdict.update(cost_and_plan(tables, splits, decision, verdict, list(tuning)))
+    verdict.update(cost_and_plan(tables, sweep, decision, verdict, list(tuning)))
     verdict.update(sequential_fields(list(looks)))
     verdict.update(tuned)
     verdict.update(matching_fields(tables.runs))

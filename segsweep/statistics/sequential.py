@@ -190,7 +190,7 @@ def repeated_interval(
     return estimate - q * standard_error, estimate + q * standard_error
 
 
-def quantile(bound: float, df: float | np.ndarray = math.inf) -> float | np.ndarray:
+def quantile(bound: float, df: float | np.ndarray) -> float | np.ndarray:
     """The two-sided quantile of a bound's nominal level in Student's t with df degrees of freedom
     (the normal bound when df is infinite; arrays alike): FIXED_SAMPLE_BOUND gives t_df's 97.5% point."""
     return stats.t.isf(nominal_level(bound) / 2, df)
