@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from segsweep.cli import main
-from segsweep.data.folder import folder_format
-from segsweep.data.formats import dataset_format, default_group_pattern, find_samples, load_pair, resolve_positive_ids
+from segsweep.data.folder import dataset_format, folder_format
+from segsweep.data.formats import default_group_pattern, find_samples, load_pair, resolve_positive_ids
 from segsweep.data.manifest import check_pairs
 from segsweep.errors import ConfigError, DataError
 from tests.test_data_formats import H, W, class_ids, photo, write_png

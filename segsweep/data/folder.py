@@ -116,6 +116,15 @@ def add_folder_argument(parser) -> None:
     parser.add_argument("--folder", default="", metavar="JSON", help="with --format folder: dataset.folder as JSON")
 
 
+def dataset_format(dataset: dict) -> str | Format:
+    """What every function of `segsweep.data.formats` takes as `fmt` for the config's `dataset`: a
+    built-in format's name, or the `Format` that ``format: folder`` builds from ``dataset.folder``.
+    It lives here, not in formats.py, so that formats.py never imports this module back."""
+    if dataset["format"] != "folder":
+        return dataset["format"]
+    return folder_format(dataset.get("folder"))
+
+
 def format_from_args(name: str, folder_json: str) -> str | Format:
     """The `fmt` of ``--format NAME [--folder JSON]``: a built-in name, or the folder's `Format`."""
     if name != "folder":

@@ -212,16 +212,6 @@ def _format(fmt: str | Format) -> Format:
         raise UserError(f"unknown dataset format {fmt!r}; choose one of: {', '.join(FORMAT_NAMES)}") from None
 
 
-def dataset_format(dataset: dict) -> str | Format:
-    """What every function here takes as `fmt` for the config's `dataset`: a built-in format's
-    name, or the `Format` that ``format: folder`` builds from ``dataset.folder``."""
-    if dataset["format"] != "folder":
-        return dataset["format"]
-    from segsweep.data.folder import folder_format
-
-    return folder_format(dataset.get("folder"))
-
-
 # --- public API ----------------------------------------------------------------------------
 
 

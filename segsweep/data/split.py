@@ -62,7 +62,8 @@ import numpy as np
 import pandas as pd
 
 from segsweep.config.checks import check_split
-from segsweep.data.formats import Sample, dataset_format, default_group_pattern, find_samples
+from segsweep.data.folder import dataset_format
+from segsweep.data.formats import Sample, default_group_pattern, find_samples
 from segsweep.data.manifest import GAP, SPLITS, Frame, check_pairs, write_manifest
 from segsweep.errors import DataError, UserError
 

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segsweep.config.choice import VAL
-from segsweep.data.formats import Sample, dataset_format, load_pair
+from segsweep.data.folder import dataset_format
+from segsweep.data.formats import Sample, load_pair
 from segsweep.data.staging import staged_dir, staged_file
 from segsweep.errors import DataError
 from segsweep.evaluation.choice import headline_mode, thresholds_on_val

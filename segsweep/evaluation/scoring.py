@@ -10,7 +10,8 @@ import keras
 import numpy as np
 from PIL import Image
 
-from segsweep.data.formats import Sample, dataset_format, load_pair
+from segsweep.data.folder import dataset_format
+from segsweep.data.formats import Sample, load_pair
 from segsweep.evaluation.metrics import (
     Counts,
     boundary_iou,

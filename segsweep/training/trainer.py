@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from segsweep.config.checks import check_input_size, check_warmup, deep_supervision_weights
-from segsweep.data.formats import Sample, dataset_format
+from segsweep.data.folder import dataset_format
+from segsweep.data.formats import Sample
 from segsweep.training import runtime
 from segsweep.training.augment import Augmenter
 from segsweep.training.budget import apply_budget, describe_budget
