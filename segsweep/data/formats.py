@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segsweep.data.classes import ClassSpec, class_tables, resolve_classes
 from segsweep.data.image_files import decode_colour_label, decode_index_label, read_image
 from segsweep.errors import DataError, UserError
 
@@ -277,21 +278,39 @@ def _id_lookup(ids: list[int] | tuple[int, ...]) -> np.ndarray:
     return table
 
 
-def load_pair(
-    fmt: str | Format, sample: Sample, positive_ids: list[int] | None = None, void_ids: list[int] | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decode and check one pair: ``(image uint8 HxWx3, road uint8 HxW in {0,1}, valid bool HxW)``.
+def classes_of(
+    fmt: str | Format, classes: str | list | None, void_ids: list[int] | None = None
+) -> tuple[ClassSpec, ...] | None:
+    """The checked `dataset.classes` of format `fmt` (None: the binary road task); see `segsweep.data.classes`."""
+    spec = _format(fmt)
+    return resolve_classes(spec.name, spec.n_ids, classes, resolve_void_ids(fmt, void_ids))
 
-    `valid` is False on void pixels (`void_ids`; None or empty: the format's own), where `road` is 0.
+
+def load_pair(
+    fmt: str | Format,
+    sample: Sample,
+    positive_ids: list[int] | None = None,
+    void_ids: list[int] | None = None,
+    classes: tuple[ClassSpec, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode and check one pair: ``(image uint8 HxWx3, label uint8 HxW, valid bool HxW)``.
+
+    Without `classes` the label is road (0/1, road = `positive_ids`); with them (`classes_of`) it
+    is each pixel's class index, and IDs in no class are void too. `valid` is False on void pixels
+    (`void_ids`; None or empty: the format's own), where the label is 0.
     """
     spec = _format(fmt)
     void = resolve_void_ids(fmt, void_ids)
-    positive = resolve_positive_ids(fmt, positive_ids, void)
     image = read_image(Path(sample.image))
     ids = spec.decode_label(Path(sample.label))
     if image.shape[:2] != ids.shape:
         (ih, iw), (lh, lw) = image.shape[:2], ids.shape
         raise DataError(f"{sample.label}: label is {lw}x{lh} pixels but its image {sample.image} is {iw}x{ih}")
+    if classes is not None:
+        index, in_class = class_tables(classes, void)
+        valid = in_class[ids]
+        return image, np.where(valid, index[ids], 0).astype(np.uint8), valid
+    positive = resolve_positive_ids(fmt, positive_ids, void)
     road = _id_lookup(positive)[ids].view(np.uint8)
     valid = ~_id_lookup(void)[ids]
     return image, road, valid

@@ -65,6 +65,7 @@ def build_model(model: dict, input_shape: tuple[int, int, int]) -> keras.Model:
         input_shape,
         model["name"],
         normalization,
+        model.get("classes", 1),
     )
 
 
@@ -76,13 +77,14 @@ def _network(
     input_shape: tuple,
     name: str,
     normalization: str = "none",
+    classes: int = 1,
 ) -> keras.Model:
     image = keras.Input(shape=input_shape, name="image")
     x = PerImageStandardization(name="image_standardization")(image) if normalization == "per_image" else image
     if architecture == "unet":
-        outputs = unet(x, filters, H)
+        outputs = unet(x, filters, H, classes)
     elif architecture == "unetpp":
-        outputs = unetpp(x, filters, H, deep_supervision)
+        outputs = unetpp(x, filters, H, deep_supervision, classes)
         outputs = outputs if len(outputs) > 1 else outputs[0]
     else:
         raise ConfigError(f"key 'model_variants': unknown architecture {architecture!r} (use unet or unetpp)")

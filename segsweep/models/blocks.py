@@ -2,7 +2,7 @@
 
 U-Net and U-Net++ differ only in which decoder nodes exist and which same-level nodes each one
 concatenates; everything else (the conv unit H, the 2x2 max-pool down-sampling, the 2x2
-transposed-conv up-sampling U, the encoder and the sigmoid head) is defined once here so that
+transposed-conv up-sampling U, the encoder and the output head) is defined once here so that
 a parameter-count difference between the two can only come from the topology.
 
 Layer names follow the node they belong to (``X{i}_{j}_...``), so tests, pruning and FLOP counts
@@ -90,6 +90,8 @@ def decoder_node(
     return H(keras.layers.Concatenate(name=f"{name}_concat")(inputs), filters, name)
 
 
-def sigmoid_head(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
-    """1x1 conv + sigmoid, computed in float32 so that mixed precision cannot saturate the output."""
-    return keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name=name)(x)
+def output_head(x: keras.KerasTensor, name: str, classes: int = 1) -> keras.KerasTensor:
+    """1x1 conv + sigmoid (one channel: binary road) or softmax over `classes` > 1 channels,
+    computed in float32 so that mixed precision cannot saturate the output."""
+    activation = "sigmoid" if classes == 1 else "softmax"
+    return keras.layers.Conv2D(classes, 1, activation=activation, dtype="float32", name=name)(x)

@@ -7,8 +7,9 @@ treat U-Net and U-Net++ (docs/formats.md, "Training run"):
   ``(height, width, 3)`` at ``train.input_size``, `network` the config's ``network`` settings
   (filters, batch_norm, dropout, input_normalization: the builder may use them or not), `args`
   the model entry's ``args``.
-- Each output is a road probability map (a sigmoid, float32 under mixed precision) of the input's
-  height and width, one channel.
+- Each output is a probability map (float32 under mixed precision) of the input's height and
+  width with ``network["classes"]`` channels: 1 for the binary road task (a sigmoid: road), K for
+  K trained classes (``dataset.classes``; a softmax over them, in the classes' order).
 - One output: any name. Several outputs are deep-supervision heads, named ``head_1`` ..
   ``head_n`` in that order, shallow to deep, as U-Net++'s are: each head is trained with its own
   loss, and evaluation chooses on val between their mean ("accurate") and each head alone
@@ -78,18 +79,19 @@ def build_plugin(model: dict, network: dict, input_shape: tuple[int, int, int], 
         raise ConfigError(
             f"key '{key}': builder {path!r} of model {name!r} returned a {type(built).__name__}, not a keras.Model"
         )
-    check_outputs(built, name, tuple(input_shape))
+    check_outputs(built, name, tuple(input_shape), int(network.get("classes", 1)))
     return built
 
 
-def check_outputs(model, name: str, input_shape: tuple[int, int, int]) -> None:
-    """Each output one probability map at the input's height and width; several outputs are
-    the heads ``head_1`` .. ``head_n`` (the module docstring's contract)."""
+def check_outputs(model, name: str, input_shape: tuple[int, int, int], classes: int = 1) -> None:
+    """Each output one probability map of `classes` channels at the input's height and width;
+    several outputs are the heads ``head_1`` .. ``head_n`` (the module docstring's contract)."""
     for output in model.outputs:
-        if tuple(output.shape[1:3]) != tuple(input_shape[:2]) or output.shape[-1] != 1:
+        if tuple(output.shape[1:3]) != tuple(input_shape[:2]) or output.shape[-1] != classes:
+            what = "one probability channel" if classes == 1 else f"{classes} class-probability channels"
             raise ConfigError(
                 f"model {name!r}: output {tuple(output.shape[1:])} does not match the input {tuple(input_shape)}: "
-                "each output must be one probability channel at the input's height and width"
+                f"each output must be {what} at the input's height and width"
             )
     names = list(model.output_names)
     expected = [f"head_{k}" for k in range(1, len(names) + 1)]

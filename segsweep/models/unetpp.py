@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import keras
 
-from segsweep.models.blocks import ConvUnit, decoder_node, encoder, sigmoid_head
+from segsweep.models.blocks import ConvUnit, decoder_node, encoder, output_head
 
 
 def unetpp(
-    image: keras.KerasTensor, filters: list[int], H: ConvUnit, deep_supervision: bool
+    image: keras.KerasTensor, filters: list[int], H: ConvUnit, deep_supervision: bool, classes: int = 1
 ) -> list[keras.KerasTensor]:
     """Heads `head_1`..`head_{D-1}` on X^{0,1..D-1}, or only `head` on X^{0,D-1} without supervision."""
     D = len(filters)
@@ -23,5 +23,5 @@ def unetpp(
         for i in range(D - j):
             X[i].append(decoder_node(X[i][:j], X[i + 1][j - 1], filters[i], H, i, j))
     if deep_supervision:
-        return [sigmoid_head(X[0][j], f"head_{j}") for j in range(1, D)]
-    return [sigmoid_head(X[0][D - 1], "head")]
+        return [output_head(X[0][j], f"head_{j}", classes) for j in range(1, D)]
+    return [output_head(X[0][D - 1], "head", classes)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-from segsweep.training.losses import BceDiceLoss
+from segsweep.training.losses import segmentation_loss
 
 
 def compile_for_training(
@@ -18,7 +18,7 @@ def compile_for_training(
     loss_weights: list[float] | None = None,
     jit_compile: bool = False,
 ) -> None:
-    """Adam, and the paper's loss on every head; `batch` is one training batch or its spec
+    """Adam, and the paper's loss (its K-class form for K output channels) on every head; `batch` is one training batch or its spec
     (a tf.data element_spec).
 
     The optimizer's and the loss trackers' variables are made here, from the batch's shapes,
@@ -28,9 +28,10 @@ def compile_for_training(
     private, hence keras' exact pin in pyproject.toml.
     """
     heads = len(model.output_names)
+    classes = int(model.outputs[0].shape[-1])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=BceDiceLoss() if heads == 1 else [BceDiceLoss() for _ in range(heads)],
+        loss=segmentation_loss(classes) if heads == 1 else [segmentation_loss(classes) for _ in range(heads)],
         loss_weights=loss_weights,
         jit_compile=jit_compile,
     )

@@ -11,6 +11,13 @@ Void pixels (``valid`` False, e.g. CamVid's class 11) must not pull the predicti
 A per-pixel Keras ``sample_weight`` cannot express that for Dice, which is a ratio over the whole
 image, so the target carries the mask: ``y_true[..., 0]`` is road (0/1) and ``y_true[..., 1]``
 is valid (0/1). The same loss is given to every head; Keras sums the heads' losses.
+
+With K > 1 trained classes (``dataset.classes``) the heads are softmaxes and ``y_true[..., 0]``
+holds each pixel's class index. `CeDiceLoss` is the same loss written for K classes, as nnU-Net
+trains (Isensee et al. 2021: cross-entropy plus soft Dice, the Dice averaged over the classes):
+half the mean cross-entropy over valid pixels plus one minus the mean over the classes of each
+class's smoothed soft Dice, per image. For K = 2 with a sigmoid it would be the binary loss above
+plus the not-road class's Dice; the binary task keeps its own loss, so its runs stay as they were.
 """
 
 from __future__ import annotations
@@ -47,3 +54,36 @@ class BceDiceLoss(keras.losses.Loss):
             ops.sum(valid * road, axis=axes) + ops.sum(p_valid, axis=axes) + DICE_SMOOTHING
         )
         return 0.5 * bce + (1.0 - dice)
+
+
+@keras.saving.register_keras_serializable(package="segsweep")
+class CeDiceLoss(keras.losses.Loss):
+    """``0.5 * CE + (1 - mean_k Dice_k)`` per image over valid pixels; `y_true` stacks class index and valid."""
+
+    def __init__(self, classes: int, name: str = "ce_dice", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.classes = classes
+
+    def call(self, y_true, y_pred):
+        truth = ops.one_hot(ops.cast(y_true[..., 0], "int32"), self.classes)  # (B, H, W, K)
+        valid = ops.cast(y_true[..., 1], "float32")[..., None]
+        p = ops.cast(y_pred, "float32")
+        epsilon = keras.config.epsilon()
+        # The log of the probability given to the true class: one log per pixel, as the binary loss.
+        pixel_ce = -ops.log(ops.clip(ops.sum(truth * p, axis=-1, keepdims=True), epsilon, 1.0))
+        axes = (1, 2)
+        n_valid = ops.sum(valid, axis=(1, 2, 3))
+        ce = ops.sum(valid * pixel_ce, axis=(1, 2, 3)) / ops.maximum(n_valid, 1.0)
+        p_valid = valid * p
+        dice = (2.0 * ops.sum(truth * p_valid, axis=axes) + DICE_SMOOTHING) / (
+            ops.sum(valid * truth, axis=axes) + ops.sum(p_valid, axis=axes) + DICE_SMOOTHING
+        )  # (B, K)
+        return 0.5 * ce + (1.0 - ops.mean(dice, axis=-1))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "classes": self.classes}
+
+
+def segmentation_loss(classes: int) -> keras.losses.Loss:
+    """The loss for a head of `classes` output channels: the paper's binary loss for one (a sigmoid)."""
+    return BceDiceLoss() if classes == 1 else CeDiceLoss(classes)
