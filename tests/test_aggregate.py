@@ -244,6 +244,34 @@ def test_models_that_trade_places_between_seeds_are_inconclusive(tmp_path):
     assert " is better" not in verdict["sentence"] and " is worse" not in verdict["sentence"]
 
 
+def test_each_comparison_is_planned_once(tmp_path, monkeypatch):
+    """The verdict prices the headline comparison's own plan: no second plan of the same comparison."""
+    from segsweep.reporting import plan
+    from segsweep.statistics import decision
+
+    planned = []
+
+    def counted(*args, **kwargs):
+        planned.append(args)
+        return real(*args, **kwargs)
+
+    real = decision.plan_next
+    monkeypatch.setattr(decision, "plan_next", counted)
+    monkeypatch.setattr(plan, "plan_next", counted)
+    sweep = make_fake_sweep(
+        tmp_path,
+        augmentations=("none",),
+        seeds=(0, 1),
+        deep_supervision=False,
+        error_px={"unet": {0: 2.0, 1: 8.0}, "unetpp": {0: 8.0, 1: 2.0}},
+    )
+    assert main(sweep.aggregate_args(grid_images=1)) == 0
+    verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
+    assert verdict["decision"] == "inconclusive"  # the premise: a plan to make
+    assert len(planned) == len(read(sweep, layout.AGGREGATE_TABLES["comparison"]))
+    assert verdict["plan"]["seeds_to_settle"] == verdict["seeds_needed"]
+
+
 def test_empty_references_splits_and_every_baseline(tmp_path):
     """Two splits, an image without road per split, and a third model: comparisons against each
     baseline; per-image IoU leaves the empty images out and counts them."""

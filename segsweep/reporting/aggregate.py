@@ -33,7 +33,7 @@ from segsweep import layout
 from segsweep.data.folder import add_folder_argument, format_from_args
 from segsweep.errors import UserError
 from segsweep.reporting import cost
-from segsweep.reporting.comparisons import DecisionSettings, comparisons, headline_splits, verdict_fields
+from segsweep.reporting.comparisons import DecisionSettings, comparisons, headline, verdict_fields
 from segsweep.reporting.conditions import conditional_sentence
 from segsweep.reporting.grids import GridSettings
 from segsweep.reporting.matching import matching_fields
@@ -42,8 +42,8 @@ from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
 from segsweep.reporting.tuning import trial_runs, tuning_fields
-from segsweep.statistics.bootstrap import METRICS, components
-from segsweep.statistics.decision import ROW_COLUMNS
+from segsweep.statistics.bootstrap import METRICS
+from segsweep.statistics.decision import ROW_COLUMNS, Comparison
 
 
 def add_sweep_arguments(parser) -> None:
@@ -140,26 +140,20 @@ def decision_cost(tables: Tables, tuning: list[Path]) -> dict:
     return cost.with_tuning(cost.total(tables.runs), cost.trial_costs(trial_runs(list(tuning))) if tuning else None)
 
 
-def cost_and_plan(
-    tables: Tables, sweep: Sweep, decision: DecisionSettings, verdict: dict, tuning: list[Path] = ()
-) -> dict:
+def cost_and_plan(tables: Tables, stated: Comparison | None, tuning: list[Path] = ()) -> dict:
     """What the decision cost, its tuning trials included (`tuning`: each model's chosen.json), and
-    what settling it would take (segsweep.reporting.plan)."""
+    what settling it would take: the headline comparison's own plan (`stated`, None: no pairs),
+    priced (segsweep.reporting.plan)."""
     spent = decision_cost(tables, tuning)
     fields = {"cost": spent, "cost_sentence": cost.describe(spent)}
-    if verdict["decision"] == "no_pairs":
+    if stated is None:
         return fields
-    plan = next_decision(
-        components(headline_splits(tables, sweep), decision.metric),
-        verdict["mean_diff"],
-        decision.min_effect,
-        verdict["n_seeds"],
-        seed_cost(tables.runs),  # evaluation runs only: more seeds train with the chosen values, no new tuning
-    )
+    # Evaluation runs only: more seeds train with the chosen values, no new tuning.
+    plan = next_decision(stated.plan, stated.n_seeds, seed_cost(tables.runs))
     return {
         **fields,
         "plan": plan,
-        "plan_sentence": describe_plan(plan, verdict["n_seeds"], verdict["n_images"], spent["unit"]),
+        "plan_sentence": describe_plan(plan, stated.n_seeds, stated.n_images, spent["unit"]),
     }
 
 
@@ -221,7 +215,7 @@ def aggregate(
         "missing_runs": missing,
         "grids": grid_files,
     }
-    verdict.update(cost_and_plan(tables, sweep, decision, verdict, list(tuning)))
+    verdict.update(cost_and_plan(tables, headline(found_comparisons, sweep, decision), list(tuning)))
     verdict.update(sequential_fields(list(looks)))
     verdict.update(tuned)
     verdict.update(matching_fields(tables.runs))

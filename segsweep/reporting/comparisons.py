@@ -119,12 +119,26 @@ def comparisons(tables: Tables, sweep: Sweep, decision: DecisionSettings) -> lis
     return result
 
 
+def _headline_label(sweep: Sweep) -> str:
+    """The headline's scope as comparisons name it: every augmentation, or the only one."""
+    return ALL if len(sweep.augmentations) > 1 else sweep.augmentations[0]
+
+
+def headline(found: list[Comparison], sweep: Sweep, decision: DecisionSettings) -> Comparison | None:
+    """The comparison the verdict states: the candidate against the baseline over every augmentation,
+    on the primary metric; None where no seed has a complete pair."""
+    scope = _headline_label(sweep)
+    return next(
+        (c for c in found if c.baseline == sweep.baseline and c.scope == scope and c.metric == decision.metric), None
+    )
+
+
 def verdict_fields(found: list[Comparison], sweep: Sweep, decision: DecisionSettings) -> dict:
     """The headline comparison with its sentence, the other views, and the conflicts among them."""
     ours = [c for c in found if c.baseline == sweep.baseline]
-    headline_scope = ALL if len(sweep.augmentations) > 1 else sweep.augmentations[0]
-    headline = next((c for c in ours if c.scope == headline_scope and c.metric == decision.metric), None)
-    if headline is None:
+    headline_scope = _headline_label(sweep)
+    stated = headline(found, sweep, decision)
+    if stated is None:
         return {
             "decision": "no_pairs",
             "metric": decision.metric,
@@ -140,7 +154,7 @@ def verdict_fields(found: list[Comparison], sweep: Sweep, decision: DecisionSett
         }
     secondary = next(c for c in ours if c.scope == headline_scope and c.metric != decision.metric)
     views = {
-        METRIC_NAMES[decision.metric]: headline,
+        METRIC_NAMES[decision.metric]: stated,
         METRIC_NAMES[secondary.metric]: secondary,
         **{
             f"{METRIC_NAMES[decision.metric]} on augmentation {c.scope}": c
@@ -154,8 +168,8 @@ def verdict_fields(found: list[Comparison], sweep: Sweep, decision: DecisionSett
         return {**c.as_row(), "sentence": sentence(c)}
 
     return {
-        **headline.as_row(),
-        "sentence": sentence(headline, found_conflicts),
+        **stated.as_row(),
+        "sentence": sentence(stated, found_conflicts),
         "conflicts": found_conflicts,
         "secondary": entry(secondary),
         "by_augmentation": [entry(c) for c in ours if c.metric == decision.metric and c.scope != headline_scope],

@@ -24,8 +24,8 @@ from segsweep import layout
 from segsweep.errors import UserError
 from segsweep.reporting.cost import unit_name
 from segsweep.reporting.tables import json_safe
-from segsweep.statistics.bootstrap import Components, components
-from segsweep.statistics.planning import plan_next
+from segsweep.statistics.bootstrap import components
+from segsweep.statistics.planning import Plan, plan_next
 
 
 def seed_cost(runs: pd.DataFrame) -> float:
@@ -36,13 +36,11 @@ def seed_cost(runs: pd.DataFrame) -> float:
     return float(per_condition.sum())
 
 
-def next_decision(
-    components: Components | None, diff: float, margin: float, n_seeds: int, cost_per_seed: float
-) -> dict:
-    """The plan's figures (JSON-ready; NaN cost where the runs' cost is unknown)."""
-    if components is None:
+def next_decision(plan: Plan | None, n_seeds: int, cost_per_seed: float) -> dict:
+    """The plan's figures, priced (JSON-ready; NaN cost where the runs' cost is unknown). No plan: a
+    variance is unknown (one seed, or one test image)."""
+    if plan is None:
         return {"seeds_to_settle": None, "images_to_settle": None, "limit": "unknown_seed_variance"}
-    plan = plan_next(components, diff, margin, n_seeds)
     fields = {
         "seeds_to_settle": plan.seeds,
         "probability_to_settle": plan.probability,
@@ -121,8 +119,9 @@ def run(args) -> int:
         candidate=verdict["candidate"],
     )
     tables = Tables(runs=runs, histories=pd.DataFrame(), per_image=per_image, modes=pd.DataFrame())
-    components_now = components(headline_splits(tables, sweep), verdict["metric"])
-    plan = next_decision(components_now, verdict["mean_diff"], margin, verdict["n_seeds"], seed_cost(runs))
+    variance = components(headline_splits(tables, sweep), verdict["metric"])
+    found = plan_next(variance, verdict["mean_diff"], margin, verdict["n_seeds"]) if variance is not None else None
+    plan = next_decision(found, verdict["n_seeds"], seed_cost(runs))
     if args.json:
         print(json.dumps(json_safe(plan), indent=2))
     else:

@@ -44,7 +44,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from segsweep.statistics.bootstrap import Split, crossed_bootstrap, student_t
-from segsweep.statistics.planning import plan_next
+from segsweep.statistics.planning import Plan, plan_next
 from segsweep.statistics.stats import Estimate
 
 DECISIONS = ("candidate_better", "candidate_worse", "equivalent", "inconclusive")
@@ -86,6 +86,7 @@ class Comparison:
     bootstrap_seed: int
     images_needed: int | None = None  # when no number of seeds settles it: test images that would, seeds unlimited
     df: float = math.nan  # Student's t degrees of freedom of mean_diff's interval (seeds - 1)
+    plan: Plan | None = None  # behind seeds_needed (None: a variance unknown), for the verdict's plan; in no row
 
     @property
     def decision(self) -> str:
@@ -98,7 +99,7 @@ class Comparison:
 
     def as_row(self) -> dict:
         """A flat row for comparison.csv and verdict.json, in ROW_COLUMNS order."""
-        row = {k: v for k, v in asdict(self).items() if k not in ESTIMATES}
+        row = {k: v for k, v in asdict(self).items() if k not in NOT_COLUMNS}
         for name in ESTIMATES:
             estimate = getattr(self, name)
             row[name], row[f"{name}_low"], row[f"{name}_high"] = estimate.value, estimate.low, estimate.high
@@ -107,8 +108,9 @@ class Comparison:
 
 
 ESTIMATES = ("mean_diff", "iqm_diff", "prob_improvement")
+NOT_COLUMNS = (*ESTIMATES, "plan")  # an estimate is three columns; the plan is spelled out in verdict.json only
 ROW_COLUMNS = [
-    *(f for f in Comparison.__dataclass_fields__ if f not in ESTIMATES),
+    *(f for f in Comparison.__dataclass_fields__ if f not in NOT_COLUMNS),
     *(f"{name}{end}" for name in ESTIMATES for end in ("", "_low", "_high")),
     "ci_low",
     "ci_high",
@@ -136,7 +138,7 @@ def compare(
     variance = mean.variance
     n_seeds = mean.n_seeds
     diff = mean.estimate
-    needed, images, note = None, None, ""
+    plan, needed, images, note = None, None, None, ""
     if variance is None:
         note = "seed variance is unknown with one seed" if n_seeds < 2 else "too few test images"
     else:
@@ -171,6 +173,7 @@ def compare(
         bootstrap_seed=seed,
         images_needed=images,
         df=mean.df,
+        plan=plan,
     )
 
 
