@@ -21,9 +21,10 @@ from segsweep.statistics.decision import Comparison
 from segsweep.statistics.stats import Estimate
 
 
-def _experiment(
+def make_experiment(
     results: Path, name: str, partial: bool = False, verdict: dict | str | None = None, mtime: int = 1_700_000_000
 ) -> None:
+    """An experiment folder as the index sees it: a report (dated `mtime`) and its verdict.json."""
     folder = results / name
     aggregate = layout.aggregate_dir(folder, partial)
     aggregate.mkdir(parents=True)
@@ -36,22 +37,22 @@ def _experiment(
 
 def test_index_lists_each_report_with_date_sweep_size_and_decision(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    _experiment(
+    make_experiment(
         results,
         "kitti",
         verdict={"decision": "adopt_candidate", "status": "candidate_better", "runs_expected": 30, "runs_found": 30},
         mtime=1_700_000_000,
     )
-    _experiment(
+    make_experiment(
         results, "camvid", verdict={"status": "within_noise", "runs_expected": 6, "runs_found": 6}, mtime=1_700_086_400
     )
-    _experiment(
+    make_experiment(
         results,
         "failed",
         partial=True,
         verdict={"decision": {"sentence": "<b>keep</b> baseline"}, "runs_expected": 4, "runs_found": 3},
     )
-    _experiment(results, "broken", verdict="{not json")
+    make_experiment(results, "broken", verdict="{not json")
     (results / "data" / "synthetic").mkdir(parents=True)  # a dataset folder: no report, no row
 
     rows = {row.name: row for row in experiments(results)}
@@ -154,7 +155,7 @@ def test_index_is_a_forest_plot_and_table_of_every_verdict(tmp_path: Path) -> No
         del old[missing]
     verdicts["old"] = old
     for day, (name, verdict) in enumerate(verdicts.items()):
-        _experiment(results, name, partial=name == "failed", verdict=verdict, mtime=1_700_000_000 + 86_400 * day)
+        make_experiment(results, name, partial=name == "failed", verdict=verdict, mtime=1_700_000_000 + 86_400 * day)
 
     assert main(["index", "--results", str(results)]) == 0
     files = forest_files(results / "index.html")
@@ -204,7 +205,7 @@ def test_index_is_a_forest_plot_and_table_of_every_verdict(tmp_path: Path) -> No
 
 def test_index_without_intervals_draws_no_figure(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    _experiment(results, "one_seed", verdict=headline_verdict(0.02, math.nan, math.nan))
+    make_experiment(results, "one_seed", verdict=headline_verdict(0.02, math.nan, math.nan))
     files = forest_files(results / "index.html")
     files["png"].parent.mkdir(parents=True, exist_ok=True)
     files["png"].write_bytes(b"an earlier index's figure")

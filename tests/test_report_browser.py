@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ from PIL import Image
 
 from fake_runs import make_fake_sweep
 from segsweep.cli import main
+from test_index import COMPUTE_MATCHED, headline_verdict, make_experiment
 
 pytestmark = pytest.mark.browser
 
@@ -208,4 +211,38 @@ def test_report_renders_in_chromium(report, browser, tmp_path):
     assert pixels.shape[1] == WIDTH and pixels.shape[0] > 2000  # the whole long page
     assert pixels.std() > 20  # text and figures, not a blank page
 
+    assert problems(browser.events) == []
+
+
+def test_index_forest_plot_and_report_links_in_chromium(browser, tmp_path):
+    """The index of three hand-made experiments (default, tuned, compute-matched): the forest plot
+    loads, and each row's report link reaches a file."""
+    results = tmp_path / "results"
+    verdicts = {
+        "default": headline_verdict(0.021, 0.008, 0.034),
+        "tuned": headline_verdict(0.004, -0.002, 0.009, tuning_trials=6),
+        "matched": headline_verdict(-0.003, -0.02, 0.014, baseline="unet_flops", **COMPUTE_MATCHED),
+    }
+    for day, (name, verdict) in enumerate(verdicts.items()):
+        make_experiment(results, name, verdict=verdict, mtime=1_700_000_000 + 86_400 * day)
+    assert main(["index", "--results", str(results)]) == 0
+
+    target = browser.send("Target.createTarget", {"url": "about:blank"})
+    browser.session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})[
+        "sessionId"
+    ]
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        browser.send(f"{domain}.enable")
+    browser.events.clear()  # another page's load event must not stand for this one's
+    browser.send("Page.navigate", {"url": (results / "index.html").as_uri()})
+    browser.wait_for("Page.loadEventFired")
+
+    def evaluate(expression: str):
+        return browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})["result"]["value"]
+
+    forest = evaluate("(i => i && {complete: i.complete, width: i.naturalWidth})(document.getElementById('forest'))")
+    assert forest and forest["complete"] and forest["width"] > 0, forest
+    links = evaluate("Array.from(document.querySelectorAll('a.report'), a => a.href)")
+    assert len(links) == len(verdicts)
+    assert all(Path(url2pathname(urlparse(link).path)).is_file() for link in links), links
     assert problems(browser.events) == []
