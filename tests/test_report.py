@@ -13,6 +13,7 @@ from segsweep import layout
 from segsweep.cli import main
 from segsweep.reporting.report import read_benchmark
 from segsweep.statistics.bootstrap import FEW_SEEDS
+from segsweep.statistics.decision import IQM_NAME
 
 HOSTILE_MODEL = '<img src=x onerror="alert(1)">'
 HOSTILE_AUG = 'it\'s "quoted" & <b>bold'  # no slash: names become folder names
@@ -110,8 +111,11 @@ def test_headline_states_decision_interval_probability_margin(report):
     assert "(no interval: one seed)" in section and "seed variance is unknown with one seed" in section
     assert "<dt>Caution</dt><dd>With 1 seed the interval of P(improvement) is too narrow" in section
     statistics = html.split('<section id="statistics">')[1].split("</section>")[0]
-    for term in ("Primary metric", "95% CI", "IQM", "P(improvement)", "Decision", "Seeds needed"):
+    for term in ("Primary metric", "95% CI", IQM_NAME, "P(improvement)", "Decision", "Seeds needed"):
         assert f"<strong>{term}</strong>" in statistics
+    # The headline's IQM is of the per-seed differences, named so wherever it is shown, not the models' own
+    assert f"{IQM_NAME} {100 * verdict['iqm_diff']:+.1f}" in verdict["sentence"]
+    assert verdict["iqm_diff_label"] == IQM_NAME and f"<th>{IQM_NAME} (95% CI)</th>" in statistics
     models = html.split('<section id="models">')[1].split("</section>")[0]
     assert "MaxF" in models and "Boundary IoU" in models and "training GFLOPs" in models and "L4 (" in models
 

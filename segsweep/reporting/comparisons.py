@@ -16,7 +16,7 @@ import pandas as pd
 from segsweep.errors import UserError
 from segsweep.reporting.runs import ALL, Sweep, Tables
 from segsweep.statistics.bootstrap import METRICS, Split
-from segsweep.statistics.decision import METRIC_NAMES, Comparison, compare, conflicts, sentence
+from segsweep.statistics.decision import IQM_NAME, METRIC_NAMES, Comparison, compare, conflicts, sentence
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,7 @@ def verdict_fields(found: list[Comparison], sweep: Sweep, decision: DecisionSett
 
     return {
         **stated.as_row(),
+        "iqm_diff_label": IQM_NAME,  # beside the key readers already use, which keeps its name
         "sentence": sentence(stated, found_conflicts),
         "conflicts": found_conflicts,
         "secondary": entry(secondary),

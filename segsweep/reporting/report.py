@@ -28,6 +28,7 @@ from segsweep.hardware import cpu_model
 from segsweep.reporting.cost import unit_name
 from segsweep.reporting.runs import read_csv, read_json
 from segsweep.statistics.bootstrap import FEW_SEEDS
+from segsweep.statistics.decision import IQM_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT_PACKAGES = ("segsweep", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "jinja2", "snakemake")
@@ -255,6 +256,7 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         "decision_label": DECISION_LABELS.get(verdict.get("decision"), verdict.get("decision")),
         "decision_labels": DECISION_LABELS,
         "few_seeds": FEW_SEEDS,
+        "iqm_name": IQM_NAME,
         "points": points,
         "interval": interval,
         "models": model_rows(models),

@@ -49,6 +49,9 @@ from segsweep.statistics.stats import Estimate
 
 DECISIONS = ("candidate_better", "candidate_worse", "equivalent", "inconclusive")
 METRIC_NAMES = {"pooled_iou": "pooled test IoU", "per_image_iou": "per-image test IoU"}
+# What `iqm_diff` is: the IQM of the (split, seed) differences, not the difference of the two models' own
+# IQMs (rliable's, in the models table), which a bare "IQM" beside it would suggest.
+IQM_NAME = "IQM of the per-seed differences"
 
 
 def decide(low: float, high: float, min_effect: float) -> str:
@@ -226,11 +229,11 @@ def _reason(c: Comparison) -> str:
 
 
 def sentence(c: Comparison, conflicts: list[str] = ()) -> str:
-    """The headline: metric, difference, interval, IQM, P(improvement), design, decision and why."""
+    """The headline: metric, difference, interval, IQM of the differences, P(improvement), design, decision and why."""
     scope = "" if c.scope == "all" else f", augmentation {c.scope}"
     text = (
         f"{c.candidate} vs {c.baseline}, {METRIC_NAMES[c.metric]}{scope} ({_design(c)}): "
-        f"{_difference(c)}, IQM {_points(c.iqm_diff.value)}; "
+        f"{_difference(c)}, {IQM_NAME} {_points(c.iqm_diff.value)}; "
         f"P({c.candidate} > {c.baseline}) = {c.prob_improvement.value:.2f} "
         f"(95% CI {c.prob_improvement.low:.2f} to {c.prob_improvement.high:.2f}). {_reason(c)}."
     )
