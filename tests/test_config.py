@@ -73,6 +73,24 @@ BAD_CONFIGS = [
         {"dataset": GENERATED, "train": {"deep_supervision_weights": [1, 1]}},
         "key 'train.deep_supervision_weights': 2 weights for the 4 heads",
     ),
+    (
+        "crop higher than the generated frames",
+        {"dataset": {**GENERATED, "generate": {"count": 5, "height": 128, "width": 416}}},
+        "key 'augmentations': preset 'flip_crop', step 2 (RandomSizedCrop): crops up to 370 pixels in height, "
+        "more than the 128-pixel frames of key 'dataset.generate.height'",
+    ),
+    (
+        "own preset's crop wider than the generated frames",
+        {
+            "dataset": {**GENERATED, "generate": {"count": 5, "height": 64, "width": 100}},
+            "augmentations": ["none", "strips"],
+            "augmentation_presets": {
+                "strips": [{"transform": "RandomSizedCrop", "min_max_height": [40, 60], "w2h_ratio": 2}]
+            },
+        },
+        "key 'augmentation_presets.strips', step 1 (RandomSizedCrop): crops up to 120 pixels in width, more than "
+        "the 100-pixel frames of key 'dataset.generate.width'",
+    ),
     ("missing dataset", {"models": ["unet"]}, "'dataset' is a required property"),
     ("experiment name with a slash", {"dataset": GENERATED, "name": "a/b"}, "key 'name'"),
     ("experiment name '..'", {"dataset": GENERATED, "name": ".."}, "key 'name'"),
@@ -110,6 +128,7 @@ SNAKEMAKE_CASES = [
     "unknown preset",
     "input size not divisible",
     "missing data folder",
+    "crop higher than the generated frames",
 ]
 
 

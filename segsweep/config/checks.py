@@ -164,6 +164,44 @@ def check_budgets(config: dict) -> None:
             )
 
 
+def largest_crop(step: dict) -> tuple[int, int] | None:
+    """(height, width) in pixels of the largest crop a preset step cuts at a fixed size: a
+    RandomSizedCrop's tallest strip at its w2h_ratio. None for every other step, whose crop (if any)
+    is a fraction of the frame and so fits any frame."""
+    if step.get("transform") != "RandomSizedCrop" or "min_max_height" not in step:
+        return None
+    tallest = int(step["min_max_height"][1])
+    return tallest, int(tallest * step.get("w2h_ratio", 1.0))
+
+
+def check_crops_fit(config: dict) -> None:
+    """Every swept preset's fixed-size crops fit the procedural frames (dataset.generate.height x
+    width). A larger crop fails at training (segsweep.training.augment.Augmenter.check_frames), since
+    albumentations would clip it to the frame without a word and so train another augmentation than
+    the one named; here it is refused before any job. Frames on disk have sizes the config does not
+    state: training checks those against the images themselves."""
+    frames = config["dataset"].get("generate")
+    if frames is None:
+        return
+    presets, user_presets = augmentation_presets(config), config.get("augmentation_presets", {})
+    for name in config["augmentations"]:
+        where = (
+            f"key 'augmentation_presets.{name}'" if name in user_presets else f"key 'augmentations': preset {name!r}"
+        )
+        for position, step in enumerate(presets[name], start=1):
+            crop = largest_crop(step)
+            if crop is None:
+                continue
+            for axis, size in zip(("height", "width"), crop):
+                if size > frames[axis]:
+                    raise ConfigError(
+                        f"{where}, step {position} ({step['transform']}): crops up to {size} pixels in {axis}, more "
+                        f"than the {frames[axis]}-pixel frames of key 'dataset.generate.{axis}'; albumentations would "
+                        "clip the crops to the frame, another augmentation than the one named. Make the frames at "
+                        f"least {size} pixels in {axis}, or sweep 'scale_crop', whose crops are fractions of each frame"
+                    )
+
+
 def check_config(config: dict) -> None:
     """Checks that span several keys, which the JSON schema cannot express."""
     check_model_names(config, {**BUILTIN_MODEL_VARIANTS, **config.get("model_variants", {})})
@@ -175,6 +213,7 @@ def check_config(config: dict) -> None:
                 f"key 'augmentations': no preset named {name!r} (built-in or in 'augmentation_presets': "
                 f"{', '.join(presets)})"
             )
+    check_crops_fit(config)
     train_keys = schema()["properties"]["train"]["properties"]
     for name, variant in variants.items():
         unknown = set(variant.get("train", {})) - set(train_keys)
