@@ -1,7 +1,8 @@
 """segsweep: one command per workflow step.
 
 Every Snakemake rule calls one of these commands, so that a person can run any step by hand
-exactly as the workflow does: `python -m segsweep STEP --help`.
+exactly as the workflow does: `python -m segsweep STEP --help`. Three are for people only: plan,
+sweep and config-docs.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("segsweep.reporting.report", "write the self-contained HTML report"),
     "index": ("segsweep.reporting.index", "list every experiment's report in results/index.html"),
     "bench": ("segsweep.bench", "measure input pipeline, compute, inference and workflow speed"),
+    "config-docs": ("segsweep.config.reference", "write the configuration reference page from the config schema"),
 }
 
 
 def _top_parser() -> argparse.ArgumentParser:
-    steps = "\n".join(f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items())
+    width = max(map(len, COMMANDS))
+    steps = "\n".join(f"  {name:<{width}} {summary}" for name, (_, summary) in COMMANDS.items())
     return argparse.ArgumentParser(
         prog="segsweep",
         usage="python -m segsweep STEP [options]",
