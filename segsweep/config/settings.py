@@ -20,7 +20,13 @@ def model_and_train(config: dict, model: str) -> tuple[dict[str, Any], dict[str,
     its variant's overrides)."""
     variant = {"deep_supervision": True, **model_variants(config)[model]}
     train_overrides = variant.pop("train", {})
-    return {"name": model, **variant, **config["network"]}, {**config["train"], **train_overrides}
+    network = {"name": model, **variant, **config["network"]}
+    classes = config["dataset"].get("classes")
+    if isinstance(
+        classes, list
+    ):  # resolved by segsweep.data.task; absent for binary road, whose settings stay as they were
+        network["classes"] = len(classes)
+    return network, {**config["train"], **train_overrides}
 
 
 def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:

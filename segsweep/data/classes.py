@@ -164,9 +164,17 @@ def output_channels(classes: tuple[ClassSpec, ...] | None) -> int:
     return 1 if classes is None else len(classes)
 
 
-def focus_class(classes: tuple[ClassSpec, ...], metric: str | None = None) -> int:
-    """The index of the class the road columns describe (module docstring)."""
+def focus_name(classes: tuple[ClassSpec, ...], metric: str) -> str:
+    """The class the road columns describe (module docstring), for decision metric `metric`;
+    an ``iou:<name>`` metric naming no class is refused, naming the key."""
     names = [s.name for s in classes]
-    if metric and metric.startswith("iou:"):
-        return names.index(metric[4:])
-    return names.index(ROAD) if ROAD in names else 0
+    if metric.startswith("iou:"):
+        if metric[4:] not in names:
+            raise ConfigError(f"key 'report.metric': {metric!r} names no class of dataset.classes ({', '.join(names)})")
+        return metric[4:]
+    return ROAD if ROAD in names else names[0]
+
+
+def class_rows(classes: tuple[ClassSpec, ...]) -> list[dict]:
+    """The classes as the jobs' settings carry them: the resolved list, so no job needs the format's."""
+    return [{"name": s.name, "ids": list(s.ids), "colour": list(s.colour)} for s in classes]

@@ -29,7 +29,8 @@ import glob
 import json
 from pathlib import Path
 
-from segsweep.data.formats import Format, Sample, pair_files
+from segsweep.data.classes import ClassSpec
+from segsweep.data.formats import Format, Sample, classes_of, pair_files
 from segsweep.data.image_files import JPEG_SUFFIXES, decode_colour_label, decode_index_label
 from segsweep.errors import ConfigError, DataError
 
@@ -134,3 +135,8 @@ def format_from_args(name: str, folder_json: str) -> str | Format:
     except json.JSONDecodeError as error:
         raise ConfigError(f"--folder is not valid JSON: {error}") from None
     return folder_format(settings)
+
+
+def dataset_classes(dataset: dict) -> tuple[ClassSpec, ...] | None:
+    """The checked classes of the config's `dataset` (None: binary road), for `load_pair`."""
+    return classes_of(dataset_format(dataset), dataset.get("classes"), dataset.get("void_ids"))

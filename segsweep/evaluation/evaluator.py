@@ -30,6 +30,7 @@ from segsweep.data.formats import Sample, load_pair
 from segsweep.data.staging import staged_dir, staged_file
 from segsweep.errors import DataError
 from segsweep.evaluation.choice import headline_mode, thresholds_on_val
+from segsweep.evaluation.class_metrics import class_counts, class_iou, mean_iou
 from segsweep.evaluation.metrics import (
     Counts,
     average_precision,
@@ -71,12 +72,11 @@ def evaluate_run(settings: dict, manifest_path: Path, model_file: Path, out: Pat
     parameters = [parameter_count(m) for m in models.values()]
 
     val, thresholds = _score_val(models, samples[VAL_SPLIT], settings)
-    val_pooled_iou = iou(val.counts.pooled(axis=0))
     if len(models) == 1:
         headline = 0
     else:
         try:
-            headline = headline_mode(val_pooled_iou.tolist(), parameters)
+            headline = headline_mode(_choice_scores(val, settings["dataset"]).tolist(), parameters)
         except ValueError as error:
             raise DataError(f"{manifest_path}: cannot choose the inference mode on val: {error}") from None
 
@@ -89,8 +89,9 @@ def evaluate_run(settings: dict, manifest_path: Path, model_file: Path, out: Pat
     ):  # renamed into place in reverse order: masks, the tables, then metrics.json
         test = _score(models, samples[TEST_SPLIT], settings, thresholds, masks_dir, headline)
         speeds = _speeds(models, samples[TEST_SPLIT], settings, thresholds)
-        _per_image_table(samples[TEST_SPLIT], test, headline).to_csv(per_image_path, index=False)
-        _per_image_table(samples[VAL_SPLIT], val, headline).to_csv(per_image_val_path, index=False)
+        names = [row["name"] for row in settings["dataset"].get("classes") or []]
+        _per_image_table(samples[TEST_SPLIT], test, headline, names).to_csv(per_image_path, index=False)
+        _per_image_table(samples[VAL_SPLIT], val, headline, names).to_csv(per_image_val_path, index=False)
         evaluated = Evaluated(model, models, parameters, headline, thresholds, val, test, speeds)
         summary = _metrics(settings, seed, evaluated)
         metrics_path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
@@ -113,9 +114,21 @@ def _score(models: dict, samples: list[Sample], settings: dict, thresholds, mask
     )
 
 
+def _choice_scores(val: SplitScores, dataset: dict) -> np.ndarray:
+    """Each mode's validation score that its choices are made on: pooled road IoU, or with several
+    classes the score ``dataset.choose_on`` names (mIoU, or the focus class's IoU: the decision's metric)."""
+    if val.confusion is not None and dataset.get("choose_on") == "miou":
+        return mean_iou(class_iou(class_counts(val.confusion.sum(axis=0))))
+    return iou(val.counts.pooled(axis=0))
+
+
 def _score_val(models: dict, samples: list[Sample], settings: dict) -> tuple[SplitScores, np.ndarray]:
-    """The validation scores at the thresholds they choose (or the configured one), and those thresholds."""
+    """The validation scores at the thresholds they choose (or the configured one), and those thresholds.
+    With several classes a pixel is its most probable class: no threshold (NaN) is chosen or applied."""
     setting = settings["evaluate"]["threshold"]
+    if settings["dataset"].get("classes"):
+        thresholds = np.full(len(models), np.nan)
+        return _score(models, samples, settings, thresholds), thresholds
     if setting != VAL:
         thresholds = np.full(len(models), float(setting))
         return _score(models, samples, settings, thresholds), thresholds
@@ -193,7 +206,7 @@ def _column(counts: Counts, m: int) -> Counts:
     return Counts(*(c[:, m] for c in counts))
 
 
-def _per_image_table(samples: list[Sample], split: SplitScores, m: int):
+def _per_image_table(samples: list[Sample], split: SplitScores, m: int, names: list[str]):
     """Mode m's per-image metrics and counts; NaN (an empty cell) where undefined."""
     import pandas as pd
 
@@ -205,8 +218,20 @@ def _per_image_table(samples: list[Sample], split: SplitScores, m: int):
             "boundary_iou": split.boundary_iou[:, m],
             **counts._asdict(),
             "empty_reference": empty_reference(counts),
+            **_class_columns(split, m, names),
         }
     )
+
+
+def _class_columns(split: SplitScores, m: int, names: list[str]) -> dict[str, np.ndarray]:
+    """With several classes, each class's per-image counts as columns ``{class}:tp``, ``:fp``, ``:fn``,
+    so that the statistics can pool any class, or all of them, over resampled images."""
+    if split.confusion is None:
+        return {}
+    counts = class_counts(split.confusion[:, m])  # (images, K) each
+    return {
+        f"{name}:{field}": values[:, k] for k, name in enumerate(names) for field, values in counts._asdict().items()
+    }
 
 
 def _number(value) -> float | None:
@@ -240,6 +265,31 @@ def _split_summary(split: SplitScores, m: int) -> dict:
     }
 
 
+def _class_summary(split: SplitScores, m: int, dataset: dict) -> dict:
+    """Mode m's class figures of a split, pooled over its images (`segsweep.evaluation.class_metrics`)."""
+    from segsweep.evaluation.scoring import Task
+
+    task = Task.of(dataset)
+    rows = dataset["classes"]
+    confusion = split.confusion[:, m].sum(axis=0)
+    per_class = class_iou(class_counts(confusion))
+    return {
+        "names": [row["name"] for row in rows],
+        "colours": [list(row["colour"]) for row in rows],
+        "focus": task.classes[task.focus].name,
+        "iou": {row["name"]: _number(value) for row, value in zip(rows, per_class, strict=True)},
+        "miou": _number(mean_iou(per_class)),
+        "confusion": confusion.tolist(),
+    }
+
+
+def _threshold_source(settings: dict) -> str:
+    """Where the threshold came from: val, the config, or none ("argmax": several classes)."""
+    if settings["dataset"].get("classes"):
+        return "argmax"
+    return VAL_SPLIT if settings["evaluate"]["threshold"] == VAL else "config"
+
+
 @dataclass(frozen=True)
 class Evaluated:
     """A trained model evaluated: its inference modes (`models`, name -> network, with their
@@ -271,7 +321,7 @@ def _metrics(settings: dict, seed: int | None, evaluated: Evaluated) -> dict:
         {
             "mode": mode,
             "parameters": parameters[m],
-            "threshold": float(thresholds[m]),
+            "threshold": _number(thresholds[m]),
             "pooled_iou": _number(test_pooled_iou[m]),
             "val_pooled_iou": _number(val_pooled_iou[m]),
             "per_image_mean_iou": _mean_over_reference(iou(test.counts)[:, m], _column(test.counts, m)),
@@ -283,6 +333,9 @@ def _metrics(settings: dict, seed: int | None, evaluated: Evaluated) -> dict:
     test_summary = _split_summary(test, headline)
     val_summary = _split_summary(val, headline)
     del val_summary["per_image_mean"]
+    if test.confusion is not None:  # several classes
+        test_summary["classes"] = _class_summary(test, headline, settings["dataset"])
+        val_summary["classes"] = _class_summary(val, headline, settings["dataset"])
     return {
         "dataset": settings["dataset"]["name"],
         "model": settings["model"]["name"],
@@ -290,8 +343,8 @@ def _metrics(settings: dict, seed: int | None, evaluated: Evaluated) -> dict:
         "seed": seed,
         "mode": modes[headline],
         "mode_chosen_on": "single" if modes == [SINGLE] else VAL_SPLIT,
-        "threshold": float(thresholds[headline]),
-        "threshold_chosen_on": VAL_SPLIT if evaluate["threshold"] == VAL else "config",
+        "threshold": _number(thresholds[headline]),
+        "threshold_chosen_on": _threshold_source(settings),
         "chosen_on": VAL_SPLIT,
         **test_summary,
         "val": val_summary,

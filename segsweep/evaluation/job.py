@@ -71,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
     summary = evaluate_run(settings, args.manifest, args.model_file, args.out_dir)
     print(
         f"{summary['n_images']} test images, mode {summary['mode']} (chosen on {summary['mode_chosen_on']}), "
-        f"threshold {summary['threshold']:.3f} ({summary['threshold_chosen_on']}): pooled IoU "
+        f"threshold {_text(summary['threshold'])} ({summary['threshold_chosen_on']}): pooled IoU "
         f"{_text(summary['pooled']['iou'])} (val {_text(summary['val']['pooled']['iou'])}), "
         f"MaxF {_text(summary['max_f'])}, AP {_text(summary['average_precision'])}, "
         f"Boundary IoU {_text(summary['boundary_iou'])}, {summary['speed']['images_per_second']:.1f} images/s -> {args.out_dir}"
+        + (f"; mIoU {_text(summary['classes']['miou'])}" if "classes" in summary else "")
     )
     return 0
 

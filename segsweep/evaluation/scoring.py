@@ -10,8 +10,10 @@ import keras
 import numpy as np
 from PIL import Image
 
-from segsweep.data.folder import dataset_format
+from segsweep.data.classes import focus_name
+from segsweep.data.folder import dataset_classes, dataset_format
 from segsweep.data.formats import Sample, load_pair
+from segsweep.evaluation.class_metrics import confusion_matrix
 from segsweep.evaluation.metrics import (
     Counts,
     boundary_iou,
@@ -28,6 +30,34 @@ class SplitScores(NamedTuple):
     histograms: np.ndarray  # (modes, 2, 256): road / non-road valid pixels per probability level, all images
     counts: Counts | None  # (images, modes) at the thresholds; None when none were given
     boundary_iou: np.ndarray | None  # (images, modes), NaN on an empty reference; None likewise
+    confusion: np.ndarray | None = None  # (images, modes, K, K) with K > 1 classes: truth x prediction
+
+
+class Task(NamedTuple):
+    """What the network predicts: `classes` output channels (1: binary road) and, with several,
+    the index of the `focus` class that the road columns describe (`segsweep.data.classes`)."""
+
+    classes: tuple | None
+    focus: int
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.classes is None else len(self.classes)
+
+    @classmethod
+    def of(cls, dataset: dict) -> Task:
+        classes = dataset_classes(dataset)
+        if classes is None:
+            return cls(None, 0)
+        return cls(classes, [c.name for c in classes].index(dataset.get("focus") or focus_name(classes, "")))
+
+    def mode_maps(self, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(H, W, modes x K) network output -> the focus class's probability (modes, H, W) and, with
+        several classes, each mode's predicted class (argmax, (modes, H, W)); else None."""
+        if self.classes is None:
+            return np.moveaxis(probability, -1, 0), None
+        per_class = np.moveaxis(probability.reshape(*probability.shape[:2], -1, self.channels), (2, 3), (0, 1))
+        return per_class[:, self.focus], np.argmax(per_class, axis=1).astype(np.uint8)
 
 
 def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
@@ -50,28 +80,42 @@ def score_samples(
 
     `models` maps mode names to one-output models on the same input (see
     `segsweep.evaluation.predict.mode_models`); one forward pass per batch serves them all.
-    `dataset` is the settings' dataset dict (format, positive_ids, void_ids). Only the current batch's
+    `dataset` is the settings' dataset dict (format, positive_ids, void_ids, classes). With several
+    classes the thresholds only mark that counts are wanted: a pixel is its argmax class, the road
+    counts are the focus class's, and each image's confusion matrix is kept; its masks hold class indices. Only the current batch's
     images and full-resolution probability maps are held in memory.
     """
     model = stacked_model(models)
     histograms = np.zeros((len(models), 2, 256), np.int64)
     rows: list[Counts] = []
     boundaries: list[np.ndarray] = []
-    fmt = dataset_format(dataset)
+    confusions: list[np.ndarray] = []
+    fmt, task = dataset_format(dataset), Task.of(dataset)
     for batch in _batches(samples, batch_size):
-        pairs = [load_pair(fmt, sample, dataset.get("positive_ids"), dataset.get("void_ids")) for sample in batch]
+        pairs = [
+            load_pair(fmt, sample, dataset.get("positive_ids"), dataset.get("void_ids"), task.classes)
+            for sample in batch
+        ]
         probabilities = predict_probabilities(model, [image for image, _, _ in pairs], input_size, batch_size)
-        for sample, (_, road, valid), probability in zip(batch, pairs, probabilities, strict=True):
-            probability = np.moveaxis(probability, -1, 0)  # (modes, H, W)
-            histograms += probability_histograms(probability, road, valid)
+        for sample, (_, label, valid), probability in zip(batch, pairs, probabilities, strict=True):
+            focus, predicted_class = task.mode_maps(probability)  # focus: (modes, H, W)
+            truth = label if task.classes is None else label == task.focus
+            histograms += probability_histograms(focus, truth, valid)
             if thresholds is None:
                 continue
-            predicted = road_mask(probability, np.asarray(thresholds)[:, None, None])
-            rows.append(confusion_counts(predicted, road, valid))
-            boundaries.append(boundary_iou(predicted, road, valid))
-            if masks_dir is not None:
+            if predicted_class is None:
+                predicted = road_mask(focus, np.asarray(thresholds)[:, None, None])
                 mask = np.where(predicted[mask_mode], 255, 0).astype(np.uint8)
+            else:  # several classes: each pixel is its most probable class, as the benchmarks score
+                predicted = predicted_class == task.focus
+                confusions.append(confusion_matrix(label, predicted_class, valid, task.channels))
+                mask = predicted_class[mask_mode]
+            rows.append(confusion_counts(predicted, truth, valid))
+            boundaries.append(boundary_iou(predicted, truth, valid))
+            if masks_dir is not None:
                 Image.fromarray(mask).save(masks_dir / f"{sample.stem}.png")
     if thresholds is None:
         return SplitScores(histograms, None, None)
-    return SplitScores(histograms, Counts.stack(rows), np.stack(boundaries))
+    return SplitScores(
+        histograms, Counts.stack(rows), np.stack(boundaries), np.stack(confusions) if confusions else None
+    )

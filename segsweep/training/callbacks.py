@@ -16,7 +16,9 @@ import keras
 import numpy as np
 
 from segsweep.errors import UserError
+from segsweep.evaluation.class_metrics import class_counts, class_iou, confusion_matrix, mean_iou
 from segsweep.evaluation.metrics import Counts, confusion_counts, iou, road_mask
+from segsweep.evaluation.scoring import Task
 from segsweep.training.pipeline import DecodedSplit
 from segsweep.training.state import RunState
 
@@ -65,6 +67,8 @@ class ValidationRoadIoU(keras.callbacks.Callback):
     in every inference mode (accurate, L1..L4: one forward pass) and ``val_road_iou`` is the best
     mode's, as evaluation reports the mode chosen on val; each mode's IoU is logged too
     (``val_road_iou_<mode>``), so a weak shallow head cannot hide an epoch whose L4 is the best.
+    With several classes (`task`) a pixel is its argmax class, ``val_road_iou`` is the focus
+    class's IoU and ``val_miou`` (the best mode's mIoU) is added, both as evaluation scores them.
     """
 
     def __init__(
@@ -74,33 +78,43 @@ class ValidationRoadIoU(keras.callbacks.Callback):
         input_size: tuple[int, int],
         threshold: float,
         batch_size: int,
+        task: Task,
     ):
         from segsweep.evaluation.predict import mode_models, stacked_model
 
         super().__init__()
         self.modes = list(mode_models(model))
         self.scored = stacked_model(mode_models(model))
-        self.images, self.roads, self.valids = validation.images, validation.roads, validation.valids
+        self.images, self.labels, self.valids = validation.images, validation.roads, validation.valids
         self.input_size = input_size
         self.threshold = threshold
         self.batch_size = batch_size
+        self.task = task
 
-    def pooled_counts(self) -> Counts:
-        """Counts of each mode (shape (modes,)), pooled over the validation images."""
+    def pooled_counts(self) -> tuple[Counts, np.ndarray | None]:
+        """Road counts of each mode (shape (modes,)) and, with several classes, each mode's confusion
+        matrix (modes, K, K), pooled over the validation images."""
         from segsweep.evaluation.predict import predict_probabilities
 
-        counts = []
+        counts, confusion = [], 0
         for start in range(0, len(self.images), self.batch_size):
             batch = slice(start, start + self.batch_size)
             probabilities = predict_probabilities(self.scored, self.images[batch], self.input_size, self.batch_size)
-            for probability, road, valid in zip(probabilities, self.roads[batch], self.valids[batch], strict=True):
-                predicted = np.moveaxis(road_mask(probability, self.threshold), -1, 0)  # (modes, H, W)
-                counts.append(confusion_counts(predicted, road, valid))
-        return Counts.stack(counts).pooled(axis=0)
+            for probability, label, valid in zip(probabilities, self.labels[batch], self.valids[batch], strict=True):
+                focus, predicted_class = self.task.mode_maps(probability)  # (modes, H, W)
+                if predicted_class is None:
+                    counts.append(confusion_counts(road_mask(focus, self.threshold), label, valid))
+                    continue
+                counts.append(confusion_counts(predicted_class == self.task.focus, label == self.task.focus, valid))
+                confusion = confusion + confusion_matrix(label, predicted_class, valid, self.task.channels)
+        return Counts.stack(counts).pooled(axis=0), (None if self.task.classes is None else confusion)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        scores = iou(self.pooled_counts())
+        counts, confusion = self.pooled_counts()
+        scores = iou(counts)
         logs["val_road_iou"] = float(np.max(scores))
+        if confusion is not None:
+            logs["val_miou"] = float(np.nanmax(mean_iou(class_iou(class_counts(confusion)))))
         if len(self.modes) > 1:
             logs.update({f"val_road_iou_{mode}": float(score) for mode, score in zip(self.modes, scores)})
 

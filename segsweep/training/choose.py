@@ -28,7 +28,7 @@ from segsweep.data.staging import staged_file
 from segsweep.errors import UserError
 
 # tune.metric -> the run.json key holding it.
-METRIC_KEYS = {"val_road_iou": "best_val_road_iou"}
+METRIC_KEYS = {"val_road_iou": "best_val_road_iou", "val_miou": "best_val_miou"}
 WORST_SCORE = 0.0
 
 

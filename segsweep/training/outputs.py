@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 OUTPUTS = ("model.keras", "history.csv", "run.json")
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_road_iou", "epoch_seconds", "images_per_second", "learning_rate")
+MULTI_CLASS_COLUMNS = ("val_miou",)  # logged too where the run trains several classes
 
 
 def remove_outputs(run_dir: Path) -> None:
@@ -34,7 +35,8 @@ def remove_outputs(run_dir: Path) -> None:
 
 def history_table(rows: list[dict[str, float]]) -> list[dict[str, float]]:
     """CSVLogger rows (0-based epoch, every logged value) -> the documented columns, 1-based epoch."""
-    return [{**{key: row[key] for key in HISTORY_COLUMNS}, "epoch": int(row["epoch"]) + 1} for row in rows]
+    columns = [*HISTORY_COLUMNS, *(key for key in MULTI_CLASS_COLUMNS if rows and key in rows[0])]
+    return [{**{key: row[key] for key in columns}, "epoch": int(row["epoch"]) + 1} for row in rows]
 
 
 def spent(state: RunState, threads: int, device: dict | None = None) -> dict:
@@ -68,7 +70,7 @@ def write_outputs(
     with staged_file(run_dir / "model.keras") as staging:
         shutil.copyfile(best_path, staging)
     with staged_file(run_dir / "history.csv") as staging, staging.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
     device = runtime.device()
@@ -86,6 +88,7 @@ def write_outputs(
         "budget": budget,  # null unless train.budget: the same keys in every run.json
         "best_epoch": best_epoch,
         "best_val_road_iou": best["val_road_iou"],
+        **({"best_val_miou": best["val_miou"]} if "val_miou" in best else {}),
         "train_seconds": held["train_seconds"],
         "resumed": state.resumed_from_epoch is not None,
         "resumed_from_epoch": state.resumed_from_epoch,

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from segsweep.data.classes import ClassSpec
 from segsweep.data.formats import Sample, load_pair
 from segsweep.training.augment import Augmenter, build_transform
 
@@ -51,11 +52,17 @@ class DecodedSplit:
 
 
 def decode_samples(
-    fmt: str, samples: list[Sample], positive_ids: list[int] | None, threads: int = 1, void_ids: list[int] | None = None
+    fmt: str,
+    samples: list[Sample],
+    positive_ids: list[int] | None,
+    threads: int = 1,
+    void_ids: list[int] | None = None,
+    classes: tuple[ClassSpec, ...] | None = None,
 ) -> DecodedSplit:
-    """Decode every pair once (PNG decoding releases the GIL, so threads help)."""
+    """Decode every pair once (PNG decoding releases the GIL, so threads help). With `classes`, the
+    `roads` hold each pixel's class index (`load_pair`): the targets are laid out the same way."""
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        pairs = list(pool.map(lambda sample: load_pair(fmt, sample, positive_ids, void_ids), samples))
+        pairs = list(pool.map(lambda sample: load_pair(fmt, sample, positive_ids, void_ids, classes), samples))
     return DecodedSplit(
         stems=[sample.stem for sample in samples],
         images=[image for image, _, _ in pairs],

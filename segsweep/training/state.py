@@ -157,10 +157,9 @@ class RunState:
         self.resumed_from_epoch = record["resumed_from_epoch"]
         self.slurm_job_ids = list(record.get("slurm_job_ids", []))
 
-    @property
-    def scores(self) -> list[float]:
-        """Validation road IoU of each completed epoch."""
-        return [row["val_road_iou"] for row in self.rows]
+    def scores(self, monitor: str = "val_road_iou") -> list[float]:
+        """The validation score `monitor` (the one epochs are kept by) of each completed epoch."""
+        return [row[monitor] for row in self.rows]
 
     @property
     def backup_dir(self) -> Path:

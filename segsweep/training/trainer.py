@@ -68,7 +68,9 @@ def train_run(
     )
     from segsweep.training.callbacks import LossNotFinite, Preempted, stopped_early
 
-    if state.completed_epochs >= train["epochs"] or stopped_early(state.scores, train["early_stopping_patience"]):
+    if state.completed_epochs >= train["epochs"] or stopped_early(
+        state.scores(validation_monitor(settings["dataset"])), train["early_stopping_patience"]
+    ):
         log(f"training ended in an earlier attempt, after epoch {state.completed_epochs}: writing the outputs")
     else:
         if state.completed_epochs:
@@ -93,6 +95,13 @@ def train_run(
     return 0
 
 
+def validation_monitor(dataset: dict) -> str:
+    """The logged validation score that keeps a run's best epoch and scores a tuning trial: road
+    IoU (the focus class's, with several classes), or mIoU where ``dataset.choose_on`` says so
+    (set from ``report.metric: miou``), so that every choice is made on the metric the verdict uses."""
+    return "val_miou" if dataset.get("classes") and dataset.get("choose_on") == "miou" else "val_road_iou"
+
+
 @dataclass(frozen=True)
 class Fit:
     """What a training run's epochs need besides the model and its state: the job settings, the
@@ -113,6 +122,7 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
     import keras
 
     from segsweep.config.choice import checkpoint_threshold
+    from segsweep.evaluation.scoring import Task
     from segsweep.training.callbacks import (
         CommitEpoch,
         EpochReport,
@@ -130,9 +140,15 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
     train, dataset = settings["train"], settings["dataset"]
     batch_size, epochs = train["batch_size"], train["epochs"]
     heads = len(model.output_names)
+    task = Task.of(dataset)
     decoded = {
         split: decode_samples(
-            dataset_format(dataset), split_samples, dataset.get("positive_ids"), threads, dataset.get("void_ids")
+            dataset_format(dataset),
+            split_samples,
+            dataset.get("positive_ids"),
+            threads,
+            dataset.get("void_ids"),
+            task.classes,
         )
         for split, split_samples in fit.samples.items()
     }
@@ -154,13 +170,13 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
         loss_weights=fit.loss_weights,
         jit_compile=train["jit_compile"],
     )
-    scores = state.scores
+    monitor = {"monitor": validation_monitor(dataset), "mode": "max"}
+    scores = state.scores(monitor["monitor"])
     patience = train["early_stopping_patience"]
-    monitor = {"monitor": "val_road_iou", "mode": "max"}
     callbacks = [
         FailOnNonFiniteLoss(str(fit.run_dir)),  # first: nothing may save a NaN epoch
         ValidationRoadIoU(
-            model, decoded["val"], augmenter.input_size, checkpoint_threshold(settings["evaluate"]), batch_size
+            model, decoded["val"], augmenter.input_size, checkpoint_threshold(settings["evaluate"]), batch_size, task
         ),
         EpochReport(steps * batch_size, epochs, log),
         keras.callbacks.CSVLogger(str(state.history_path), append=True),

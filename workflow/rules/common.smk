@@ -45,6 +45,7 @@ from segsweep.config.tuning import (  # noqa: E402
     tuning_augmentation,
     with_train,
 )
+from segsweep.data.task import resolve_task  # noqa: E402
 from segsweep.errors import ConfigError  # noqa: E402
 
 # Snakemake's own validation fills the schema's defaults; its error is cut to the key at fault.
@@ -59,6 +60,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 check_config(
     config
 )  # cross-key checks the schema cannot express; raises naming the key
+# The task: binary road, or the classes of dataset.classes, resolved into the config the jobs read.
+resolve_task(config)
 if any(isinstance(entry, dict) for entry in config["models"]):
     from segsweep.models.plugin import check_user_models
 
