@@ -24,6 +24,7 @@ the highest and lowest IoU (mean of the two models) and the K where the two mode
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -42,8 +43,18 @@ from segsweep.reporting.plan import next_decision, seed_cost
 from segsweep.reporting.runs import Sweep, Tables, load_runs, read_json, split_complete
 from segsweep.reporting.tables import image_pairs, json_safe, model_table, pruning, summarize
 from segsweep.reporting.tuning import trial_runs, tuning_fields
-from segsweep.statistics.bootstrap import METRICS
+from segsweep.statistics.bootstrap import CLASS_METRICS, METRICS
 from segsweep.statistics.decision import ROW_COLUMNS, Comparison
+
+
+def decision_metric(metric: str) -> str:
+    """The bootstrap's name of a ``report.metric``: ``iou:<class>`` is the pooled IoU of the focus
+    class, which `segsweep.data.task` made that class, so its runs' road columns hold it."""
+    if metric.startswith("iou:"):
+        return "pooled_iou"
+    if metric not in METRICS + CLASS_METRICS:
+        raise argparse.ArgumentTypeError(f"{metric!r} is not one of {', '.join(METRICS + CLASS_METRICS)}, iou:<class>")
+    return metric
 
 
 def add_sweep_arguments(parser) -> None:
@@ -62,9 +73,10 @@ def add_sweep_arguments(parser) -> None:
     )
     parser.add_argument(
         "--metric",
-        choices=METRICS,
+        type=decision_metric,
         default="pooled_iou",
-        help="primary metric of the decision (default pooled_iou; the other is the secondary view)",
+        help="primary metric of the decision: pooled_iou (default), per_image_iou, or with classes miou or "
+        "iou:<class> (the focus class's pooled IoU, which the runs' road columns hold); another is the secondary view",
     )
     parser.add_argument(
         "--min-effect",

@@ -15,7 +15,7 @@ import pandas as pd
 
 from segsweep.errors import UserError
 from segsweep.reporting.runs import ALL, Sweep, Tables
-from segsweep.statistics.bootstrap import METRICS, Split
+from segsweep.statistics.bootstrap import CLASS_METRICS, METRICS, Split
 from segsweep.statistics.decision import IQM_NAME, METRIC_NAMES, Comparison, compare, conflicts, sentence
 
 
@@ -73,8 +73,18 @@ def design(
         aligned = table.reindex(index)
         counts = aligned[["tp", "fp", "fn"]].to_numpy(float).reshape(*shape, 3)
         iou = aligned["iou"].to_numpy(float).reshape(shape)
-        result.append(Split(counts=counts, iou=iou, stems=stems))
+        names = class_names(per_image)
+        class_counts = None
+        if names:
+            columns = [f"{name}:{field}" for name in names for field in ("tp", "fp", "fn")]
+            class_counts = aligned[columns].to_numpy(float).reshape(*shape, len(names), 3)
+        result.append(Split(counts=counts, iou=iou, stems=stems, class_counts=class_counts))
     return result
+
+
+def class_names(per_image: pd.DataFrame) -> list[str]:
+    """The classes whose per-image counts per_image.csv holds (``{class}:tp`` ...), in order; none for binary road."""
+    return [column[: -len(":tp")] for column in per_image.columns if column.endswith(":tp")]
 
 
 def headline_scope(sweep: Sweep) -> list[str]:
@@ -103,7 +113,7 @@ def comparisons(tables: Tables, sweep: Sweep, decision: DecisionSettings) -> lis
             if not seeds:
                 continue
             splits = design(tables.per_image, baseline, sweep.candidate, augmentations, splits_all, seeds)
-            for metric in METRICS:
+            for metric in METRICS + (CLASS_METRICS if splits[0].class_counts is not None else ()):
                 result.append(
                     compare(
                         splits,

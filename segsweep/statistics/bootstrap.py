@@ -19,6 +19,9 @@ probability of improvement, whose intervals the report flags below FEW_SEEDS.
   (an image drawn twice counts twice), as the evaluation pools it. Per-image IoU is the mean over
   the resampled images that have a reference (images without road in truth are NaN and are left
   out, as nnU-Net and MONAI do).
+- mIoU (several classes) is recomputed the same way from each class's per-image counts: each
+  class's pooled IoU over the resampled images, then their mean over the classes present (those
+  with a pixel in truth or prediction), as the Cityscapes benchmark pools and averages.
 - Augmentations are fixed conditions, not samples: a run's score is averaged over augmentations
   within its seed first, so n = seeds and one seed is never counted three times. Seeds are
   resampled jointly across augmentations and models (the same seed shares its initial weights).
@@ -48,6 +51,7 @@ from segsweep.statistics.sequential import FIXED_SAMPLE_BOUND, quantile, repeate
 from segsweep.statistics.stats import Estimate, iqm, percentile_interval, win_share
 
 METRICS = ("pooled_iou", "per_image_iou")
+CLASS_METRICS = ("miou",)  # only where the runs trained several classes (Split.class_counts)
 BASELINE, CANDIDATE = 0, 1  # model axis of Split arrays
 CHUNK_CELLS = 4_000_000  # resamples are processed in chunks of about this many compared pairs
 Variance = float | np.ndarray  # a variance component: one, or one per simulated design
@@ -62,12 +66,14 @@ class Split:
     """One data split's test scores of both models, aligned on (model, augmentation, seed, image).
 
     counts: (2, A, R, I, 3) per-image tp, fp, fn; iou: (2, A, R, I) per-image IoU, NaN where the
-    image has no reference; model 0 is the baseline, 1 the candidate.
+    image has no reference; model 0 is the baseline, 1 the candidate. class_counts: (2, A, R, I, K, 3)
+    each class's per-image tp, fp, fn where the runs trained K classes, else None.
     """
 
     counts: np.ndarray
     iou: np.ndarray
     stems: tuple[str, ...]
+    class_counts: np.ndarray | None = None
 
     @property
     def n_seeds(self) -> int:
@@ -89,12 +95,28 @@ def run_scores(split: Split, metric: str, image_weights: np.ndarray) -> np.ndarr
         tp, fp, fn = (np.einsum("mari,bi->bmar", split.counts[..., k], image_weights) for k in range(3))
         with np.errstate(invalid="ignore", divide="ignore"):
             return tp / (tp + fp + fn)
+    if metric == "miou":
+        tp, fp, fn = (np.einsum("marik,bi->bmark", split.class_counts[..., k], image_weights) for k in range(3))
+        return _nanmean_last(_class_iou(tp, tp + fp + fn))
     if metric == "per_image_iou":
         has_reference = ~np.isnan(split.iou)
         total = np.einsum("mari,bi->bmar", np.where(has_reference, split.iou, 0.0), image_weights)
         with np.errstate(invalid="ignore", divide="ignore"):
             return total / np.einsum("mari,bi->bmar", has_reference.astype(float), image_weights)
-    raise ValueError(f"unknown metric {metric!r}; one of {', '.join(METRICS)}")
+    raise ValueError(f"unknown metric {metric!r}; one of {', '.join(METRICS + CLASS_METRICS)}")
+
+
+def _class_iou(tp: np.ndarray, union: np.ndarray) -> np.ndarray:
+    """tp / union per class, NaN where the class is absent (union 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, tp / np.where(union > 0, union, 1.0), np.nan)
+
+
+def _nanmean_last(values: np.ndarray) -> np.ndarray:
+    """The mean over the last axis of the non-NaN values; NaN where all are NaN (no warning)."""
+    defined = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(defined, values, 0.0).sum(axis=-1) / defined.sum(axis=-1)
 
 
 def unit_statistics(scores: np.ndarray, seed_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -211,6 +233,15 @@ def linearised_differences(split: Split, metric: str) -> np.ndarray:
     if metric == "per_image_iou":
         keep = ~np.isnan(split.iou).any(axis=(0, 1, 2))
         values = split.iou[..., keep]
+    elif metric == "miou":
+        # mIoU = mean over the present classes k of T_k / U_k: image i's influence is the mean over
+        # those classes of each class's pooled-IoU influence, whose mean over images is again mIoU.
+        tp, union = split.class_counts[..., 0], split.class_counts.sum(axis=-1)  # (2, A, R, I, K)
+        total_tp, total_union = tp.sum(axis=-2, keepdims=True), union.sum(axis=-2, keepdims=True)
+        pooled = _class_iou(total_tp, total_union)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            influence = pooled + tp.shape[-2] * (tp - pooled * union) / total_union
+        values = _nanmean_last(np.where(np.isnan(pooled), np.nan, influence))
     else:
         tp, union = split.counts[..., 0], split.counts.sum(axis=-1)
         total_tp, total_union = tp.sum(axis=-1, keepdims=True), union.sum(axis=-1, keepdims=True)

@@ -48,7 +48,7 @@ from segsweep.statistics.planning import Plan, plan_next
 from segsweep.statistics.stats import Estimate
 
 DECISIONS = ("candidate_better", "candidate_worse", "equivalent", "inconclusive")
-METRIC_NAMES = {"pooled_iou": "pooled test IoU", "per_image_iou": "per-image test IoU"}
+METRIC_NAMES = {"pooled_iou": "pooled test IoU", "per_image_iou": "per-image test IoU", "miou": "test mIoU"}
 # What `iqm_diff` is: the IQM of the (split, seed) differences, not the difference of the two models' own
 # IQMs (rliable's, in the models table), which a bare "IQM" beside it would suggest.
 IQM_NAME = "IQM of the per-seed differences"
