@@ -142,7 +142,7 @@ def resolve_classes(
             owner[i] = spec.name
         void = sorted(set(spec.ids) & set(void_ids))
         if void:
-            raise ConfigError(f"key '{key}[{k}].ids': IDs {void} of class {spec.name!r} are in dataset.void_ids")
+            raise ConfigError(f"key '{key}[{k}].ids': IDs {void} of class {spec.name!r} are void (dataset.void_ids, or the format's own)")
     return specs
 
 
