@@ -28,6 +28,6 @@ test: env
 	$(VENV)/bin/python -m pytest -n $(CORES) --dist loadfile --no-loadscope-reorder --durations=15
 
 # The benchmark takes every core: --set-threads overrides the rule's train.threads (a rule
-# cannot read --cores itself), so the README's table is what `make bench` measures.
+# cannot read --cores itself), so docs/results.md's tables are what `make bench` measures.
 bench: env
 	$(VENV)/bin/snakemake --set-threads bench=$(CORES) --cores $(CORES) bench

@@ -152,8 +152,8 @@ def onednn() -> dict:
 
 def floating_point_path() -> dict:
     """What decides the last bits of a run here (run.json's ``floating_point``, bench.json's machine):
-    same values, same TensorFlow and same seed give bitwise-identical runs (README "Same seed,
-    same result"). On a GPU, cuDNN's kernels instead: the GPU model, CUDA and cuDNN."""
+    same values, same TensorFlow and same seed give bitwise-identical runs (docs/reproducibility.md).
+    On a GPU, cuDNN's kernels instead: the GPU model, CUDA and cuDNN."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")

@@ -1,6 +1,6 @@
 """The package's imports run one way, down the stages of the workflow, and never in a circle.
 
-Stages, lowest first (README, "What runs, and where its code is"):
+Stages, lowest first (docs/workflow.md, "What runs, and where its code is"):
 
   0  config, hardware, errors, layout   what every step reads: settings, the machine, errors, paths
      (and segsweep/__init__.py, the version)

@@ -1,4 +1,4 @@
-"""The README's "Compare your own model" walkthrough as a test: examples/own_model/ (its builder
+"""The walkthrough of docs/own-model.md as a test: examples/own_model/ (its builder
 and its config, `format: folder`) swept against `unet` through the real workflow, then what an
 edit of the builder file plans again, and the bad input refused before any job is queued.
 

@@ -22,7 +22,7 @@ from segsweep import layout
 
 
 def _sweep(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
-    """`python -m segsweep sweep` with Snakemake's arguments, as the README runs it."""
+    """`python -m segsweep sweep` with Snakemake's arguments, as docs/cost-and-sequential.md runs it."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = [

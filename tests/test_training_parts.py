@@ -448,7 +448,7 @@ def test_random_resized_crop_keeps_the_input_aspect_so_crops_are_fractions_of_th
 
 
 def test_camvid_config_trains_with_the_cosine_schedule_scale_crops_and_weighted_heads(tmp_path):
-    """The recipe's keys reach the job settings the trainer reads (no training: the IoU is the README's)."""
+    """The recipe's keys reach the job settings the trainer reads (no training: the IoU is docs/results.md's)."""
     import yaml
 
     from conftest import shipped_config

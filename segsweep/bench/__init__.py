@@ -8,8 +8,8 @@ Sections (all by default):
   workflow   `snakemake -n` of a 1000-training-job sweep, and Snakemake's time between jobs
   memory     peak RSS of one training job at the default config and at the paper's widths
 
-Writes OUT_DIR/bench.json (every figure, with the machine) and OUT_DIR/bench.md (the table the
-README quotes). Every speed is a median over repeats after a warm-up.
+Writes OUT_DIR/bench.json (every figure, with the machine) and OUT_DIR/bench.md (the table
+docs/results.md quotes). Every speed is a median over repeats after a warm-up.
 """
 
 from __future__ import annotations

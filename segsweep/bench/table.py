@@ -1,4 +1,4 @@
-"""bench.json -> the Markdown table the README quotes."""
+"""bench.json -> the Markdown table docs/results.md quotes."""
 
 from __future__ import annotations
 

@@ -177,7 +177,7 @@ def sequential_fields(looks: list[Path]) -> dict:
     if not records[-1]["stop"]:
         raise UserError(
             f"{looks[-1]}: look {records[-1]['look']} did not stop, so the sequential sweep goes on; run it look by "
-            "look with `python -m segsweep sweep` and Snakemake's arguments (README: deciding sequentially)"
+            "look with `python -m segsweep sweep` and Snakemake's arguments (docs/cost-and-sequential.md)"
         )
     return {"sequential": {**records[-1], "looks": records}}
 

@@ -1,4 +1,4 @@
-# `snakemake bench`: speed and memory figures (see README "Performance"); not part of `all`.
+# `snakemake bench`: speed and memory figures (see docs/performance.md); not part of `all`.
 
 
 rule bench:
