@@ -223,10 +223,9 @@ def test_models_within_the_margin_everywhere_are_equivalent(tmp_path):
     assert_drawn(sweep.out_dir / "plots" / "pruning_speed_iou.png")
 
 
-def test_models_that_trade_places_between_seeds_are_inconclusive(tmp_path):
-    """U-Net++ errs by 8 pixels where U-Net errs by 2 on seed 0, and the other way round on seed 1: the
-    seed differences lie on both sides of 0, farther out than the margin, and a resample of seeds draws
-    either one twice, so the interval holds 0 and reaches past the margin on both sides."""
+def trading_places(tmp_path):
+    """An aggregated sweep in which U-Net++ errs by 8 pixels where U-Net errs by 2 on seed 0, and the
+    other way round on seed 1."""
     sweep = make_fake_sweep(
         tmp_path,
         augmentations=("none",),
@@ -235,6 +234,14 @@ def test_models_that_trade_places_between_seeds_are_inconclusive(tmp_path):
         error_px={"unet": {0: 2.0, 1: 8.0}, "unetpp": {0: 8.0, 1: 2.0}},
     )
     assert main(sweep.aggregate_args(grid_images=1)) == 0
+    return sweep
+
+
+def test_models_that_trade_places_between_seeds_are_inconclusive(tmp_path):
+    """U-Net++ errs by 8 pixels where U-Net errs by 2 on seed 0, and the other way round on seed 1: the
+    seed differences lie on both sides of 0, farther out than the margin, and a resample of seeds draws
+    either one twice, so the interval holds 0 and reaches past the margin on both sides."""
+    sweep = trading_places(tmp_path)
     runs = read(sweep, layout.AGGREGATE_TABLES["runs"]).pivot(index="seed", columns="model", values="pooled_iou")
     seed_diffs = (runs.unetpp - runs.unet).to_numpy()
     assert seed_diffs[0] < -0.1 and seed_diffs[1] > 0.1  # the premise, with the 0.01 margin far inside
@@ -258,14 +265,7 @@ def test_each_comparison_is_planned_once(tmp_path, monkeypatch):
     real = decision.plan_next
     monkeypatch.setattr(decision, "plan_next", counted)
     monkeypatch.setattr(plan, "plan_next", counted)
-    sweep = make_fake_sweep(
-        tmp_path,
-        augmentations=("none",),
-        seeds=(0, 1),
-        deep_supervision=False,
-        error_px={"unet": {0: 2.0, 1: 8.0}, "unetpp": {0: 8.0, 1: 2.0}},
-    )
-    assert main(sweep.aggregate_args(grid_images=1)) == 0
+    sweep = trading_places(tmp_path)
     verdict = json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
     assert verdict["decision"] == "inconclusive"  # the premise: a plan to make
     assert len(planned) == len(read(sweep, layout.AGGREGATE_TABLES["comparison"]))
