@@ -18,6 +18,7 @@ given values, the path of one run. What each file holds is in docs/formats.md.
         tune/{model}/                 tune_choice_dir: chosen.json (the configuration chosen on val), trials.csv
         aggregate/                    aggregate_dir: AGGREGATE_TABLES, verdict.json, plots/, grids/
           looks/look{look}.json       look_file: each look of a sequential sweep
+          class_iou.csv               CLASS_IOU_FILE: with dataset.classes only
         aggregate-partial/            aggregate_dir(partial=True): the same over the finished runs
         report.html                   report_file (report-partial.html: partial=True)
         logs/<rule>[/{run}].log       log_file
@@ -55,6 +56,9 @@ AGGREGATE_TABLES = {
 VERDICT_FILE = "verdict.json"
 PLOTS = ("iou_by_model", "score_distribution", "val_iou_curves", "per_image_scatter", "pruning_speed_iou")
 TUNING_PLOT = "tuning_curves"  # with `tune` only: each model's expected best validation IoU against trials
+# With dataset.classes only (segsweep.reporting.classes): each class's test IoU over runs, and each
+# model's confusion matrix as plots/confusion_<model>.png (confusion_plot).
+CLASS_IOU_FILE = "class_iou.csv"
 PLOTS_DIR = "plots"
 GRIDS_DIR = "grids"
 
@@ -136,6 +140,11 @@ def look_file(exp: Path | str, look: Key) -> Path:
 
 def plot_file(aggregate: Path | str, name: str) -> Path:
     return Path(aggregate, PLOTS_DIR, f"{name}.png")
+
+
+def confusion_plot(model: str) -> str:
+    """The plot name of `model`'s confusion matrix in a multi-class sweep (a file name, as a run's folder)."""
+    return f"confusion_{model}"
 
 
 def plot_names(tuned: bool) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from segsweep.layout import TUNING_PLOT, plot_file
@@ -43,6 +44,12 @@ CAPTIONS = {
         "the tuning budget."
     ),
 }
+CONFUSION_CAPTION = (
+    "Confusion matrix of {model}: the valid test pixels of its {runs} runs summed, each row divided by its true "
+    "class's pixels, so that a row sums to 1 and its diagonal cell is the class's recall (a blank row: a class "
+    "with no pixel in truth)."
+)
+ANNOTATED_CLASSES = 20  # more classes than this and the cells are too small for their numbers
 
 
 def _pyplot():
@@ -211,6 +218,31 @@ def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
         title="U-Net++ pruning: speed vs IoU (mean ± std over seeds; star: accurate)",
     )
     ax.legend(title="model / augmentation", fontsize="small", loc="best")
+    _save(fig, path)
+
+
+def confusion_heatmap(rates: np.ndarray, names: list[str], model: str, runs: int, path: Path) -> None:
+    """A K x K heatmap of `rates` (segsweep.reporting.classes.row_rates: rows truth, columns
+    predicted), class names on both axes, each cell's share written in it where K is small enough."""
+    plt, sns = _pyplot()
+    side = max(4.5, 0.45 * len(names) + 2.5)
+    fig, ax = plt.subplots(figsize=(side + 1.2, side))
+    sns.heatmap(
+        pd.DataFrame(rates, index=names, columns=names),
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+        square=True,
+        annot=len(names) <= ANNOTATED_CLASSES,
+        fmt=".2f",
+        annot_kws={"fontsize": 7 if len(names) > 10 else 9},
+        linewidths=0.5,
+        cbar_kws={"label": "share of the true class's pixels"},
+        ax=ax,
+    )
+    ax.set(xlabel="predicted class", ylabel="true class", title=f"{model}: confusion over {runs} runs (rows sum to 1)")
+    ax.tick_params(axis="x", labelrotation=45)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     _save(fig, path)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from segsweep import layout
 from segsweep.config.checks import check_comparison
 from segsweep.errors import UserError
 from segsweep.reporting import cost
+from segsweep.reporting.classes import RunClasses, run_classes
 from segsweep.reporting.matching import run_matching
 
 PER_IMAGE_COLUMNS = ("stem", "iou", "precision", "recall", "f1", "boundary_iou", "tp", "fp", "fn", "empty_reference")
@@ -102,9 +103,14 @@ def read_json(path: Path) -> dict:
         raise UserError(f"{path}: cannot read JSON: {error}") from None
 
 
-def read_csv(path: Path, columns: tuple[str, ...], dtype: dict | None = None) -> pd.DataFrame:
+def read_csv(
+    path: Path, columns: tuple[str, ...], dtype: dict | None = None, na_values: list[str] | None = None
+) -> pd.DataFrame:
+    """A CSV with `columns`; `na_values`, where given, are the only missing values, so that a name
+    such as "NA" reads back as itself."""
+    options = {} if na_values is None else {"na_values": na_values, "keep_default_na": False}
     try:
-        table = pd.read_csv(path, dtype=dtype)
+        table = pd.read_csv(path, dtype=dtype, **options)
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: cannot read CSV: {error}") from None
     absent = [c for c in columns if c not in table.columns]
@@ -187,6 +193,7 @@ class Tables:
     histories: pd.DataFrame
     per_image: pd.DataFrame
     modes: pd.DataFrame
+    classes: list[RunClasses] = field(default_factory=list)  # the multi-class runs' blocks; none for binary road
 
 
 def _with_keys(frame: pd.DataFrame, run: Run) -> pd.DataFrame:
@@ -198,7 +205,7 @@ def load_runs(runs: list[Run]) -> Tables:
     from one `sacct` call for the whole sweep where SLURM answers (segsweep.reporting.cost)."""
     records = [(read_json(run.files()["run.json"]), read_json(run.files()["metrics.json"])) for run in runs]
     usage = cost.sacct_usage(job for info, metrics in records for job in cost.run_jobs(info, metrics))
-    rows, histories, per_image, modes = [], [], [], []
+    rows, histories, per_image, modes, classes = [], [], [], [], []
     for run, (info, metrics) in zip(runs, records):
         files = run.files()
         evaluation = layout.benchmark_file(run.results, "evaluate", layout.run_path(*run.path_keys))
@@ -211,11 +218,14 @@ def load_runs(runs: list[Run]) -> Tables:
         per_image.append(_with_keys(images, run))
         for mode in metrics.get("modes") or []:
             modes.append({**run.keys, **{key: _field(mode, files["metrics.json"], key) for key in MODE_KEYS}})
+        if "classes" in metrics:
+            classes.append(run_classes(run.keys, metrics["classes"], files["metrics.json"]))
     return Tables(
         runs=pd.DataFrame(rows),
         histories=pd.concat(histories, ignore_index=True),
         per_image=pd.concat(per_image, ignore_index=True),
         modes=pd.DataFrame(modes, columns=[*RUN_KEYS, *MODE_KEYS]),
+        classes=classes,
     )
 
 
