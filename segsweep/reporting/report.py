@@ -1,10 +1,11 @@
 """Write the sweep's report as one self-contained HTML file.
 
 Reads EXP/aggregate/ (verdict.json, runs.csv, summary.csv, models.csv, comparison.csv, pruning.csv,
-plots/*.png, grids/*.png) of the experiment folder EXP and the training jobs' Snakemake benchmark
-files EXP/benchmarks/train/MODEL/AUG/splitSPLIT/seedSEED.tsv (wall time and peak memory; shown as
-"-" for runs made without Snakemake). Images are embedded as data URIs and the stylesheet is inline, so
-the file opens from disk with no server, and its Content-Security-Policy forbids any request.
+plots/*.png, grids/*.png; class_iou.csv where verdict.json has `classes`) of the experiment folder
+EXP and the training jobs' Snakemake benchmark files
+EXP/benchmarks/train/MODEL/AUG/splitSPLIT/seedSEED.tsv (wall time and peak memory; shown as "-"
+for runs made without Snakemake). Images are embedded as data URIs and the stylesheet is inline,
+so the file opens from disk with no server, and its Content-Security-Policy forbids any request.
 Every name and string from the config or the files goes through jinja2's autoescaping.
 """
 
@@ -25,6 +26,7 @@ import pandas as pd
 from segsweep import layout
 from segsweep.errors import UserError
 from segsweep.hardware import cpu_model
+from segsweep.reporting.classes import CLASS_IOU_COLUMNS, IOU, MIOU
 from segsweep.reporting.cost import unit_name
 from segsweep.reporting.runs import read_csv, read_json
 from segsweep.statistics.bootstrap import FEW_SEEDS
@@ -118,6 +120,11 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def plus_minus(std: float) -> str:
+    """'± 0.013' beside a mean; nothing where one run leaves no spread."""
+    return f"± {fmt(std)}" if not math.isnan(std) else ""
+
+
 def iou_table(summary: pd.DataFrame) -> dict:
     """Pooled-IoU cells per model (rows) and augmentation (columns)."""
     pooled = summary[summary["metric"] == "pooled_iou"]
@@ -126,7 +133,7 @@ def iou_table(summary: pd.DataFrame) -> dict:
     for row in pooled.itertuples():
         cells.setdefault(row.model, {})[row.augmentation] = {
             "mean": fmt(row.mean),
-            "std": f"± {fmt(row.std)}" if not math.isnan(row.std) else "",
+            "std": plus_minus(row.std),
             "ci": f"95% CI {fmt(row.ci_low)} to {fmt(row.ci_high)}" if not math.isnan(row.ci_low) else "no CI",
             "n": row.n,
         }
@@ -159,6 +166,55 @@ def comparison_rows(comparison: pd.DataFrame) -> list[dict]:
         }
         for row in comparison.itertuples()
     ]
+
+
+def class_table(table: pd.DataFrame, names: list[str], colours: list[str]) -> dict:
+    """Per-class IoU cells of class_iou.csv: classes (in the runs' order) as rows, then mIoU (no
+    colour), and models as columns; a cell is None where the table has no row for it."""
+    cells = {
+        (row["model"], row["metric"], row["class"] if row["metric"] == IOU else None): {
+            "mean": fmt(row["mean"]),
+            "std": plus_minus(row["std"]),
+            "n": row["n"],
+        }
+        for row in table.rename(columns={"sd": "std"}).to_dict("records")
+    }
+    models = list(dict.fromkeys(table["model"]))
+    return {
+        "models": models,
+        "rows": [
+            *(
+                {"name": name, "colour": colour, "cells": [cells.get((m, IOU, name)) for m in models]}
+                for name, colour in zip(names, colours)
+            ),
+            {"name": "mIoU", "colour": None, "cells": [cells.get((m, MIOU, None)) for m in models]},
+        ],
+    }
+
+
+def class_context(agg: Path, verdict: dict) -> dict | None:
+    """The per-class section and the grids' legend of a multi-class sweep (verdict.json's
+    `classes`, segsweep.reporting.classes); None for binary road, whose report shows neither."""
+    found = verdict.get("classes")
+    if found is None:
+        return None
+    from segsweep.reporting.plots import CONFUSION_CAPTION
+
+    table = read_csv(agg / layout.CLASS_IOU_FILE, CLASS_IOU_COLUMNS, dtype={"model": str, "class": str}, na_values=[""])
+    colours = ["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in found["colours"]]
+    return {
+        "focus": found["focus"],
+        "legend": [{"name": name, "colour": colour} for name, colour in zip(found["names"], colours)],
+        "table": class_table(table, found["names"], colours),
+        "heatmaps": [
+            {
+                "model": model,
+                "caption": CONFUSION_CAPTION.format(model=model, runs=runs),
+                "src": data_uri(layout.plot_file(agg, layout.confusion_plot(model))),
+            }
+            for model, runs in found["confusion_runs"].items()
+        ],
+    }
 
 
 def run_cost(hours: float, unit: str) -> str:
@@ -275,6 +331,7 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
             {**grid, "src": data_uri(agg / layout.GRIDS_DIR / grid["file"])} for grid in verdict.get("grids", [])
         ],
         "pruning": pruning.to_dict("records"),
+        "classes": class_context(agg, verdict),
         "runs": run_rows(runs, results),
         "precisions": list(dict.fromkeys(runs["precision_policy"].astype(str))),
         "provenance": {
