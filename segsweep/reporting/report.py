@@ -286,6 +286,8 @@ def run_rows(runs: pd.DataFrame, results: Path) -> list[dict]:
 
 def context(results: Path, dataset: str | None, config_json: str, agg: Path | None = None) -> dict:
     """Everything the template shows, as display-ready strings and lists."""
+    from segsweep.statistics.decision import METRIC_NAMES
+
     agg = agg or layout.aggregate_dir(results)
     verdict = read_json(agg / layout.VERDICT_FILE)
     dataset = dataset or verdict.get("dataset", results.name)
@@ -311,6 +313,7 @@ def context(results: Path, dataset: str | None, config_json: str, agg: Path | No
         "verdict": verdict,
         "decision_label": DECISION_LABELS.get(verdict.get("decision"), verdict.get("decision")),
         "decision_labels": DECISION_LABELS,
+        "metric_name": METRIC_NAMES.get(verdict.get("metric"), verdict.get("metric")),  # as comparison_rows names it
         "few_seeds": FEW_SEEDS,
         "iqm_name": IQM_NAME,
         "points": points,
