@@ -8,6 +8,12 @@ as real evaluation output would. The first `empty_images` test images of each sp
 removed from the truth the runs are scored on: no reference, so their IoU is NaN (empty_reference).
 Boundary IoU, MaxF, AP and validation scores are plausible stand-ins derived from those counts,
 not computed from boundaries or score maps: reporting only carries them.
+
+With `classes` (dataset.classes rows) the runs are multi-class: the truth is each pixel's class
+index, a prediction is the truth shifted sideways (masks/ hold class indices), the road columns are
+the first class's (the focus), per_image.csv has each class's counts, and metrics.json has a
+`classes` block whose confusion matrix is counted from the masks, or hand-made where `confusions`
+gives one; its IoUs follow from it with segsweep.evaluation.class_metrics.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ import numpy as np
 from PIL import Image
 
 from segsweep import layout
-from segsweep.data.formats import load_pair
+from segsweep.data.classes import ClassSpec
+from segsweep.data.formats import classes_of, load_pair
 from segsweep.data.manifest import SPLITS, manifest_samples
 from segsweep.data.split import make_split
 from segsweep.data.synthetic import generate
+from segsweep.evaluation.class_metrics import class_counts, class_iou, confusion_matrix, mean_iou
 from segsweep.evaluation.metrics import Counts, confusion_counts, scores
 
 FORMAT = "kitti_semantics"
@@ -47,6 +55,9 @@ class FakeSweep:
     size: tuple[int, int] = (48, 160)
     deep_supervision: bool = True  # of the candidate (the last model): it then reports pruned modes
     empty_images: int = 0  # test images per split without road in truth
+    classes: tuple[dict, ...] | None = None  # dataset.classes rows {name, ids, colour}; None: binary road
+    # Hand-made test confusion matrices of multi-class runs by (model, seed), every augmentation and split alike.
+    confusions: dict[tuple[str, int], list[list[int]]] = field(default_factory=dict)
 
     @property
     def results(self) -> Path:
@@ -65,6 +76,10 @@ class FakeSweep:
 
     def benchmark(self, model: str, aug: str, seed: int, split: int = 0, rule: str = "train") -> Path:
         return layout.benchmark_file(self.results, rule, layout.run_path(model, aug, split, seed))
+
+    def class_specs(self) -> tuple[ClassSpec, ...] | None:
+        """The checked classes, as `segsweep aggregate --classes-json` resolves them; None: binary road."""
+        return classes_of(FORMAT, None if self.classes is None else list(self.classes))
 
     def mean_error(self, model: str, seed: int) -> float:
         error = self.error_px[model]
@@ -132,6 +147,26 @@ def _prediction(truth: np.ndarray, error: float, rng: np.random.Generator) -> np
     return pred
 
 
+def _class_prediction(labels: np.ndarray, error: float, rng: np.random.Generator) -> np.ndarray:
+    """The true class map shifted sideways by about `error` pixels."""
+    return np.roll(labels, int(round(error * rng.choice([-1, 1]))), axis=1)
+
+
+def _classes_block(specs: tuple[ClassSpec, ...], confusion: np.ndarray) -> dict:
+    """metrics.json's `classes` of a confusion matrix: each class's IoU (null where the class is in
+    neither truth nor prediction) and their mean, as the evaluation pools them."""
+    iou = class_iou(class_counts(confusion))
+    miou = float(mean_iou(iou))
+    return {
+        "names": [spec.name for spec in specs],
+        "colours": [list(spec.colour) for spec in specs],
+        "focus": specs[0].name,
+        "iou": {spec.name: None if np.isnan(value) else float(value) for spec, value in zip(specs, iou)},
+        "miou": None if np.isnan(miou) else miou,
+        "confusion": confusion.tolist(),
+    }
+
+
 def _floats(values: dict, kind=float) -> dict:
     """NumPy scalars -> plain numbers, for CSV and JSON."""
     return {key: kind(value) for key, value in values.items()}
@@ -151,7 +186,8 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _write_dataset(sweep: FakeSweep) -> dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Scenes and a manifest per split (split i drawn with seed i); each split's test (road, valid) masks."""
+    """Scenes and a manifest per split (split i drawn with seed i); each split's test (road, valid)
+    masks, or with classes (class index map, valid)."""
     root = sweep.root / "data"
     generate(root, sweep.n_images, seed=0, height=sweep.size[0], width=sweep.size[1])
     truths = {}
@@ -161,8 +197,11 @@ def _write_dataset(sweep: FakeSweep) -> dict[int, dict[str, tuple[np.ndarray, np
             {"seed": split, "fractions": dict(zip(SPLITS, sweep.fractions))},
             layout.split_manifest(sweep.results, split),
         )
-        pairs = {s.stem: load_pair(FORMAT, s)[1:] for s in manifest_samples(manifest, "test")}
-        truth = {stem: (road.astype(bool), valid) for stem, (road, valid) in sorted(pairs.items())}
+        specs = sweep.class_specs()
+        pairs = {s.stem: load_pair(FORMAT, s, classes=specs)[1:] for s in manifest_samples(manifest, "test")}
+        truth = {
+            stem: (label if specs else label.astype(bool), valid) for stem, (label, valid) in sorted(pairs.items())
+        }
         for stem in list(truth)[: sweep.empty_images]:
             truth[stem] = (np.zeros_like(truth[stem][0]), truth[stem][1])
         truths[split] = truth
@@ -205,7 +244,8 @@ def _stand_ins(counts: dict) -> dict:
 def _write_run(
     sweep: FakeSweep, model: str, aug: str, split: int, seed: int, truth: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> None:
-    """One run's training and evaluation files, with predictions made from the truth."""
+    """One run's training and evaluation files, with predictions made from the truth (road masks,
+    or class index maps with classes)."""
     key = [sweep.models.index(model), sweep.augmentations.index(aug), split, seed]
     rng = np.random.default_rng(key)
     candidate = model == sweep.models[-1]
@@ -216,9 +256,25 @@ def _write_run(
     (eval_dir / layout.MASKS_DIR).mkdir(parents=True, exist_ok=True)
     rows, per_image_counts = [], []
     run_error = abs(rng.normal(sweep.mean_error(model, seed), 0.5))
-    for stem, (road, valid) in truth.items():
-        pred = _prediction(road, abs(rng.normal(run_error, 1.5)), rng)
-        Image.fromarray(pred.astype(np.uint8) * 255).save(eval_dir / layout.MASKS_DIR / f"{stem}.png")
+    specs = sweep.class_specs()
+    confusion = np.zeros((len(specs),) * 2, np.int64) if specs else None
+    for stem, (label, valid) in truth.items():
+        error = abs(rng.normal(run_error, 1.5))
+        class_columns = {}
+        if specs is None:
+            road, pred = label, _prediction(label, error, rng)
+            mask = pred.astype(np.uint8) * 255
+        else:  # the road columns are the focus class's, the first
+            mask = _class_prediction(label, error, rng)
+            road, pred = label == 0, mask == 0
+            image_confusion = confusion_matrix(label, mask, valid, len(specs))
+            confusion += image_confusion
+            class_columns = {
+                f"{spec.name}:{name}": int(values[k])
+                for k, spec in enumerate(specs)
+                for name, values in class_counts(image_confusion)._asdict().items()
+            }
+        Image.fromarray(mask).save(eval_dir / layout.MASKS_DIR / f"{stem}.png")
         counts = confusion_counts(pred, road, valid)
         per_image_counts.append(counts)
         empty = not (road & valid).any()
@@ -232,6 +288,7 @@ def _write_run(
                 "boundary_iou": image_scores["iou"] ** 2,
                 **_floats(counts._asdict(), int),
                 "empty_reference": empty,
+                **class_columns,
             }
         )
     _write_csv(eval_dir / layout.PER_IMAGE_FILE, rows)
@@ -239,6 +296,10 @@ def _write_run(
     pooled = _floats(scores(totals))
     per_image_mean = {k: float(np.nanmean([r[k] for r in rows])) for k in ("iou", "precision", "recall", "f1")}
     val_pooled = {k: min(1.0, v + 0.03) for k, v in pooled.items()}
+    if specs:
+        classes = {"classes": _classes_block(specs, np.array(sweep.confusions.get((model, seed), confusion)))}
+    else:
+        classes = {}
     _write_json(
         eval_dir / layout.METRICS_FILE,
         {
@@ -258,11 +319,12 @@ def _write_run(
             **_stand_ins(pooled),
             "boundary_iou": float(np.nanmean([r["boundary_iou"] for r in rows])),
             "per_image_mean": per_image_mean,
-            "val": {"pooled": val_pooled, **_stand_ins(val_pooled), "boundary_iou": val_pooled["iou"] ** 2},
+            "val": {"pooled": val_pooled, **_stand_ins(val_pooled), "boundary_iou": val_pooled["iou"] ** 2, **classes},
             "parameters": parameters,
             "training_flops_per_image": 3 * (4.0e9 if candidate else 1.7e9),
             "speed": {"images_per_second": speed, "batch_size": 4, "repeats": 5, "input_size": list(sweep.size)},
             "modes": _modes(pooled["iou"], per_image_mean["iou"], speed, parameters, rng) if deep else [],
+            **classes,
         },
     )
     epochs_run = int(rng.integers(6, 11))
