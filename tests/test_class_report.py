@@ -18,6 +18,7 @@ from PIL import Image
 from fake_runs import FORMAT, FakeSweep, make_fake_sweep
 from segsweep import layout
 from segsweep.cli import main
+from segsweep.data.classes import class_rows
 from segsweep.errors import UserError
 from segsweep.reporting import aggregate
 from segsweep.reporting.classes import (
@@ -30,7 +31,7 @@ from segsweep.reporting.classes import (
     row_rates,
     run_classes,
 )
-from segsweep.reporting.grids import GridSettings, read_mask
+from segsweep.reporting.grids import read_mask
 from segsweep.reporting.runs import load_runs
 
 SIDEWALK = "side<i>walk</i> & co"  # escaped in the page
@@ -73,18 +74,11 @@ def aggregate_args(sweep: FakeSweep, grid_images: int = 1, *flags: str) -> argpa
 
 
 def aggregate_classes(sweep: FakeSweep, grid_images: int = 1, *flags: str) -> dict:
-    """What `segsweep aggregate --classes-json` of a multi-class sweep will do once the aggregate
-    step takes that flag (its wiring, issue #35): grids in class colours, class_fields in verdict.json."""
-    args = aggregate_args(sweep, grid_images, *flags)
-    specs = sweep.class_specs()
-    grid = GridSettings(FORMAT, k=grid_images, classes=specs)
-    swept = aggregate.sweep_from_args(args)
-    aggregate.aggregate(swept, aggregate.decision_from_args(args), grid, sweep.out_dir, False)
-    tables = load_runs(swept.expected_runs())
-    path = sweep.out_dir / layout.VERDICT_FILE
-    verdict = {**json.loads(path.read_text()), **class_fields(tables.classes, len(tables.runs), specs, sweep.out_dir)}
-    path.write_text(json.dumps(verdict, indent=2))
-    return verdict
+    """`segsweep aggregate --classes-json` of a multi-class sweep, as the aggregate rule runs it."""
+    classes = json.dumps(class_rows(sweep.class_specs()))
+    args = aggregate_args(sweep, grid_images, "--classes-json", classes, *flags)
+    aggregate.run(args)
+    return json.loads((sweep.out_dir / layout.VERDICT_FILE).read_text())
 
 
 def report_of(sweep: FakeSweep, out: Path) -> str:

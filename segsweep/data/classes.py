@@ -142,7 +142,9 @@ def resolve_classes(
             owner[i] = spec.name
         void = sorted(set(spec.ids) & set(void_ids))
         if void:
-            raise ConfigError(f"key '{key}[{k}].ids': IDs {void} of class {spec.name!r} are void (dataset.void_ids, or the format's own)")
+            raise ConfigError(
+                f"key '{key}[{k}].ids': IDs {void} of class {spec.name!r} are void (dataset.void_ids, or the format's own)"
+            )
     return specs
 
 

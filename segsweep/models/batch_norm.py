@@ -4,7 +4,7 @@ Keras 3 builds batch norm out of `tf.nn.moments` and `tf.nn.batch_normalization`
 elementwise passes over the activations forward and as many backward. TensorFlow's
 ``FusedBatchNormV3`` (what tf.keras 2 used by default) does it in one pass each way. At the
 default sizes, where the convolutions are cheap, those passes were a large part of a training
-step (see the README's Performance section for the figures and the command that measures them).
+step (see docs/performance.md for the figures and the command that measures them).
 
 The layer is Keras' `BatchNormalization` with the same weights, arguments and momentum rule, so
 it saves and loads like it; it only swaps the arithmetic, and only where the fused kernel applies

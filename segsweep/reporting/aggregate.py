@@ -34,6 +34,7 @@ from segsweep import layout
 from segsweep.data.folder import add_folder_argument, format_from_args
 from segsweep.errors import UserError
 from segsweep.reporting import cost
+from segsweep.reporting.classes import add_classes_argument, class_fields, classes_from_args
 from segsweep.reporting.comparisons import DecisionSettings, comparisons, headline, verdict_fields
 from segsweep.reporting.conditions import conditional_sentence
 from segsweep.reporting.grids import GridSettings
@@ -97,6 +98,7 @@ def add_sweep_arguments(parser) -> None:
 
 def add_arguments(parser) -> None:
     add_sweep_arguments(parser)
+    add_classes_argument(parser)
     parser.add_argument("--grid-images", type=int, default=2, help="images per grid category (default 2)")
     parser.add_argument("--format", default="kitti_semantics", help="dataset format, to read grid images")
     add_folder_argument(parser)
@@ -196,6 +198,7 @@ def aggregate(
     found, missing = split_complete(expected, allow_missing)
     tables = load_runs(found)
     (out / layout.PLOTS_DIR).mkdir(parents=True, exist_ok=True)
+    class_block = class_fields(tables.classes, len(tables.runs), grid.classes, out)
     (out / layout.GRIDS_DIR).mkdir(parents=True, exist_ok=True)
     found_comparisons = comparisons(tables, sweep, decision)
     names = layout.AGGREGATE_TABLES
@@ -226,6 +229,7 @@ def aggregate(
         "runs_found": len(found),
         "missing_runs": missing,
         "grids": grid_files,
+        **class_block,
     }
     verdict.update(cost_and_plan(tables, headline(found_comparisons, sweep, decision), list(tuning)))
     verdict.update(sequential_fields(list(looks)))
@@ -238,11 +242,13 @@ def aggregate(
 
 def run(args) -> int:
     sweep, decision = sweep_from_args(args), decision_from_args(args)
+    fmt = format_from_args(args.format, args.folder)
     grid = GridSettings(
-        fmt=format_from_args(args.format, args.folder),
+        fmt=fmt,
         positive_ids=args.positive_ids,
         void_ids=args.void_ids,
         k=args.grid_images,
+        classes=classes_from_args(args, fmt),
     )
     verdict = aggregate(sweep, decision, grid, args.out_dir, args.allow_missing, args.looks, args.tuning)
     print(verdict["sentence"])

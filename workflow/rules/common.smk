@@ -245,6 +245,7 @@ def aggregate_params(missing: str) -> dict:
         "folder": folder_arg(),
         "positive_ids": label_ids_arg("positive_ids"),
         "void_ids": label_ids_arg("void_ids"),
+        "classes": shell_quote(canonical_json(config["dataset"].get("classes"))),
         "out_dir": lambda wildcards, output: os.path.dirname(output.verdict),
         "missing": missing,
     }

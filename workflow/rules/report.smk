@@ -33,7 +33,7 @@ rule aggregate:
     shell:
         "python -m segsweep aggregate --results {params.experiment:q} {params.sweep} {params.looks} {params.tuning} {params.missing} "
         "{params.verdict} --grid-images {params.grid_images} --format {params.format} {params.folder} "
-        "--positive-ids {params.positive_ids} --void-ids {params.void_ids} "
+        "--positive-ids {params.positive_ids} --void-ids {params.void_ids} --classes-json {params.classes} "
         "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
