@@ -28,7 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("segsweep.reporting.plan", "what settling a finished sweep's comparison would cost"),
     "sweep": ("segsweep.sweep", "run a sequential sweep look by look (Snakemake's arguments follow)"),
     "report": ("segsweep.reporting.report", "write the self-contained HTML report"),
-    "index": ("segsweep.reporting.index", "list every experiment's report in results/index.html"),
+    "index": (
+        "segsweep.reporting.index",
+        "every experiment's verdict side by side, with a forest plot, in results/index.html",
+    ),
     "bench": ("segsweep.bench", "measure input pipeline, compute, inference and workflow speed"),
     "config-docs": ("segsweep.config.reference", "write the configuration reference page from the config schema"),
 }

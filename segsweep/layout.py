@@ -8,7 +8,8 @@ so that the layout is spelled once. Every function takes the experiment folder E
 given values, the path of one run. What each file holds is in docs/formats.md.
 
     results/                          RESULTS
-      index.html                      INDEX: every experiment's report
+      index.html                      INDEX: every experiment's verdict, forest plot and report
+      index-forest.png, .csv          forest_files(INDEX): the index's forest plot and its data
       bench/                          BENCH_DIR: `snakemake bench`
       <name>/                         experiment_dir(name): EXP
         splits/split{split}.csv       split_manifest
@@ -34,6 +35,12 @@ from pathlib import Path
 RESULTS = Path("results")
 INDEX = RESULTS / "index.html"
 BENCH_DIR = RESULTS / "bench"
+
+
+def forest_files(index: Path) -> dict[str, Path]:
+    """The index's forest plot and the data it draws, beside the index: {"png": ..., "csv": ...}."""
+    return {kind: index.with_name(f"{index.stem}-forest.{kind}") for kind in ("png", "csv")}
+
 
 # A training run's files, in RUN_DIR.
 MODEL_FILE = "model.keras"

@@ -13,9 +13,10 @@ from PIL import Image
 
 from segsweep import layout
 from segsweep.cli import main
+from segsweep.layout import forest_files
 from segsweep.reporting import cost
 from segsweep.reporting.forest import panels
-from segsweep.reporting.index import experiments, forest_files, forest_records
+from segsweep.reporting.index import experiments, forest_records
 from segsweep.reporting.tables import json_safe
 from segsweep.statistics.decision import Comparison
 from segsweep.statistics.stats import Estimate

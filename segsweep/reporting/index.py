@@ -234,11 +234,6 @@ def forest_records(rows: list[Experiment]) -> list[dict]:
     ]
 
 
-def forest_files(out: Path) -> dict[str, Path]:
-    """The plot and its data beside the index: results/index-forest.png and .csv."""
-    return {kind: out.with_name(f"{out.stem}-forest.{kind}") for kind in ("png", "csv")}
-
-
 def render(rows: list[Experiment], forest_src: str | None, files: dict[str, Path]) -> str:
     from segsweep.reporting.forest import metric_label
     from segsweep.reporting.report import fmt, interval, points, template
@@ -280,7 +275,7 @@ def write_forest(rows: list[Experiment], files: dict[str, Path]) -> str | None:
 def run(args: argparse.Namespace) -> int:
     out = args.out or args.results / layout.INDEX.name
     rows = experiments(args.results)
-    files = forest_files(out)
+    files = layout.forest_files(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     forest_src = write_forest(rows, files)
     with staged_file(out) as staging:  # two Snakemakes finishing at once never leave a torn index
