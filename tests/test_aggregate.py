@@ -372,9 +372,9 @@ def test_grids_read_labels_with_the_configured_void_ids(tmp_path, monkeypatch):
 
     seen = []
 
-    def recording_load_pair(fmt, sample, positive_ids=None, void_ids=None):
+    def recording_load_pair(fmt, sample, positive_ids=None, void_ids=None, classes=None):
         seen.append(void_ids)
-        return load_pair(fmt, sample, positive_ids, void_ids)
+        return load_pair(fmt, sample, positive_ids, void_ids, classes)
 
     load_pair = formats.load_pair
     monkeypatch.setattr(formats, "load_pair", recording_load_pair)

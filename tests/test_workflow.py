@@ -23,6 +23,7 @@ import pytest
 
 import workflow_runner as wf
 from conftest import REPO
+from segsweep.layout import forest_files
 from segsweep.training.state import saved_epochs
 
 BIN = Path(sys.executable).parent
@@ -101,8 +102,12 @@ def test_sweep_runs_end_to_end_and_snakemake_report_works(finished_tiny_sweep: P
     assert "unetpp" in html and "<img" in html
     verdict = json.loads((exp / "aggregate" / "verdict.json").read_text())
     assert verdict["runs_found"] == verdict["runs_expected"] == 4 and verdict["missing_runs"] == []
-    # Every output of the experiment is under results/tiny/ (the generated dataset is config's dataset.root).
-    assert sorted(p.name for p in (finished_tiny_sweep / "results").iterdir()) == ["data", "index.html", "tiny"]
+    # Every output of the experiment is under results/tiny/ (the generated dataset is config's dataset.root);
+    # beside them only the index of every experiment and its forest plot.
+    forest = [path.name for path in forest_files(Path("index.html")).values()]
+    assert sorted(p.name for p in (finished_tiny_sweep / "results").iterdir()) == sorted(
+        ["data", "index.html", "tiny", *forest]
+    )
     index = (finished_tiny_sweep / "results" / "index.html").read_text()
     assert 'href="tiny/report.html"' in index and re.search(r"<td>4</td>", index), index
 

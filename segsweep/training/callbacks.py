@@ -78,7 +78,7 @@ class ValidationRoadIoU(keras.callbacks.Callback):
         input_size: tuple[int, int],
         threshold: float,
         batch_size: int,
-        task: Task,
+        task: Task = Task(None, 0),  # binary road
     ):
         from segsweep.evaluation.predict import mode_models, stacked_model
 
