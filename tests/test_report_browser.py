@@ -25,6 +25,7 @@ from PIL import Image
 
 from fake_runs import make_fake_sweep
 from segsweep.cli import main
+from test_class_report import CLASSES, CONFUSIONS, aggregate_classes, report_of
 from test_index import COMPUTE_MATCHED, headline_verdict, make_experiment
 
 pytestmark = pytest.mark.browser
@@ -150,6 +151,19 @@ def report(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def class_report(tmp_path_factory) -> Path:
+    """test_class_report's three-class sweep of hand-made confusion matrices, aggregated and reported."""
+    root = tmp_path_factory.mktemp("classes")
+    sweep = make_fake_sweep(
+        root, augmentations=("none",), n_images=8, classes=CLASSES, confusions=CONFUSIONS, deep_supervision=False
+    )
+    aggregate_classes(sweep)
+    out = root / "report.html"
+    report_of(sweep, out)
+    return out
+
+
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     chromium = find_chromium()
     tools = DevTools(chromium, tmp_path_factory.mktemp("chromium-profile"))
@@ -210,6 +224,57 @@ def test_report_renders_in_chromium(report, browser, tmp_path):
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
     assert pixels.shape[1] == WIDTH and pixels.shape[0] > 2000  # the whole long page
     assert pixels.std() > 20  # text and figures, not a blank page
+
+    assert problems(browser.events) == []
+
+
+def test_class_report_renders_in_chromium(class_report, browser):
+    """A three-class report: the per-class table has a row per class and the mIoU row, each model's
+    confusion heatmap and the class-coloured grids load, and the grids' legend names every class."""
+    target = browser.send("Target.createTarget", {"url": "about:blank"})
+    browser.session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})[
+        "sessionId"
+    ]
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        browser.send(f"{domain}.enable")
+    browser.events.clear()  # another page's load event must not stand for this one's
+    browser.send("Page.navigate", {"url": class_report.as_uri()})
+    browser.wait_for("Page.loadEventFired")
+
+    def evaluate(expression: str):
+        return browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})["result"]["value"]
+
+    def loaded(selector: str) -> list[dict]:
+        return evaluate(
+            f"Array.from(document.querySelectorAll({json.dumps(selector)}),"
+            " i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))"
+        )
+
+    names = [spec["name"] for spec in CLASSES]
+    rows = evaluate(
+        "Array.from(document.querySelectorAll('#classes table.classes tbody tr'),"
+        " r => ({name: r.querySelector('th').textContent.trim(), miou: r.classList.contains('miou'),"
+        " cells: r.querySelectorAll('td').length}))"
+    )
+    assert [r["name"] for r in rows] == [*names, "mIoU"], rows  # the browser shows the escaped name as written
+    assert [r["miou"] for r in rows] == [False] * len(names) + [True], rows
+    assert all(r["cells"] == 2 for r in rows), rows  # unet, unetpp
+
+    heatmaps = loaded("#classes img")
+    assert [i["alt"] for i in heatmaps] == ["confusion matrix of unet", "confusion matrix of unetpp"], heatmaps
+    assert all(i["complete"] and i["width"] > 0 for i in heatmaps), heatmaps
+    grids = loaded("#grids figure.grid img")
+    assert len(grids) == 3  # best, worst, differ of the one augmentation
+    assert all(i["complete"] and i["width"] > 0 for i in grids), grids
+    images = loaded("img")
+    assert all(i["complete"] and i["width"] > 0 for i in images), images
+
+    legend = evaluate(
+        "Array.from(document.querySelectorAll('#grids .legend .key'), k => ({name: k.textContent.trim(),"
+        " colour: getComputedStyle(k.querySelector('.swatch')).backgroundColor}))"
+    )
+    assert [k["name"] for k in legend] == [*names, "void"], legend
+    assert [k["colour"] for k in legend[:-1]] == [f"rgb({r}, {g}, {b})" for r, g, b in (c["colour"] for c in CLASSES)]
 
     assert problems(browser.events) == []
 
