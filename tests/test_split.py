@@ -291,6 +291,32 @@ def test_hold_out_each_tests_on_one_group_per_split_and_keeps_the_format_val_fol
     assert by_split(held_out_b, "val") and by_split(held_out_b, "train")
 
 
+def test_group_tails_keep_every_remaining_drive_in_training_when_the_val_drive_is_held_out() -> None:
+    frames = frames_of({"A": list(range(0, 600, 30)), "B": list(range(0, 900, 30)), "C": list(range(0, 300, 30))})
+    val_folder = {"B_00600", "B_00630", "B_00660"}
+    frames = [replace(f, sample=replace(f.sample, subset="val" if f.stem in val_folder else "train")) for f in frames]
+    rule = SplitRule(source="format", hold_out_each=("A", "B"), val_cut="group_tails", fractions=(0.6, 0.2, 0.2))
+    held_out_a, held_out_b = (assign(frames, replace(rule, index=i), "camvid", Path("d")) for i in range(2))
+    assert by_split(held_out_a, "val") == sorted(val_folder), "the format's val folder comes first"
+    # B held out took the val folder: val is the last quarter (0.2 / 0.8, rounded half up) of each other group, in frame order.
+    assert by_split(held_out_b, "val") == [
+        "A_00450",
+        "A_00480",
+        "A_00510",
+        "A_00540",
+        "A_00570",
+        "C_00210",
+        "C_00240",
+        "C_00270",
+    ]
+    assert set(by_split(held_out_b, "train")) == {f.stem for f in frames if f.group in "AC"} - set(
+        by_split(held_out_b, "val")
+    )
+    # the seam: the last training frame of each group is within the gap of its first val frame
+    kept = keep_gap(frames, held_out_b, DEFAULT_GAP)
+    assert kept["A_00420"] == GAP and kept["A_00450"] == "val"
+
+
 def test_repeats_redraw_val_around_a_fixed_test_set() -> None:
     frames = frames_of({g: list(range(0, 300, 30)) for g in "ABCDEFG"})
     repeats = [assign(frames, SplitRule(test_groups=("G",), repeats=5, index=i), "camvid", Path("d")) for i in range(5)]

@@ -20,7 +20,9 @@ Assignment, in this order:
    user's call.
 2. val: source format keeps the format's ``val`` folder (what is left of it after step 1);
    otherwise, or where it is empty, a random cut of the remaining frames by the train and val
-   fractions.
+   fractions; with ``split.val_cut: group_tails``, the last frames of every remaining group
+   instead (its val fraction of them, in frame order), so that a leave-one-drive-out split whose
+   held-out drive took the val folder still trains on every other drive.
 3. train: the rest.
 
 A random cut lays the groups out in an order shuffled by the seed (groups sorted first, so the
@@ -85,6 +87,7 @@ class SplitRule:
     repeats: int = 1
     folds: int | None = None
     hold_out_each: tuple[str, ...] = ()
+    val_cut: str = "whole_groups"
     index: int = 0
 
     @property
@@ -106,6 +109,7 @@ class SplitRule:
             repeats=split["repeats"],
             folds=split["folds"],
             hold_out_each=tuple(split["hold_out_each"]),
+            val_cut=split["val_cut"],
             index=index,
         )
 
@@ -275,7 +279,24 @@ def assign(frames: list[Frame], rule: SplitRule, fmt: str, folder: Path) -> dict
     val_folder = {f.stem for f in pool if f.sample.subset == "val"}
     if rule.source == "format" and rule.repeats == 1 and val_folder:
         return splits | {f.stem: "val" if f.stem in val_folder else "train" for f in pool}
+    if rule.val_cut == "group_tails":
+        return splits | group_tails(pool, val_fraction / (train_fraction + val_fraction))
     return splits | random_cut(pool, rule.seed + rule.index, ("train", "val"), (train_fraction, val_fraction))
+
+
+def group_tails(frames: list[Frame], fraction: float) -> dict[str, str]:
+    """stem -> train | val: the last round(n x fraction) frames of each group of n (at least one where
+    n > 1, never all) are val, the rest train. Val is then the latest stretch of every drive, as a
+    forecast is tested on what comes after its training data; `keep_gap` drops the frames at the seam."""
+    by_group: dict[str, list[Frame]] = defaultdict(list)
+    for frame in frames:
+        by_group[frame.group].append(frame)
+    result = {}
+    for members in by_group.values():
+        ordered = sorted(members, key=lambda f: f.number)
+        n_val = min(len(ordered) - 1, max(1, math.floor(len(ordered) * fraction + 0.5))) if len(ordered) > 1 else 0
+        result |= {f.stem: "val" if k >= len(ordered) - n_val else "train" for k, f in enumerate(ordered)}
+    return result
 
 
 def keep_gap(frames: list[Frame], splits: dict[str, str], gap: int) -> dict[str, str]:
