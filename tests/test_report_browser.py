@@ -187,18 +187,32 @@ def problems(events: list[dict]) -> list[str]:
     return found
 
 
-def test_report_renders_in_chromium(report, browser, tmp_path):
+def open_page(browser, url: str, width: int | None = None):
+    """Open `url` in a new tab and wait for its load; returns a function that evaluates a JavaScript
+    expression there and gives back its value."""
     target = browser.send("Target.createTarget", {"url": "about:blank"})
     browser.session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})[
         "sessionId"
     ]
     for domain in ("Page", "Runtime", "Log", "Network"):
         browser.send(f"{domain}.enable")
-    browser.send(
-        "Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": 900, "deviceScaleFactor": 1, "mobile": False}
-    )
-    browser.send("Page.navigate", {"url": report.as_uri()})
+    if width is not None:
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+        )
+    browser.events.clear()  # another page's load event must not stand for this one's
+    browser.send("Page.navigate", {"url": url})
     browser.wait_for("Page.loadEventFired")
+
+    def evaluate(expression: str):
+        return browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})["result"]["value"]
+
+    return evaluate
+
+
+def test_report_renders_in_chromium(report, browser, tmp_path):
+    open_page(browser, report.as_uri(), WIDTH)
 
     images = browser.send(
         "Runtime.evaluate",
@@ -231,18 +245,7 @@ def test_report_renders_in_chromium(report, browser, tmp_path):
 def test_class_report_renders_in_chromium(class_report, browser):
     """A three-class report: the per-class table has a row per class and the mIoU row, each model's
     confusion heatmap and the class-coloured grids load, and the grids' legend names every class."""
-    target = browser.send("Target.createTarget", {"url": "about:blank"})
-    browser.session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})[
-        "sessionId"
-    ]
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        browser.send(f"{domain}.enable")
-    browser.events.clear()  # another page's load event must not stand for this one's
-    browser.send("Page.navigate", {"url": class_report.as_uri()})
-    browser.wait_for("Page.loadEventFired")
-
-    def evaluate(expression: str):
-        return browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})["result"]["value"]
+    evaluate = open_page(browser, class_report.as_uri())
 
     def loaded(selector: str) -> list[dict]:
         return evaluate(
@@ -292,18 +295,7 @@ def test_index_forest_plot_and_report_links_in_chromium(browser, tmp_path):
         make_experiment(results, name, verdict=verdict, mtime=1_700_000_000 + 86_400 * day)
     assert main(["index", "--results", str(results)]) == 0
 
-    target = browser.send("Target.createTarget", {"url": "about:blank"})
-    browser.session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})[
-        "sessionId"
-    ]
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        browser.send(f"{domain}.enable")
-    browser.events.clear()  # another page's load event must not stand for this one's
-    browser.send("Page.navigate", {"url": (results / "index.html").as_uri()})
-    browser.wait_for("Page.loadEventFired")
-
-    def evaluate(expression: str):
-        return browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})["result"]["value"]
+    evaluate = open_page(browser, (results / "index.html").as_uri())
 
     forest = evaluate("(i => i && {complete: i.complete, width: i.naturalWidth})(document.getElementById('forest'))")
     assert forest and forest["complete"] and forest["width"] > 0, forest
