@@ -180,6 +180,16 @@ def test_verdict_on_miou_names_it(tmp_path):
     assert "<td>test mIoU</td>" in headline
 
 
+def test_verdict_on_one_class_keeps_its_name(tmp_path):
+    """iou:road is decided as the focus class's pooled IoU; verdict.json names the class metric beside it,
+    which the index panels by."""
+    sweep = make_fake_sweep(
+        tmp_path, augmentations=("none",), seeds=(0, 1), n_images=8, classes=CLASSES, deep_supervision=False
+    )
+    verdict = aggregate_classes(sweep, 1, "--metric", "iou:road")
+    assert (verdict["metric"], verdict["class_metric"]) == ("pooled_iou", "iou:road")
+
+
 def test_grids_colour_truth_and_predictions_by_class(multi):
     grids = multi["verdict"]["grids"]
     assert len(grids) == 3  # best, worst, differ of the one augmentation

@@ -49,11 +49,8 @@ from segsweep.statistics.decision import ROW_COLUMNS, Comparison
 
 
 def decision_metric(metric: str) -> str:
-    """The bootstrap's name of a ``report.metric``: ``iou:<class>`` is the pooled IoU of the focus
-    class, which `segsweep.data.task` made that class, so its runs' road columns hold it."""
-    if metric.startswith("iou:"):
-        return "pooled_iou"
-    if metric not in METRICS + CLASS_METRICS:
+    """A ``report.metric``, checked: the bootstrap's metrics, or ``iou:<class>``."""
+    if metric not in METRICS + CLASS_METRICS and not metric.startswith("iou:"):
         raise argparse.ArgumentTypeError(f"{metric!r} is not one of {', '.join(METRICS + CLASS_METRICS)}, iou:<class>")
     return metric
 
@@ -141,8 +138,12 @@ def sweep_from_args(args) -> Sweep:
 
 
 def decision_from_args(args) -> DecisionSettings:
+    # iou:<class> is the pooled IoU of the focus class, which segsweep.data.task made that class, so
+    # its runs' road columns hold it; verdict.json keeps the class's name beside it (class_metric).
+    class_metric = args.metric if args.metric.startswith("iou:") else None
     return DecisionSettings(
-        metric=args.metric,
+        metric="pooled_iou" if class_metric else args.metric,
+        class_metric=class_metric,
         min_effect=args.min_effect,
         resamples=args.bootstrap_resamples,
         bootstrap_seed=args.bootstrap_seed,
@@ -229,6 +230,7 @@ def aggregate(
         "runs_found": len(found),
         "missing_runs": missing,
         "grids": grid_files,
+        **({"class_metric": decision.class_metric} if decision.class_metric else {}),
         **class_block,
     }
     verdict.update(cost_and_plan(tables, headline(found_comparisons, sweep, decision), list(tuning)))

@@ -26,6 +26,7 @@ class DecisionSettings:
 
     metric: str = "pooled_iou"
     min_effect: float = 0.01
+    class_metric: str | None = None  # report.metric iou:<class>, decided as the focus class's pooled_iou
     resamples: int = 10_000
     bootstrap_seed: int = 0
 

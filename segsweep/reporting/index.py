@@ -179,7 +179,7 @@ def headline(verdict: dict) -> Headline:
     hours, unit = _cost(verdict)
     return Headline(
         dataset=_text(verdict, "dataset"),
-        metric=_text(verdict, "metric"),
+        metric=_text(verdict, "class_metric") if verdict.get("class_metric") else _text(verdict, "metric"),
         baseline=_text(verdict, "baseline"),
         candidate=_text(verdict, "candidate"),
         difference=difference,
