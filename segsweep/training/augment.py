@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from segsweep.config.checks import largest_crop
 from segsweep.data.formats import Sample
 from segsweep.errors import ConfigError
 
@@ -106,10 +107,10 @@ class Augmenter:
         from PIL import Image
 
         for position, step in enumerate(self.steps, start=1):
-            if step.get("transform") != "RandomSizedCrop" or "min_max_height" not in step:
+            crop = largest_crop(step)
+            if crop is None:
                 continue
-            tallest = int(step["min_max_height"][1])
-            widest = int(tallest * step.get("w2h_ratio", 1.0))
+            tallest, widest = crop
             for sample in samples:
                 with Image.open(sample.image) as image:
                     width, height = image.size
