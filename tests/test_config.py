@@ -262,4 +262,8 @@ def test_camvid_loso_overlay_validates_on_top_of_the_camvid_config(tmp_path: Pat
     config = shipped_config("camvid.yaml", "camvid-loso.yaml")
     config["dataset"]["root"] = str(tmp_path)
     split = load_config(_write(tmp_path, config))["split"]
-    assert (split["test_groups"], split["hold_out_each"]) == ([], ["0001TP", "0006R0"])
+    assert (split["test_groups"], split["hold_out_each"], split["val_cut"]) == (
+        [],
+        ["0001TP", "0006R0", "0016E5"],
+        "group_tails",
+    )

@@ -109,7 +109,7 @@ def test_sweep_runs_end_to_end_and_snakemake_report_works(finished_tiny_sweep: P
         ["data", "index.html", "tiny", *forest]
     )
     index = (finished_tiny_sweep / "results" / "index.html").read_text()
-    assert 'href="tiny/report.html"' in index and re.search(r"<td>4</td>", index), index
+    assert 'href="tiny/report.html"' in index and re.search(r"<td class=\"num\">4</td>", index), index
 
     code, out = wf.run(finished_tiny_sweep, config, "-n")
     assert code == 0 and "Nothing to be done" in out  # a second run redoes nothing
