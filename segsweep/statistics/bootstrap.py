@@ -47,6 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segsweep.evaluation.class_metrics import class_iou, mean_iou
+from segsweep.evaluation.metrics import Counts
 from segsweep.statistics.sequential import FIXED_SAMPLE_BOUND, quantile, repeated_interval
 from segsweep.statistics.stats import Estimate, iqm, percentile_interval, win_share
 
@@ -96,27 +98,14 @@ def run_scores(split: Split, metric: str, image_weights: np.ndarray) -> np.ndarr
         with np.errstate(invalid="ignore", divide="ignore"):
             return tp / (tp + fp + fn)
     if metric == "miou":
-        tp, fp, fn = (np.einsum("marik,bi->bmark", split.class_counts[..., k], image_weights) for k in range(3))
-        return _nanmean_last(_class_iou(tp, tp + fp + fn))
+        pooled = Counts(*(np.einsum("marik,bi->bmark", split.class_counts[..., k], image_weights) for k in range(3)))
+        return mean_iou(class_iou(pooled))
     if metric == "per_image_iou":
         has_reference = ~np.isnan(split.iou)
         total = np.einsum("mari,bi->bmar", np.where(has_reference, split.iou, 0.0), image_weights)
         with np.errstate(invalid="ignore", divide="ignore"):
             return total / np.einsum("mari,bi->bmar", has_reference.astype(float), image_weights)
     raise ValueError(f"unknown metric {metric!r}; one of {', '.join(METRICS + CLASS_METRICS)}")
-
-
-def _class_iou(tp: np.ndarray, union: np.ndarray) -> np.ndarray:
-    """tp / union per class, NaN where the class is absent (union 0)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, tp / np.where(union > 0, union, 1.0), np.nan)
-
-
-def _nanmean_last(values: np.ndarray) -> np.ndarray:
-    """The mean over the last axis of the non-NaN values; NaN where all are NaN (no warning)."""
-    defined = ~np.isnan(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(defined, values, 0.0).sum(axis=-1) / defined.sum(axis=-1)
 
 
 def unit_statistics(scores: np.ndarray, seed_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,11 +226,11 @@ def linearised_differences(split: Split, metric: str) -> np.ndarray:
         # mIoU = mean over the present classes k of T_k / U_k: image i's influence is the mean over
         # those classes of each class's pooled-IoU influence, whose mean over images is again mIoU.
         tp, union = split.class_counts[..., 0], split.class_counts.sum(axis=-1)  # (2, A, R, I, K)
-        total_tp, total_union = tp.sum(axis=-2, keepdims=True), union.sum(axis=-2, keepdims=True)
-        pooled = _class_iou(total_tp, total_union)
+        total_union = union.sum(axis=-2, keepdims=True)
+        pooled = class_iou(Counts(*np.moveaxis(split.class_counts.sum(axis=-3, keepdims=True), -1, 0)))
         with np.errstate(invalid="ignore", divide="ignore"):
             influence = pooled + tp.shape[-2] * (tp - pooled * union) / total_union
-        values = _nanmean_last(np.where(np.isnan(pooled), np.nan, influence))
+        values = mean_iou(np.where(np.isnan(pooled), np.nan, influence))
     else:
         tp, union = split.counts[..., 0], split.counts.sum(axis=-1)
         total_tp, total_union = tp.sum(axis=-1, keepdims=True), union.sum(axis=-1, keepdims=True)
