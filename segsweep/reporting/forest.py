@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segsweep.reporting.plots import _pyplot, _save
+from segsweep.reporting.plots import save_figure, themed_pyplot
 from segsweep.statistics.decision import METRIC_NAMES
 
 # The index's decision words -> a colour of seaborn's colour-blind palette; any other word is grey.
@@ -60,7 +60,7 @@ def panels(records: list[dict]) -> dict[str | None, list[dict]]:
 def draw(records: list[dict], path: Path) -> None:
     """One panel per metric, its rows in the order given (the index's, newest first) top down;
     every record must have an interval (Headline.plotted)."""
-    plt, sns = _pyplot()
+    plt, sns = themed_pyplot()
     from matplotlib.patches import Patch
 
     palette = sns.color_palette("colorblind")
@@ -87,4 +87,4 @@ def draw(records: list[dict], path: Path) -> None:
     handles.append(Patch(color=palette[GREY], alpha=0.25, label="±margin (report.min_effect)"))
     fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, 1))  # room for the legend below
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)

@@ -52,7 +52,7 @@ CONFUSION_CAPTION = (
 ANNOTATED_CLASSES = 20  # more classes than this and the cells are too small for their numbers
 
 
-def _pyplot():
+def themed_pyplot():
     """pyplot and seaborn on the file-only Agg backend, with the report's theme."""
     import matplotlib
 
@@ -64,7 +64,8 @@ def _pyplot():
     return plt, sns
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
+    """Write `fig` at the report's resolution and free it: every plot, the report's and the index's."""
     import matplotlib.pyplot as plt
 
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
@@ -73,7 +74,7 @@ def _save(fig, path: Path) -> None:
 
 def iou_by_model(runs: pd.DataFrame, path: Path) -> None:
     """Pooled test IoU per augmentation and model: a box over seeds, with each seed as a point."""
-    plt, sns = _pyplot()
+    plt, sns = themed_pyplot()
     n_aug = runs["augmentation"].nunique()
     fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * n_aug + 2), 4))
     common = {"data": runs, "x": "augmentation", "y": "pooled_iou", "hue": "model", "ax": ax}
@@ -83,12 +84,12 @@ def iou_by_model(runs: pd.DataFrame, path: Path) -> None:
     sns.stripplot(**common, dodge=True, size=7, edgecolor="black", linewidth=0.6, legend=False)
     ax.set(xlabel="augmentation preset", ylabel="test IoU (pooled)", title="Test IoU per run (one point per seed)")
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def score_distribution(runs: pd.DataFrame, path: Path) -> None:
     """The complementary ECDF of per-run pooled test IoU, one curve per model (a performance profile)."""
-    plt, sns = _pyplot()
+    plt, sns = themed_pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4))
     sns.ecdfplot(data=runs, x="pooled_iou", hue="model", complementary=True, linewidth=2, ax=ax)
     sns.rugplot(data=runs, x="pooled_iou", hue="model", height=0.04, legend=False, ax=ax)
@@ -99,12 +100,12 @@ def score_distribution(runs: pd.DataFrame, path: Path) -> None:
         ylim=(0, 1.02),
     )
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="model")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def val_iou_curves(histories: pd.DataFrame, path: Path) -> None:
     """Validation IoU per epoch: mean over seeds, the band spanning the seeds' range."""
-    plt, sns = _pyplot()
+    plt, sns = themed_pyplot()
     grid = sns.relplot(
         data=histories,
         x="epoch",
@@ -126,12 +127,12 @@ def val_iou_curves(histories: pd.DataFrame, path: Path) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     grid.set_titles("augmentation: {col_name}")
     grid.figure.suptitle("Validation IoU per epoch (mean and range over seeds)", y=1.03)
-    _save(grid.figure, path)
+    save_figure(grid.figure, path)
 
 
 def per_image_scatter(pairs: pd.DataFrame, baseline: str, candidate: str, order: list[str], path: Path) -> None:
     """One point per (augmentation, test image): IoU of baseline vs candidate, each a mean over seeds."""
-    plt, sns = _pyplot()
+    plt, sns = themed_pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 6))
     data = pairs.reset_index()
     sns.scatterplot(
@@ -157,12 +158,12 @@ def per_image_scatter(pairs: pd.DataFrame, baseline: str, candidate: str, order:
         title=f"Per test image: above the line, {candidate} is better",
     )
     ax.legend(loc="lower right", fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
     """Speed vs IoU of U-Net++ inference modes (pruned levels L1..L4 and the accurate mean of heads)."""
-    plt, sns = _pyplot()
+    plt, sns = themed_pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     if pruning.empty:
         ax.axis("off")
@@ -176,7 +177,7 @@ def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
             color="0.3",
             transform=ax.transAxes,
         )
-        _save(fig, path)
+        save_figure(fig, path)
         return
     groups = list(pruning.groupby(["model", "augmentation"], sort=False))
     for index, (colour, ((model, aug), group)) in enumerate(zip(sns.color_palette("colorblind", len(groups)), groups)):
@@ -218,13 +219,13 @@ def pruning_speed_iou(pruning: pd.DataFrame, path: Path) -> None:
         title="U-Net++ pruning: speed vs IoU (mean ± std over seeds; star: accurate)",
     )
     ax.legend(title="model / augmentation", fontsize="small", loc="best")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def confusion_heatmap(rates: np.ndarray, names: list[str], model: str, runs: int, path: Path) -> None:
     """A K x K heatmap of `rates` (segsweep.reporting.classes.row_rates: rows truth, columns
     predicted), class names on both axes, each cell's share written in it where K is small enough."""
-    plt, sns = _pyplot()
+    plt, sns = themed_pyplot()
     side = max(4.5, 0.45 * len(names) + 2.5)
     fig, ax = plt.subplots(figsize=(side + 1.2, side))
     sns.heatmap(
@@ -243,13 +244,13 @@ def confusion_heatmap(rates: np.ndarray, names: list[str], model: str, runs: int
     ax.set(xlabel="predicted class", ylabel="true class", title=f"{model}: confusion over {runs} runs (rows sum to 1)")
     ax.tick_params(axis="x", labelrotation=45)
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def tuning_curves(tuning: dict, baseline: str, candidate: str, path: Path) -> None:
     """Each model's expected best validation score after n = 1..N trials (verdict.json's `tuning`),
     with its 95% band; the title says whether the baseline's and the candidate's curves cross."""
-    plt, sns = _pyplot()
+    plt, sns = themed_pyplot()
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
@@ -265,7 +266,7 @@ def tuning_curves(tuning: dict, baseline: str, candidate: str, path: Path) -> No
         title=f"Tuning curves of {baseline} and {candidate}: they {crossing}",
     )
     ax.legend(title="model (95% band)", loc="upper left", bbox_to_anchor=(1, 1))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def write_all(
