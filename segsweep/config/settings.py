@@ -21,10 +21,9 @@ def model_and_train(config: dict, model: str) -> tuple[dict[str, Any], dict[str,
     variant = {"deep_supervision": True, **model_variants(config)[model]}
     train_overrides = variant.pop("train", {})
     network = {"name": model, **variant, **config["network"]}
+    # The class list resolved by segsweep.data.task; binary road has none, and its settings stay as they were.
     classes = config["dataset"].get("classes")
-    if isinstance(
-        classes, list
-    ):  # resolved by segsweep.data.task; absent for binary road, whose settings stay as they were
+    if isinstance(classes, list):
         network["classes"] = len(classes)
     return network, {**config["train"], **train_overrides}
 

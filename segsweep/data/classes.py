@@ -161,11 +161,6 @@ def class_tables(
     return index, valid
 
 
-def output_channels(classes: tuple[ClassSpec, ...] | None) -> int:
-    """The network's output channels: 1 (a sigmoid) for binary road, else one per class (a softmax)."""
-    return 1 if classes is None else len(classes)
-
-
 def focus_name(classes: tuple[ClassSpec, ...], metric: str) -> str:
     """The class the road columns describe (module docstring), for decision metric `metric`;
     an ``iou:<name>`` metric naming no class is refused, naming the key."""

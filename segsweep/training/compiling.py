@@ -18,8 +18,8 @@ def compile_for_training(
     loss_weights: list[float] | None = None,
     jit_compile: bool = False,
 ) -> None:
-    """Adam, and the paper's loss (its K-class form for K output channels) on every head; `batch` is one training batch or its spec
-    (a tf.data element_spec).
+    """Adam, and the paper's loss (its K-class form for K output channels) on every head; `batch`
+    is one training batch or its spec (a tf.data element_spec).
 
     The optimizer's and the loss trackers' variables are made here, from the batch's shapes,
     rather than by the first training step: a tf.function that creates variables on its first
