@@ -152,8 +152,12 @@ def test_bad_class_lists_are_refused_by_key(classes, key, words):
         classes_of("camvid", classes)
 
 
-def _config(classes, metric: str = "pooled_iou") -> dict:
-    return {"dataset": {"format": "camvid", "classes": classes}, "report": {"metric": metric}}
+def _config(classes, metric: str = "pooled_iou", class_weights: str = "none") -> dict:
+    return {
+        "dataset": {"format": "camvid", "classes": classes},
+        "report": {"metric": metric},
+        "train": {"class_weights": class_weights},
+    }
 
 
 def test_the_task_is_resolved_for_the_jobs():
@@ -172,6 +176,7 @@ def test_the_task_is_resolved_for_the_jobs():
         (_config(None, "miou"), "report.metric"),
         (_config("format", "iou:lane"), "report.metric"),
         ({**_config("format", "miou"), "tune": {"metric": "val_road_iou"}}, "tune.metric"),
+        (_config(None, class_weights="median_frequency"), "train.class_weights"),
     ],
 )
 def test_metrics_the_task_cannot_give_are_refused(config, key):
@@ -219,7 +224,9 @@ def test_ce_dice_loss_is_small_when_right_and_ignores_void():
 
 @pytest.mark.slow
 def test_tiny_multi_class_sweep_gives_a_verdict_on_miou(tmp_path):
-    config = wf.tiny_config(dataset={"classes": "format"}, report={"metric": "miou"})
+    config = wf.tiny_config(
+        dataset={"classes": "format"}, report={"metric": "miou"}, train={"class_weights": "median_frequency"}
+    )
     code, out = wf.run(tmp_path, config, "--cores", "2")
     assert code == 0, out[-3000:]
     exp = tmp_path / "results" / "tiny"
@@ -240,3 +247,5 @@ def test_tiny_multi_class_sweep_gives_a_verdict_on_miou(tmp_path):
         (tmp_path / "results" / "tiny" / "runs" / "unet" / "none" / "split0" / "seed0" / "run.json").read_text()
     )
     assert "best_val_miou" in run and run["settings"]["model"]["classes"] == 19
+    log = (exp / "logs" / "train" / "unet" / "none" / "split0" / "seed0.log").read_text()
+    assert "class weights (median_frequency): road " in log

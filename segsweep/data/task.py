@@ -26,6 +26,11 @@ def resolve_task(config: dict) -> None:
     if classes is None:
         if class_metric:
             raise ConfigError(f"key 'report.metric': {metric!r} needs dataset.classes (the binary task has road only)")
+        if config["train"]["class_weights"] != "none":
+            raise ConfigError(
+                f"key 'train.class_weights': {config['train']['class_weights']!r} weights the classes of dataset.classes; "
+                "the binary task has none: set dataset.classes, or class_weights: none"
+            )
         return
     dataset["classes"] = class_rows(classes)
     dataset["focus"] = focus_name(classes, metric)

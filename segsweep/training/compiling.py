@@ -16,10 +16,12 @@ def compile_for_training(
     batch: Any,
     *,
     loss_weights: list[float] | None = None,
+    class_weights: list[float] | None = None,
     jit_compile: bool = False,
 ) -> None:
     """Adam, and the paper's loss (its K-class form for K output channels) on every head; `batch`
-    is one training batch or its spec (a tf.data element_spec).
+    is one training batch or its spec (a tf.data element_spec); `class_weights` weight the
+    K-class loss's cross-entropy (`segsweep.training.class_weights`).
 
     The optimizer's and the loss trackers' variables are made here, from the batch's shapes,
     rather than by the first training step: a tf.function that creates variables on its first
@@ -31,7 +33,9 @@ def compile_for_training(
     classes = int(model.outputs[0].shape[-1])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=segmentation_loss(classes) if heads == 1 else [segmentation_loss(classes) for _ in range(heads)],
+        loss=[segmentation_loss(classes, class_weights) for _ in range(heads)]
+        if heads > 1
+        else segmentation_loss(classes, class_weights),
         loss_weights=loss_weights,
         jit_compile=jit_compile,
     )

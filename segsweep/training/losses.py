@@ -18,6 +18,11 @@ trains (Isensee et al. 2021: cross-entropy plus soft Dice, the Dice averaged ove
 half the mean cross-entropy over valid pixels plus one minus the mean over the classes of each
 class's smoothed soft Dice, per image. For K = 2 with a sigmoid it would be the binary loss above
 plus the not-road class's Dice; the binary task keeps its own loss, so its runs stay as they were.
+
+``train.class_weights`` (`segsweep.training.class_weights`) weights the cross-entropy term only,
+each valid pixel by its true class's weight, averaged per image over the weights it carries (the
+weighted mean of PyTorch's ``CrossEntropyLoss(weight=...)``), so that equal weights give the
+unweighted loss. The Dice term is a mean over classes already, every class counting alike.
 """
 
 from __future__ import annotations
@@ -60,9 +65,10 @@ class BceDiceLoss(keras.losses.Loss):
 class CeDiceLoss(keras.losses.Loss):
     """``0.5 * CE + (1 - mean_k Dice_k)`` per image over valid pixels; `y_true` stacks class index and valid."""
 
-    def __init__(self, classes: int, name: str = "ce_dice", **kwargs):
+    def __init__(self, classes: int, class_weights: list[float] | None = None, name: str = "ce_dice", **kwargs):
         super().__init__(name=name, **kwargs)
         self.classes = classes
+        self.class_weights = None if class_weights is None else [float(weight) for weight in class_weights]
 
     def call(self, y_true, y_pred):
         truth = ops.one_hot(ops.cast(y_true[..., 0], "int32"), self.classes)  # (B, H, W, K)
@@ -72,8 +78,14 @@ class CeDiceLoss(keras.losses.Loss):
         # The log of the probability given to the true class: one log per pixel, as the binary loss.
         pixel_ce = -ops.log(ops.clip(ops.sum(truth * p, axis=-1, keepdims=True), epsilon, 1.0))
         axes = (1, 2)
-        n_valid = ops.sum(valid, axis=(1, 2, 3))
-        ce = ops.sum(valid * pixel_ce, axis=(1, 2, 3)) / ops.maximum(n_valid, 1.0)
+        weight = valid  # each valid pixel counts once, or by its true class's weight
+        if self.class_weights is not None:
+            weight = valid * ops.sum(
+                truth * ops.convert_to_tensor(self.class_weights, "float32"), axis=-1, keepdims=True
+            )
+        total = ops.sum(weight, axis=(1, 2, 3))
+        # An image with no valid pixel has no cross-entropy to average: 0, not 0/0.
+        ce = ops.sum(weight * pixel_ce, axis=(1, 2, 3)) / ops.maximum(total, epsilon)
         p_valid = valid * p
         dice = (2.0 * ops.sum(truth * p_valid, axis=axes) + DICE_SMOOTHING) / (
             ops.sum(valid * truth, axis=axes) + ops.sum(p_valid, axis=axes) + DICE_SMOOTHING
@@ -81,9 +93,9 @@ class CeDiceLoss(keras.losses.Loss):
         return 0.5 * ce + (1.0 - ops.mean(dice, axis=-1))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "classes": self.classes}
+        return {**super().get_config(), "classes": self.classes, "class_weights": self.class_weights}
 
 
-def segmentation_loss(classes: int) -> keras.losses.Loss:
+def segmentation_loss(classes: int, class_weights: list[float] | None = None) -> keras.losses.Loss:
     """The loss for a head of `classes` output channels: the paper's binary loss for one (a sigmoid)."""
-    return BceDiceLoss() if classes == 1 else CeDiceLoss(classes)
+    return BceDiceLoss() if classes == 1 else CeDiceLoss(classes, class_weights)

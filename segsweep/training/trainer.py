@@ -25,6 +25,9 @@ from segsweep.training.state import RunState, fingerprint, saved_epochs
 if TYPE_CHECKING:
     import keras
 
+    from segsweep.evaluation.scoring import Task
+    from segsweep.training.pipeline import DecodedSplit
+
 # Exit status after SIGTERM: 128 + 15, what a shell reports for a process SIGTERM ended.
 EXIT_PREEMPTED = 143
 TENSORBOARD = "tensorboard"  # RUN_DIR/tensorboard/{train,validation}: event files, see callbacks.EpochSummaries
@@ -118,6 +121,17 @@ class Fit:
     log: Callable[[str], None]
 
 
+def _class_weights(weighting: str, train: DecodedSplit, task: Task, log: Callable[[str], None]) -> list[float] | None:
+    """The cross-entropy's class weights from the training split's labels (None: unweighted)."""
+    if weighting == "none":
+        return None
+    from segsweep.training.class_weights import median_frequency_weights
+
+    weights = median_frequency_weights(train.roads, train.valids, task.channels).tolist()
+    log(f"class weights ({weighting}): " + ", ".join(f"{c.name} {w:.2f}" for c, w in zip(task.classes, weights)))
+    return weights
+
+
 def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
     import keras
 
@@ -152,6 +166,7 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
         )
         for split, split_samples in fit.samples.items()
     }
+    class_weights = _class_weights(train["class_weights"], decoded["train"], task, log)
     train_data, steps = train_dataset(
         decoded["train"], augmenter, batch_size, seed, start_epoch=state.completed_epochs, heads=heads, threads=threads
     )
@@ -168,6 +183,7 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
         learning_rate(train, steps),
         train_data.element_spec,
         loss_weights=fit.loss_weights,
+        class_weights=class_weights,
         jit_compile=train["jit_compile"],
     )
     monitor = {"monitor": validation_monitor(dataset), "mode": "max"}
