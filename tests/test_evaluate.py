@@ -444,3 +444,37 @@ def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
         for image_maps, own_map in zip(stacked, own):
             np.testing.assert_allclose(image_maps[..., channel], own_map[..., 0], rtol=0, atol=1e-6)
     assert not np.allclose(stacked[0][..., 1], stacked[0][..., 2])  # the heads do differ
+
+
+@pytest.mark.parametrize("classes", [1, 4])
+def test_mode_maps_are_the_full_maps_taken_apart_by_mode_and_class(classes):
+    """predict_mode_maps splits and argmaxes inside TensorFlow; numpy on predict_probabilities'
+    full maps is the reference: the focus class's probability of each mode, and each mode's argmax."""
+    import keras
+
+    from segsweep.evaluation.predict import mode_models, predict_mode_maps, predict_probabilities, stacked_model
+    from segsweep.models import build_model
+
+    keras.utils.set_random_seed(0)
+    spec = {
+        "name": "m",
+        "architecture": "unetpp",
+        "deep_supervision": True,
+        "filters": [2, 2, 2],
+        "batch_norm": False,
+        "dropout": 0.0,
+        "classes": classes,
+    }
+    model = stacked_model(mode_models(build_model(spec, (8, 16, 3))))
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((20, 30, 3), (9, 41, 3))]
+    focus = classes - 1
+    maps = predict_mode_maps(model, images, (8, 16), classes, focus)
+    for full, (focus_map, class_map) in zip(predict_probabilities(model, images, (8, 16)), maps, strict=True):
+        per_class = full.reshape(*full.shape[:2], 3, classes)  # modes: accurate, L1, L2
+        np.testing.assert_array_equal(focus_map, np.moveaxis(per_class[..., focus], -1, 0))
+        if classes == 1:
+            assert class_map is None
+        else:
+            np.testing.assert_array_equal(class_map, np.moveaxis(np.argmax(per_class, axis=-1), -1, 0))
+            assert class_map.dtype == np.uint8 and len(np.unique(class_map)) > 1

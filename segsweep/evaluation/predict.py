@@ -44,14 +44,14 @@ def stacked_model(models: dict[str, keras.Model]) -> keras.Model:
     return keras.Model(first.input, stacked, name=f"{first.name}_modes")
 
 
-def predict_probabilities(
-    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], batch_size: int | None = None
-) -> list[np.ndarray]:
-    """One batch: uint8 (H_i, W_i, 3) images -> float32 (H_i, W_i, C) maps, C = output channels.
+def _network_output(
+    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], batch_size: int | None
+) -> np.ndarray:
+    """The network's (N, h, w, C) output at the input size for one batch of uint8 images.
 
-    Images may differ in size; each map comes back at its own image's size. With `batch_size`, a
-    shorter batch (a split's last) is padded with blank images to that size and their maps dropped:
-    each new batch shape traces the model's predict function again, about 2 s for a U-Net++.
+    With `batch_size`, a shorter batch (a split's last) is padded with blank images to that size
+    and their maps dropped: each new batch shape traces the model's predict function again, about
+    2 s for a U-Net++.
     """
     import tensorflow as tf
 
@@ -59,8 +59,52 @@ def predict_probabilities(
     x = tf.stack([tf.image.resize(image, (height, width), method="bilinear") for image in images]) / 255.0
     if batch_size is not None and len(images) < batch_size:
         x = tf.pad(x, [[0, batch_size - len(images)], [0, 0], [0, 0], [0, 0]])
-    probabilities = model.predict_on_batch(x)[: len(images)]
+    return model.predict_on_batch(x)[: len(images)]
+
+
+def predict_probabilities(
+    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], batch_size: int | None = None
+) -> list[np.ndarray]:
+    """One batch: uint8 (H_i, W_i, 3) images -> float32 (H_i, W_i, C) maps, C = output channels.
+
+    Images may differ in size; each map comes back at its own image's size.
+    """
+    import tensorflow as tf
+
     return [
         tf.image.resize(p, image.shape[:2], method="bilinear").numpy()
-        for p, image in zip(probabilities, images, strict=True)
+        for p, image in zip(_network_output(model, images, input_size, batch_size), images, strict=True)
     ]
+
+
+def predict_mode_maps(
+    model: keras.Model,
+    images: Sequence[np.ndarray],
+    input_size: Sequence[int],
+    classes: int,
+    focus: int,
+    batch_size: int | None = None,
+) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """One batch -> per image, the `focus` class's probability (modes, H_i, W_i) and, with several
+    `classes`, each mode's argmax class (modes, H_i, W_i) uint8; else None. The model's C output
+    channels are modes x `classes`, mode-major (`stacked_model`).
+
+    The same numbers as `predict_probabilities` split by mode and class, but taken apart and
+    argmaxed inside TensorFlow at full resolution, so that only these maps reach numpy: with 11
+    classes and five U-Net++ modes the full maps are 55 floats a pixel (38 MB a CamVid frame), and
+    copying and argmaxing them in numpy took twice as long as the forward pass (measured
+    2026-12-07; docs/results.md, Eleven classes).
+    """
+    import tensorflow as tf
+
+    maps = []
+    for p, image in zip(_network_output(model, images, input_size, batch_size), images, strict=True):
+        height, width = image.shape[:2]
+        per_class = tf.reshape(tf.image.resize(p, (height, width), method="bilinear"), (height, width, -1, classes))
+        focus_map = tf.transpose(per_class[..., focus], (2, 0, 1)).numpy()
+        if classes == 1:
+            maps.append((focus_map, None))
+            continue
+        argmax = tf.argmax(per_class, axis=-1, output_type=tf.int32)
+        maps.append((focus_map, tf.transpose(tf.cast(argmax, tf.uint8), (2, 0, 1)).numpy()))
+    return maps

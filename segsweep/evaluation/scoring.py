@@ -21,7 +21,7 @@ from segsweep.evaluation.metrics import (
     probability_histograms,
     road_mask,
 )
-from segsweep.evaluation.predict import predict_probabilities, stacked_model
+from segsweep.evaluation.predict import predict_mode_maps, stacked_model
 
 
 class SplitScores(NamedTuple):
@@ -51,13 +51,12 @@ class Task(NamedTuple):
             return cls(None, 0)
         return cls(classes, [c.name for c in classes].index(dataset.get("focus") or focus_name(classes, "")))
 
-    def mode_maps(self, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(H, W, modes x K) network output -> the focus class's probability (modes, H, W) and, with
-        several classes, each mode's predicted class (argmax, (modes, H, W)); else None."""
-        if self.classes is None:
-            return np.moveaxis(probability, -1, 0), None
-        per_class = np.moveaxis(probability.reshape(*probability.shape[:2], -1, self.channels), (2, 3), (0, 1))
-        return per_class[:, self.focus], np.argmax(per_class, axis=1).astype(np.uint8)
+    def predict(
+        self, model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], batch_size: int
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per image: the focus class's probability (modes, H, W) and, with several classes, each
+        mode's predicted class (argmax, (modes, H, W)); else None (`predict_mode_maps`)."""
+        return predict_mode_maps(model, images, input_size, self.channels, self.focus, batch_size)
 
 
 def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
@@ -96,9 +95,8 @@ def score_samples(
             load_pair(fmt, sample, dataset.get("positive_ids"), dataset.get("void_ids"), task.classes)
             for sample in batch
         ]
-        probabilities = predict_probabilities(model, [image for image, _, _ in pairs], input_size, batch_size)
-        for sample, (_, label, valid), probability in zip(batch, pairs, probabilities, strict=True):
-            focus, predicted_class = task.mode_maps(probability)  # focus: (modes, H, W)
+        maps = task.predict(model, [image for image, _, _ in pairs], input_size, batch_size)
+        for sample, (_, label, valid), (focus, predicted_class) in zip(batch, pairs, maps, strict=True):
             truth = label if task.classes is None else label == task.focus
             histograms += probability_histograms(focus, truth, valid)
             if thresholds is None:

@@ -61,7 +61,7 @@ class ValidationRoadIoU(keras.callbacks.Callback):
     """Adds ``val_road_iou``: road IoU of the validation split, computed as evaluation computes test IoU.
 
     Each image is resized to the input size, predicted, and its probability map resized back to
-    the image's own size (`segsweep.evaluation.predict.predict_probabilities`); the counts, void
+    the image's own size (`segsweep.evaluation.predict.predict_mode_maps`); the counts, void
     pixels left out, are pooled over the images. So the epoch kept as best is the best by the test
     metric's own definition, not by a proxy at the input size. A deep-supervised U-Net++ is scored
     in every inference mode (accurate, L1..L4: one forward pass) and ``val_road_iou`` is the best
@@ -94,14 +94,13 @@ class ValidationRoadIoU(keras.callbacks.Callback):
     def pooled_counts(self) -> tuple[Counts, np.ndarray | None]:
         """Road counts of each mode (shape (modes,)) and, with several classes, each mode's confusion
         matrix (modes, K, K), pooled over the validation images."""
-        from segsweep.evaluation.predict import predict_probabilities
-
         counts, confusion = [], 0
         for start in range(0, len(self.images), self.batch_size):
             batch = slice(start, start + self.batch_size)
-            probabilities = predict_probabilities(self.scored, self.images[batch], self.input_size, self.batch_size)
-            for probability, label, valid in zip(probabilities, self.labels[batch], self.valids[batch], strict=True):
-                focus, predicted_class = self.task.mode_maps(probability)  # (modes, H, W)
+            maps = self.task.predict(self.scored, self.images[batch], self.input_size, self.batch_size)
+            for (focus, predicted_class), label, valid in zip(
+                maps, self.labels[batch], self.valids[batch], strict=True
+            ):
                 if predicted_class is None:
                     counts.append(confusion_counts(road_mask(focus, self.threshold), label, valid))
                     continue
