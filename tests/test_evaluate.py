@@ -418,10 +418,10 @@ def test_help_describes_the_command():
         assert text in result.stdout
 
 
-def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
+def _tiny_unetpp(classes: int = 1):
+    """A deep-supervised U-Net++ of depth 3 (modes accurate, L1, L2) on 8x16 inputs, seeded."""
     import keras
 
-    from segsweep.evaluation.predict import mode_models, predict_probabilities, stacked_model
     from segsweep.models import build_model
 
     keras.utils.set_random_seed(0)
@@ -432,8 +432,15 @@ def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
         "filters": [2, 2, 2],
         "batch_norm": False,
         "dropout": 0.0,
+        "classes": classes,
     }
-    models = mode_models(build_model(spec, (8, 16, 3)))
+    return build_model(spec, (8, 16, 3))
+
+
+def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
+    from segsweep.evaluation.predict import mode_models, predict_probabilities, stacked_model
+
+    models = mode_models(_tiny_unetpp())
     assert list(models) == ["accurate", "L1", "L2"]
     rng = np.random.default_rng(1)
     images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((20, 30, 3), (9, 41, 3))]
@@ -450,22 +457,10 @@ def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
 def test_mode_maps_are_the_full_maps_taken_apart_by_mode_and_class(classes):
     """predict_mode_maps splits and argmaxes inside TensorFlow; numpy on predict_probabilities'
     full maps is the reference: the focus class's probability of each mode, and each mode's argmax."""
-    import keras
 
     from segsweep.evaluation.predict import mode_models, predict_mode_maps, predict_probabilities, stacked_model
-    from segsweep.models import build_model
 
-    keras.utils.set_random_seed(0)
-    spec = {
-        "name": "m",
-        "architecture": "unetpp",
-        "deep_supervision": True,
-        "filters": [2, 2, 2],
-        "batch_norm": False,
-        "dropout": 0.0,
-        "classes": classes,
-    }
-    model = stacked_model(mode_models(build_model(spec, (8, 16, 3))))
+    model = stacked_model(mode_models(_tiny_unetpp(classes)))
     rng = np.random.default_rng(2)
     images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((20, 30, 3), (9, 41, 3))]
     focus = classes - 1
