@@ -19,8 +19,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-WEIGHTINGS = ("none", "median_frequency")
-
 
 def median_frequency_weights(labels: Sequence[np.ndarray], valids: Sequence[np.ndarray], classes: int) -> np.ndarray:
     """Weights (K,) from per-image class-index maps and their valid masks (void pixels False)."""
@@ -28,9 +26,8 @@ def median_frequency_weights(labels: Sequence[np.ndarray], valids: Sequence[np.n
     image_pixels = np.zeros(classes)  # valid pixels of those images
     for label, valid in zip(labels, valids):
         counts = np.bincount(label[valid.astype(bool)].ravel(), minlength=classes)[:classes]
-        present = counts > 0
         pixels += counts
-        image_pixels[present] += counts.sum()
+        image_pixels[counts > 0] += counts.sum()
     present = pixels > 0
     weights = np.ones(classes)
     if present.any():
