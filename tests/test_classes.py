@@ -152,11 +152,13 @@ def test_bad_class_lists_are_refused_by_key(classes, key, words):
         classes_of("camvid", classes)
 
 
-def _config(classes, metric: str = "pooled_iou", class_weights: str = "none") -> dict:
+def _config(classes, metric: str = "pooled_iou", class_weights: str = "none", **extra) -> dict:
     return {
         "dataset": {"format": "camvid", "classes": classes},
         "report": {"metric": metric},
         "train": {"class_weights": class_weights},
+        "models": ["unet", "unetpp"],
+        **extra,
     }
 
 
@@ -177,6 +179,14 @@ def test_the_task_is_resolved_for_the_jobs():
         (_config("format", "iou:lane"), "report.metric"),
         ({**_config("format", "miou"), "tune": {"metric": "val_road_iou"}}, "tune.metric"),
         (_config(None, class_weights="median_frequency"), "train.class_weights"),
+        (
+            _config(
+                None,
+                models=["unet", "unet_cw"],
+                model_variants={"unet_cw": {"architecture": "unet", "train": {"class_weights": "median_frequency"}}},
+            ),
+            "model_variants.unet_cw.train.class_weights",
+        ),
     ],
 )
 def test_metrics_the_task_cannot_give_are_refused(config, key):

@@ -10,6 +10,8 @@ that needs classes the config has not, is refused naming the key before any job 
 
 from __future__ import annotations
 
+from segsweep.config.models import model_names
+from segsweep.config.presets import model_variants
 from segsweep.data.classes import class_rows, focus_name
 from segsweep.data.folder import dataset_format
 from segsweep.data.formats import classes_of
@@ -26,11 +28,7 @@ def resolve_task(config: dict) -> None:
     if classes is None:
         if class_metric:
             raise ConfigError(f"key 'report.metric': {metric!r} needs dataset.classes (the binary task has road only)")
-        if config["train"]["class_weights"] != "none":
-            raise ConfigError(
-                f"key 'train.class_weights': {config['train']['class_weights']!r} weights the classes of dataset.classes; "
-                "the binary task has none: set dataset.classes, or class_weights: none"
-            )
+        _refuse_class_weights(config)
         return
     dataset["classes"] = class_rows(classes)
     dataset["focus"] = focus_name(classes, metric)
@@ -41,3 +39,20 @@ def resolve_task(config: dict) -> None:
         raise ConfigError(
             f"key 'tune.metric': report.metric {metric!r} is decided on {wanted} on validation; set it so"
         )
+
+
+def _refuse_class_weights(config: dict) -> None:
+    """A binary config has no classes to weight, in its `train` block nor in a swept model
+    variant's own `train` overrides (which replace the block's keys for that model)."""
+    variants = model_variants(config)
+    where = [("train.class_weights", config["train"].get("class_weights", "none"))] + [
+        (f"model_variants.{name}.train.class_weights", variants[name]["train"]["class_weights"])
+        for name in model_names(config)
+        if "class_weights" in variants.get(name, {}).get("train", {})
+    ]
+    for key, weighting in where:
+        if weighting != "none":
+            raise ConfigError(
+                f"key '{key}': {weighting!r} weights the classes of dataset.classes; "
+                "the binary task has none: set dataset.classes, or class_weights: none"
+            )
