@@ -245,7 +245,11 @@ def test_training_settings_hold_only_what_changes_training(tmp_path: Path) -> No
     # Thread count and key order change nothing; an evaluation-only key changes only the evaluation.
     assert views({**config, "train": {**config["train"], "threads": 7}}) == (train, evaluate, resume)
     assert views(_reordered(config)) == (train, evaluate, resume)
-    for evaluation_only in ({"speed_repeats": 3}, {"threshold": "val"}):  # val: training checkpoints at 0.5
+    for evaluation_only in (
+        {"speed_repeats": 3},
+        {"threshold": "val"},
+        {"test_time_flip": True},
+    ):  # val: checkpoints at 0.5
         changed = views({**config, "evaluate": {**config["evaluate"], **evaluation_only}})
         assert (changed[0], changed[2]) == (train, resume) and changed[1] != evaluate, evaluation_only
     # A training key, and the evaluate threshold that picks the best epoch on validation, rerun training.

@@ -437,17 +437,29 @@ def _tiny_unetpp(classes: int = 1):
     return build_model(spec, (8, 16, 3))
 
 
+def _full_maps(model, images, input_size):
+    """The reference for predict_mode_maps: the whole (H_i, W_i, C) output of each image, resized
+    back to the image's size, one image at a time."""
+    import tensorflow as tf
+
+    maps = []
+    for image in images:
+        x = tf.image.resize(image, input_size, method="bilinear")[None] / 255.0
+        maps.append(tf.image.resize(model.predict_on_batch(x)[0], image.shape[:2], method="bilinear").numpy())
+    return maps
+
+
 def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
-    from segsweep.evaluation.predict import mode_models, predict_probabilities, stacked_model
+    from segsweep.evaluation.predict import mode_models, stacked_model
 
     models = mode_models(_tiny_unetpp())
     assert list(models) == ["accurate", "L1", "L2"]
     rng = np.random.default_rng(1)
     images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((20, 30, 3), (9, 41, 3))]
-    stacked = predict_probabilities(stacked_model(models), images, (8, 16))
+    stacked = _full_maps(stacked_model(models), images, (8, 16))
     assert [p.shape for p in stacked] == [(20, 30, 3), (9, 41, 3)]
     for channel, model in enumerate(models.values()):
-        own = predict_probabilities(model, images, (8, 16))
+        own = _full_maps(model, images, (8, 16))
         for image_maps, own_map in zip(stacked, own):
             np.testing.assert_allclose(image_maps[..., channel], own_map[..., 0], rtol=0, atol=1e-6)
     assert not np.allclose(stacked[0][..., 1], stacked[0][..., 2])  # the heads do differ
@@ -455,17 +467,17 @@ def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
 
 @pytest.mark.parametrize("classes", [1, 4])
 def test_mode_maps_are_the_full_maps_taken_apart_by_mode_and_class(classes):
-    """predict_mode_maps splits and argmaxes inside TensorFlow; numpy on predict_probabilities'
-    full maps is the reference: the focus class's probability of each mode, and each mode's argmax."""
+    """predict_mode_maps splits and argmaxes inside TensorFlow, a batch at a time; numpy on each
+    image's full maps is the reference: the focus class's probability of each mode, and each mode's argmax."""
 
-    from segsweep.evaluation.predict import mode_models, predict_mode_maps, predict_probabilities, stacked_model
+    from segsweep.evaluation.predict import mode_models, predict_mode_maps, stacked_model
 
     model = stacked_model(mode_models(_tiny_unetpp(classes)))
     rng = np.random.default_rng(2)
     images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((20, 30, 3), (9, 41, 3))]
     focus = classes - 1
     maps = predict_mode_maps(model, images, (8, 16), classes, focus)
-    for full, (focus_map, class_map) in zip(predict_probabilities(model, images, (8, 16)), maps, strict=True):
+    for full, (focus_map, class_map) in zip(_full_maps(model, images, (8, 16)), maps, strict=True):
         per_class = full.reshape(*full.shape[:2], 3, classes)  # modes: accurate, L1, L2
         np.testing.assert_array_equal(focus_map, np.moveaxis(per_class[..., focus], -1, 0))
         if classes == 1:
@@ -473,3 +485,33 @@ def test_mode_maps_are_the_full_maps_taken_apart_by_mode_and_class(classes):
         else:
             np.testing.assert_array_equal(class_map, np.moveaxis(np.argmax(per_class, axis=-1), -1, 0))
             assert class_map.dtype == np.uint8 and len(np.unique(class_map)) > 1
+
+
+@pytest.mark.parametrize("classes", [1, 4])
+def test_test_time_flip_averages_the_image_and_its_mirror(classes):
+    """With flip, each probability is the mean of the image's and the mirrored image's (mirrored
+    back), taken here at full resolution image by image; so the prediction of a mirrored image is
+    the mirrored prediction, which one forward pass alone does not give."""
+    from segsweep.evaluation.predict import mode_models, predict_mode_maps, stacked_model
+
+    model = stacked_model(mode_models(_tiny_unetpp(classes)))
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((20, 30, 3), (9, 41, 3))]
+    mirrored = [image[:, ::-1] for image in images]
+    focus = classes - 1
+    flipped = predict_mode_maps(model, images, (8, 16), classes, focus, flip=True)
+    references = zip(_full_maps(model, images, (8, 16)), _full_maps(model, mirrored, (8, 16)), strict=True)
+    for (own, other), (focus_map, class_map) in zip(references, flipped, strict=True):
+        mean = np.moveaxis((own + other[:, ::-1]) / 2, -1, 0).reshape(3, classes, *own.shape[:2])
+        np.testing.assert_allclose(focus_map, mean[:, focus], rtol=0, atol=1e-6)
+        if classes > 1:
+            top_two = np.sort(mean, axis=1)[:, -2:]
+            clear = top_two[:, 1] - top_two[:, 0] > 1e-5  # ties may break either way in float32
+            np.testing.assert_array_equal(class_map[clear], np.argmax(mean, axis=1)[clear])
+    for (focus_map, _), (mirror_map, _) in zip(
+        flipped, predict_mode_maps(model, mirrored, (8, 16), classes, focus, flip=True), strict=True
+    ):
+        np.testing.assert_allclose(mirror_map, focus_map[:, :, ::-1], rtol=0, atol=1e-6)
+    plain = predict_mode_maps(model, mirrored, (8, 16), classes, focus)
+    unflipped = predict_mode_maps(model, images, (8, 16), classes, focus)
+    assert not np.allclose(plain[0][0], unflipped[0][0][:, :, ::-1], atol=1e-6)

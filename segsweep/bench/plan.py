@@ -278,6 +278,7 @@ class Plan:
 
         from segsweep.data.formats import load_pair
         from segsweep.evaluation.predict import mode_models
+        from segsweep.evaluation.scoring import Task
         from segsweep.evaluation.speed import inference_rate, median_rate
         from segsweep.models import build_model, parameter_count
 
@@ -299,7 +300,7 @@ class Plan:
                             lambda: mode_model.predict_on_batch(x), len(x), repeats
                         ),
                         "images_per_second": inference_rate(
-                            mode_model, images, self.input_size, 0.5, batch_size=4, repeats=repeats
+                            mode_model, Task(None, 0), images, self.input_size, 0.5, batch_size=4, repeats=repeats
                         ),
                     }
                 )

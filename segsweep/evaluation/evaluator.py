@@ -111,6 +111,7 @@ def _score(models: dict, samples: list[Sample], settings: dict, thresholds, mask
         evaluate["batch_size"],
         masks_dir,
         mask_mode,
+        evaluate["test_time_flip"],
     )
 
 
@@ -189,14 +190,22 @@ def _remove_outputs(out: Path) -> None:
 
 def _speeds(models: dict, samples: list[Sample], settings: dict, thresholds: np.ndarray) -> dict[str, float]:
     """Images per second of each mode's own (pruned) network, on the first test images."""
+    from segsweep.evaluation.scoring import Task
     from segsweep.evaluation.speed import inference_rate
 
     evaluate, dataset = settings["evaluate"], settings["dataset"]
-    batch_size = evaluate["batch_size"]
+    batch_size, task = evaluate["batch_size"], Task.of(dataset)
     images = [load_pair(dataset_format(dataset), s, dataset.get("positive_ids"))[0] for s in samples[:batch_size]]
     return {
         mode: inference_rate(
-            model, images, settings["train"]["input_size"], float(threshold), batch_size, evaluate["speed_repeats"]
+            model,
+            task,
+            images,
+            settings["train"]["input_size"],
+            float(threshold),
+            batch_size,
+            evaluate["speed_repeats"],
+            evaluate["test_time_flip"],
         )
         for (mode, model), threshold in zip(models.items(), thresholds, strict=True)
     }
@@ -346,6 +355,7 @@ def _metrics(settings: dict, seed: int | None, evaluated: Evaluated) -> dict:
         "threshold": _number(thresholds[headline]),
         "threshold_chosen_on": _threshold_source(settings),
         "chosen_on": VAL_SPLIT,
+        "test_time_flip": evaluate["test_time_flip"],
         **test_summary,
         "val": val_summary,
         "parameters": parameters[headline],

@@ -4,6 +4,11 @@ The network sees every image at ``train.input_size``, but the metrics are taken 
 own resolution, as the benchmarks do. Both resizes are bilinear without antialiasing, like the
 albumentations ``Resize`` (OpenCV ``INTER_LINEAR``) that training applies; the probability map
 is resized, not the mask, so the threshold is applied once, at full resolution.
+
+With ``flip``, the network also sees each image mirrored left to right, and the two probability
+maps (the second mirrored back) are averaged: nnU-Net's test-time mirroring, on the one axis
+that street scenes are symmetric in and that training's HorizontalFlip already covers. It costs
+a second forward pass.
 """
 
 from __future__ import annotations
@@ -45,9 +50,14 @@ def stacked_model(models: dict[str, keras.Model]) -> keras.Model:
 
 
 def _network_output(
-    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], batch_size: int | None
+    model: keras.Model,
+    images: Sequence[np.ndarray],
+    input_size: Sequence[int],
+    batch_size: int | None,
+    flip: bool = False,
 ) -> np.ndarray:
-    """The network's (N, h, w, C) output at the input size for one batch of uint8 images.
+    """The network's (N, h, w, C) output at the input size for one batch of uint8 images; with
+    `flip`, averaged with its output on the mirrored images, mirrored back.
 
     With `batch_size`, a shorter batch (a split's last) is padded with blank images to that size
     and their maps dropped: each new batch shape traces the model's predict function again, about
@@ -59,22 +69,10 @@ def _network_output(
     x = tf.stack([tf.image.resize(image, (height, width), method="bilinear") for image in images]) / 255.0
     if batch_size is not None and len(images) < batch_size:
         x = tf.pad(x, [[0, batch_size - len(images)], [0, 0], [0, 0], [0, 0]])
-    return model.predict_on_batch(x)[: len(images)]
-
-
-def predict_probabilities(
-    model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], batch_size: int | None = None
-) -> list[np.ndarray]:
-    """One batch: uint8 (H_i, W_i, 3) images -> float32 (H_i, W_i, C) maps, C = output channels.
-
-    Images may differ in size; each map comes back at its own image's size.
-    """
-    import tensorflow as tf
-
-    return [
-        tf.image.resize(p, image.shape[:2], method="bilinear").numpy()
-        for p, image in zip(_network_output(model, images, input_size, batch_size), images, strict=True)
-    ]
+    output = model.predict_on_batch(x)
+    if flip:
+        output = (output + model.predict_on_batch(tf.reverse(x, axis=[2]))[:, :, ::-1]) / 2
+    return output[: len(images)]
 
 
 def predict_mode_maps(
@@ -84,13 +82,14 @@ def predict_mode_maps(
     classes: int,
     focus: int,
     batch_size: int | None = None,
+    flip: bool = False,
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """One batch -> per image, the `focus` class's probability (modes, H_i, W_i) and, with several
     `classes`, each mode's argmax class (modes, H_i, W_i) uint8; else None. The model's C output
     channels are modes x `classes`, mode-major (`stacked_model`).
 
-    The same numbers as `predict_probabilities` split by mode and class, but taken apart and
-    argmaxed inside TensorFlow at full resolution, so that only these maps reach numpy: with 11
+    The network's output is resized to each image's size, then taken apart and argmaxed inside
+    TensorFlow, so that only these maps reach numpy: with 11
     classes and five U-Net++ modes the full maps are 55 floats a pixel (38 MB a CamVid frame), and
     copying and argmaxing them in numpy took twice as long as the forward pass (measured
     2026-12-07; docs/results.md, Eleven classes).
@@ -98,7 +97,7 @@ def predict_mode_maps(
     import tensorflow as tf
 
     maps = []
-    for p, image in zip(_network_output(model, images, input_size, batch_size), images, strict=True):
+    for p, image in zip(_network_output(model, images, input_size, batch_size, flip), images, strict=True):
         height, width = image.shape[:2]
         per_class = tf.reshape(tf.image.resize(p, (height, width), method="bilinear"), (height, width, -1, classes))
         focus_map = tf.transpose(per_class[..., focus], (2, 0, 1)).numpy()

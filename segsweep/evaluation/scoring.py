@@ -52,11 +52,17 @@ class Task(NamedTuple):
         return cls(classes, [c.name for c in classes].index(dataset.get("focus") or focus_name(classes, "")))
 
     def predict(
-        self, model: keras.Model, images: Sequence[np.ndarray], input_size: Sequence[int], batch_size: int
+        self,
+        model: keras.Model,
+        images: Sequence[np.ndarray],
+        input_size: Sequence[int],
+        batch_size: int,
+        flip: bool = False,
     ) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Per image: the focus class's probability (modes, H, W) and, with several classes, each
-        mode's predicted class (argmax, (modes, H, W)); else None (`predict_mode_maps`)."""
-        return predict_mode_maps(model, images, input_size, self.channels, self.focus, batch_size)
+        mode's predicted class (argmax, (modes, H, W)); else None (`predict_mode_maps`; `flip`:
+        averaged with the mirrored image's)."""
+        return predict_mode_maps(model, images, input_size, self.channels, self.focus, batch_size, flip)
 
 
 def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
@@ -73,13 +79,15 @@ def score_samples(
     batch_size: int,
     masks_dir: Path | None = None,
     mask_mode: int = 0,
+    flip: bool = False,
 ) -> SplitScores:
     """Per-threshold histograms of every mode and, given one threshold per mode, per-image counts and
     Boundary IoU at those thresholds; mode `mask_mode`'s masks are saved as {stem}.png in `masks_dir`.
 
     `models` maps mode names to one-output models on the same input (see
     `segsweep.evaluation.predict.mode_models`); one forward pass per batch serves them all.
-    `dataset` is the settings' dataset dict (format, positive_ids, void_ids, classes). With several
+    `dataset` is the settings' dataset dict (format, positive_ids, void_ids, classes); `flip` adds
+    test-time mirroring (`segsweep.evaluation.predict`). With several
     classes the thresholds only mark that counts are wanted: a pixel is its argmax class, the road
     counts are the focus class's, and each image's confusion matrix is kept; its masks hold class indices. Only the current batch's
     images and full-resolution probability maps are held in memory.
@@ -95,7 +103,7 @@ def score_samples(
             load_pair(fmt, sample, dataset.get("positive_ids"), dataset.get("void_ids"), task.classes)
             for sample in batch
         ]
-        maps = task.predict(model, [image for image, _, _ in pairs], input_size, batch_size)
+        maps = task.predict(model, [image for image, _, _ in pairs], input_size, batch_size, flip)
         for sample, (_, label, valid), (focus, predicted_class) in zip(batch, pairs, maps, strict=True):
             truth = label if task.classes is None else label == task.focus
             histograms += probability_histograms(focus, truth, valid)

@@ -19,6 +19,8 @@ from segsweep.evaluation.metrics import road_mask
 if TYPE_CHECKING:  # keras loads TensorFlow: only the inference helper needs it, at call time
     import keras
 
+    from segsweep.evaluation.scoring import Task
+
 
 def median_rate(step: Callable[[], object], items: int, repeats: int, warmup: int = 1) -> float:
     """Items per second of `step()`, which processes `items` items per call.
@@ -41,25 +43,27 @@ def median_rate(step: Callable[[], object], items: int, repeats: int, warmup: in
 
 def inference_rate(
     model: keras.Model,
+    task: Task,
     images: Sequence[np.ndarray],
     input_size: Sequence[int],
     threshold: float,
     batch_size: int,
     repeats: int,
+    flip: bool = False,
 ) -> float:
-    """Images per second from original-resolution uint8 images to original-resolution road masks.
+    """Images per second from original-resolution uint8 images to original-resolution masks.
 
-    Times what evaluation does per batch (resize in, predict, resize the probabilities back,
-    threshold) on `batch_size` images taken from `images` in turn (repeated if there are fewer),
-    so different-sized datasets are compared at their own resolution. `model` has one output.
+    Times what evaluation does per batch (`Task.predict`: resize in, predict, mirrored too with
+    `flip`, resize back, and the argmax with several classes; then the threshold for a binary
+    task) on `batch_size` images taken from `images` in turn (repeated if there are fewer), so
+    different-sized datasets are compared at their own resolution. `model` is one mode's network.
     """
-    from segsweep.evaluation.predict import predict_probabilities
-
     if not images:
         raise ValueError("inference_rate needs at least one image")
     batch = [images[i % len(images)] for i in range(batch_size)]
 
     def step() -> list[np.ndarray]:
-        return [road_mask(p, threshold) for p in predict_probabilities(model, batch, input_size)]
+        maps = task.predict(model, batch, input_size, batch_size, flip)
+        return [road_mask(focus, threshold) if argmax is None else argmax for focus, argmax in maps]
 
     return median_rate(step, batch_size, repeats)
