@@ -117,6 +117,40 @@ def test_augmentation_moves_image_road_and_valid_together():
     assert changed >= 3, "flip_crop changed the geometry of too few of 12 samples"
 
 
+def test_a_patch_is_a_window_of_the_resized_frame_at_a_seeded_place():
+    """train.patch_size cuts after the resize, so objects keep the scale evaluation shows them at:
+    each patch, image and masks alike, is found whole in the resized frame; the places vary with the
+    index and repeat with the seed."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (*KITTI, 3), dtype=np.uint8)  # random pixels: a window matches in one place only
+    road, valid = blocks(1), blocks(2).astype(bool)
+    frame = build_transform([], "none", INPUT)(image=image, mask=road, valid=valid.view(np.uint8))
+    patch = (16, 32)
+    augment = Augmenter([], "none", INPUT, seed=3, patch_size=patch)
+    assert augment.output_size == patch
+    places = set()
+    for index in range(8):
+        out_image, out_road, out_valid = augment(image, road, valid, epoch=0, index=index)
+        assert out_image.shape == (*patch, 3) and out_road.shape == out_valid.shape == patch
+        found = [
+            (top, left)
+            for top in range(INPUT[0] - patch[0] + 1)
+            for left in range(INPUT[1] - patch[1] + 1)
+            if np.array_equal(frame["image"][top : top + patch[0], left : left + patch[1]], out_image)
+        ]
+        assert len(found) == 1, found
+        (top, left), window = (
+            found[0],
+            np.s_[found[0][0] : found[0][0] + patch[0], found[0][1] : found[0][1] + patch[1]],
+        )
+        np.testing.assert_array_equal(out_road, frame["mask"][window])
+        np.testing.assert_array_equal(out_valid, frame["valid"][window])
+        places.add((top, left))
+        again = Augmenter([], "none", INPUT, seed=3, patch_size=patch)(image, road, valid, epoch=0, index=index)
+        np.testing.assert_array_equal(again[0], out_image)
+    assert len(places) >= 4
+
+
 def test_augmentation_depends_only_on_seed_epoch_and_index():
     image = np.random.default_rng(0).integers(0, 256, (*KITTI, 3), dtype=np.uint8)
     road, valid = blocks(3), np.ones(KITTI, bool)

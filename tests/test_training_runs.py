@@ -136,6 +136,34 @@ def test_one_epoch_writes_the_documented_outputs(dataset, tmp_path, capsys, monk
     )
 
 
+@pytest.mark.slow
+def test_a_run_on_patches_validates_and_is_evaluated_on_whole_frames(dataset, tmp_path, capsys):
+    """train.patch_size: steps see 16x32 patches, validation and evaluation the whole 32x96 frame,
+    through one network built for any size; its training FLOPs are counted at the patch."""
+    from segsweep.models import build_model, load_model, training_flops
+
+    root, manifest = dataset
+    config = write_config(tmp_path, root, patch_size=[16, 32])
+    run, out = tmp_path / "run", tmp_path / "eval"
+    assert main(train_args(config, manifest, run, model="unetpp")) == 0
+    assert "at 32x96, trained on 16x32 patches" in capsys.readouterr().out
+    row = history(run).iloc[0]
+    assert math.isfinite(row["val_loss"]) and 0 <= row["val_road_iou"] <= 1
+    assert load_model(run / "model.keras").input_shape == (None, None, None, 3)
+
+    evaluate = ["evaluate", "--config", str(config), "--model", "unetpp", "--aug", "none", "--threads", "1"]
+    assert (
+        main([*evaluate, "--manifest", str(manifest), "--model-file", str(run / "model.keras"), "--out-dir", str(out)])
+        == 0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    settings = job_settings(load_config(config), "unetpp", "none")
+    at_patch = training_flops(build_model(settings["model"], (16, 32, 3)))
+    assert metrics["training_flops_per_image"] == at_patch
+    assert at_patch < training_flops(build_model(settings["model"], (32, 96, 3)))
+    assert metrics["speed"]["input_size"] == [32, 96] and 0 <= metrics["pooled"]["iou"] <= 1
+
+
 # --- determinism ------------------------------------------------------------------------------
 
 
@@ -243,6 +271,18 @@ def test_input_size_the_depth_cannot_divide_is_refused(dataset, tmp_path, capsys
     settings["train"]["input_size"] = [30, 96]  # depth 3: must divide by 4
     error = refused(settings_args(settings, manifest, tmp_path / "run"), capsys)
     assert "'train.input_size'" in error and "30" in error
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("patch", "words"), [([16, 30], "not divisible"), ([64, 32], "does not fit in train.input_size [32, 96]")]
+)
+def test_a_patch_the_depth_cannot_divide_or_the_frame_cannot_hold_is_refused(dataset, tmp_path, capsys, patch, words):
+    root, manifest = dataset
+    settings = job_settings(load_config(write_config(tmp_path, root)), "unet", "none")
+    settings["train"]["patch_size"] = patch
+    error = refused(settings_args(settings, manifest, tmp_path / "run"), capsys)
+    assert "'train.patch_size'" in error and words in error
     assert not (tmp_path / "run").exists()
 
 

@@ -19,16 +19,25 @@ from segsweep.config.tuning import check_tuning, train_overrides, trial_configur
 from segsweep.errors import ConfigError
 
 
-def check_input_size(filters: Sequence[int], input_size: Sequence[int]) -> None:
-    """Each pooling halves the image: height and width must divide by 2**(depth-1)."""
+def check_input_size(
+    filters: Sequence[int], input_size: Sequence[int], patch_size: Sequence[int] | None = None
+) -> None:
+    """Each pooling halves the image: height and width, of the frame and of a training patch, must
+    divide by 2**(depth-1); a patch is cut from the frame, so it fits in it."""
     depth = len(filters)
     factor = 2 ** (depth - 1)
-    for axis, size in zip(("height", "width"), input_size):
-        if size % factor:
-            raise ConfigError(
-                f"key 'train.input_size': {axis} {size} is not divisible by 2**(depth-1) = {factor} "
-                f"(depth {depth} from 'network.filters')"
-            )
+    for key, sizes in (("train.input_size", input_size), ("train.patch_size", patch_size or ())):
+        for axis, size in zip(("height", "width"), sizes):
+            if size % factor:
+                raise ConfigError(
+                    f"key '{key}': {axis} {size} is not divisible by 2**(depth-1) = {factor} "
+                    f"(depth {depth} from 'network.filters')"
+                )
+    if patch_size and any(patch > frame for patch, frame in zip(patch_size, input_size)):
+        raise ConfigError(
+            f"key 'train.patch_size': {list(patch_size)} does not fit in train.input_size {list(input_size)}, "
+            "the frame it is cut from"
+        )
 
 
 def check_warmup(warmup_epochs: int, epochs: int) -> None:
@@ -231,7 +240,7 @@ def check_config(config: dict) -> None:
                 errors = list(validator_with_defaults()(schema()["properties"]["train"]).iter_errors(job["train"]))
                 if errors:
                     raise ConfigError(schema_error_text(errors[0], "drawn value"))
-                check_input_size(config["network"]["filters"], job["train"]["input_size"])
+                check_input_size(config["network"]["filters"], job["train"]["input_size"], job["train"]["patch_size"])
                 check_warmup(job["train"]["warmup_epochs"], job["train"]["epochs"])
                 deep_supervision_weights(job["train"], job["model"])
             except ConfigError as error:

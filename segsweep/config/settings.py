@@ -47,12 +47,18 @@ def job_settings(config: dict, model: str, aug: str) -> dict[str, Any]:
 
 def budget_reference(config: dict, reference: str) -> dict[str, Any]:
     """What a compute-matched run's epochs depend on besides its own model: the reference model as it
-    is built, and the epochs and input size it trains with. In the run's training settings, so that a
+    is built, and the epochs and size it trains at (`training_size`, under the key input_size that
+    runs compute-matched before patches existed were fingerprinted with). In the run's training settings, so that a
     change to the reference reruns the matched runs too (and discards their saved epochs); the
     reference's other keys (its learning rate, say) change nothing here. Called only for a checked
     config: the reference is a swept model without a budget (segsweep.config.checks.check_budgets)."""
     model, train = model_and_train(config, reference)
-    return {"model": model, "epochs": train["epochs"], "input_size": train["input_size"]}
+    return {"model": model, "epochs": train["epochs"], "input_size": training_size(train)}
+
+
+def training_size(train: dict) -> list[int]:
+    """Height and width of what one training step sees per image: the patch, or the whole resized frame."""
+    return list(train.get("patch_size") or train["input_size"])
 
 
 # The dataset keys a split manifest depends on: where the pairs are, how they are read, which label is road.

@@ -149,7 +149,7 @@ def _load_model(path: Path, input_size: list[int]):
         model = load_model(path)
     except Exception as error:  # Keras raises several types for a corrupt or foreign file
         raise DataError(f"{path}: cannot load the model: {error}") from None
-    if list(model.input_shape[1:3]) != list(input_size):
+    if list(model.input_shape[1:3]) not in (list(input_size), [None, None]):  # [None, None]: trained on patches
         raise DataError(
             f"{path}: model input is {model.input_shape[1:3]} but settings train.input_size is {input_size}"
         )
@@ -317,8 +317,9 @@ class Evaluated:
 
 def _metrics(settings: dict, seed: int | None, evaluated: Evaluated) -> dict:
     """metrics.json: the test split's numbers at the top level, the validation split's under "val"."""
+    from segsweep.config.settings import training_size
     from segsweep.evaluation.predict import SINGLE
-    from segsweep.models import level_widths, parameter_count, training_flops
+    from segsweep.models import level_widths, parameter_count, training_flops_at
 
     model, models, parameters, headline = evaluated.model, evaluated.models, evaluated.parameters, evaluated.headline
     thresholds, val, test, speeds = evaluated.thresholds, evaluated.val, evaluated.test, evaluated.speeds
@@ -361,7 +362,7 @@ def _metrics(settings: dict, seed: int | None, evaluated: Evaluated) -> dict:
         "parameters": parameters[headline],
         "trained_parameters": parameter_count(model),
         "filters": level_widths(model),
-        "training_flops_per_image": training_flops(model),
+        "training_flops_per_image": training_flops_at(model, settings["model"], training_size(settings["train"])),
         "speed": {
             "images_per_second": speeds[modes[headline]],
             "batch_size": evaluate["batch_size"],

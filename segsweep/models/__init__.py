@@ -29,6 +29,7 @@ __all__ = [
     "load_model",
     "parameter_count",
     "training_flops",
+    "training_flops_at",
 ]
 
 
@@ -47,7 +48,7 @@ def build_model(model: dict, input_shape: tuple[int, int, int]) -> keras.Model:
         return build_plugin(model, network_settings(model), input_shape)
     filters = list(model["filters"])
     factor = 2 ** (len(filters) - 1)
-    if any(size % factor for size in input_shape[:2]):
+    if any(size % factor for size in input_shape[:2] if size is not None):  # None: any size, checked where known
         raise ValueError(f"input height and width {input_shape[:2]} must be divisible by 2**(depth-1) = {factor}")
     H = ConvUnit(batch_norm=model["batch_norm"], dropout=model["dropout"])
     if model.get("match_unetpp_parameters"):
@@ -110,6 +111,15 @@ def level_widths(model: keras.Model) -> list[int]:
             widths.append(int(model.get_layer(f"{node_name(len(widths), 0)}_conv1").filters))
         except ValueError:
             return widths
+
+
+def training_flops_at(model: keras.Model, settings: dict, size: Sequence[int]) -> int:
+    """Training FLOPs per image of `model` at `size` (height, width): the model's own count where it
+    was built at that size; a model built for any size (trained on patches) is counted on a copy
+    built from its `settings` at `size`, since FLOPs need every layer's output size."""
+    if list(model.input_shape[1:3]) == list(size):
+        return training_flops(model)
+    return training_flops(build_model(settings, (*size, model.input_shape[-1])))
 
 
 def parameter_count(model: keras.Model) -> int:

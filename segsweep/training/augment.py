@@ -1,7 +1,8 @@
 """Augmentation presets as albumentations 2 pipelines that move image, road mask and valid mask together.
 
 A preset is data (`segsweep.config.presets`): a list of ``{"transform": ClassName, **arguments}``.
-`build_transform` turns it into an ``A.Compose`` ending with the resize to ``train.input_size``;
+`build_transform` turns it into an ``A.Compose`` ending with the resize to ``train.input_size``
+(and, with ``train.patch_size``, a random crop of that size from the resized frame);
 masks are resampled with nearest-neighbour interpolation so they stay 0/1, and pixels that a
 transform brings in from outside the image (rotation, padding) come in as road 0, valid 0.
 
@@ -63,11 +64,16 @@ def _transform(step: dict, preset: str, position: int, input_size: tuple[int, in
         raise ConfigError(f"{where}: bad arguments: {_one_line(error)}") from None
 
 
-def build_transform(steps: Sequence[dict], preset: str, input_size: Sequence[int]):
-    """The preset's transforms, then the resize to `input_size` (height, width), as one ``A.Compose``.
+def build_transform(
+    steps: Sequence[dict], preset: str, input_size: Sequence[int], patch_size: Sequence[int] | None = None
+):
+    """The preset's transforms, then the resize to `input_size` (height, width), then with
+    `patch_size` a crop of that size at a random place, as one ``A.Compose``.
 
-    Call it with ``image=`` (uint8 HxWx3), ``mask=`` (road, uint8 0/1) and ``valid=`` (uint8 0/1).
-    Raises `ConfigError` naming the preset and the transform for an unknown name or bad arguments.
+    The patch is cut after the resize, so that objects keep the scale the network meets in
+    evaluation, where it sees the whole frame at `input_size`. Call it with ``image=`` (uint8
+    HxWx3), ``mask=`` (road, uint8 0/1) and ``valid=`` (uint8 0/1). Raises `ConfigError` naming
+    the preset and the transform for an unknown name or bad arguments.
     """
     import albumentations as A
     import cv2
@@ -75,6 +81,8 @@ def build_transform(steps: Sequence[dict], preset: str, input_size: Sequence[int
     size = (int(input_size[0]), int(input_size[1]))
     transforms = [_transform(step, preset, position, size) for position, step in enumerate(steps, start=1)]
     transforms.append(A.Resize(*size))
+    if patch_size is not None:
+        transforms.append(A.RandomCrop(int(patch_size[0]), int(patch_size[1])))
     return A.Compose(
         transforms,
         additional_targets={"valid": "mask"},
@@ -89,13 +97,29 @@ class Augmenter:
     Transforms keep per-call state, so each thread gets its own ``Compose``.
     """
 
-    def __init__(self, steps: Sequence[dict], preset: str, input_size: Sequence[int], seed: int):
+    def __init__(
+        self,
+        steps: Sequence[dict],
+        preset: str,
+        input_size: Sequence[int],
+        seed: int,
+        patch_size: Sequence[int] | None = None,
+    ):
         self.steps = list(steps)
         self.preset = preset
         self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.patch_size = None if patch_size is None else (int(patch_size[0]), int(patch_size[1]))
         self.seed = int(seed)
         self._local = threading.local()
-        self._local.compose = build_transform(self.steps, preset, self.input_size)  # bad presets fail here
+        self._local.compose = self._build()  # bad presets fail here
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """Height and width of what a call returns: the patch, or the whole resized frame."""
+        return self.patch_size or self.input_size
+
+    def _build(self):
+        return build_transform(self.steps, self.preset, self.input_size, self.patch_size)
 
     def check_frames(self, samples: Sequence[Sample]) -> None:
         """Refuse a RandomSizedCrop taller (or, at its w2h_ratio, wider) than a training frame.
@@ -126,13 +150,13 @@ class Augmenter:
     def _compose(self):
         compose = getattr(self._local, "compose", None)
         if compose is None:
-            compose = self._local.compose = build_transform(self.steps, self.preset, self.input_size)
+            compose = self._local.compose = self._build()
         return compose
 
     def __call__(
         self, image: np.ndarray, road: np.ndarray, valid: np.ndarray, epoch: int, index: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(image, road, valid) at the input size, all uint8; the same call always gives the same result."""
+        """(image, road, valid) at `output_size`, all uint8; the same call always gives the same result."""
         compose = self._compose()
         sequence = np.random.SeedSequence((self.seed, int(epoch), int(index)))
         # One generator pair shared by all transforms: albumentations' own per-transform seeding

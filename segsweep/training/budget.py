@@ -47,11 +47,12 @@ def apply_budget(settings: dict, model: keras.Model) -> tuple[dict, dict[str, An
             "key 'train.budget': the settings lack 'budget_reference' {model, epochs, input_size} "
             "(segsweep.config.job_settings adds it from the config)"
         )
-    from segsweep.models import build_model, training_flops
+    from segsweep.config.settings import training_size
+    from segsweep.models import build_model, training_flops, training_flops_at
 
-    height, width = reference["input_size"]
+    height, width = reference["input_size"]  # where the reference trains on patches, the patch's
     reference_flops = training_flops(build_model(reference["model"], (height, width, model.input_shape[-1])))
-    flops = training_flops(model)
+    flops = training_flops_at(model, settings["model"], training_size(settings["train"]))
     epochs = matched_epochs(reference["epochs"], reference_flops, flops)
     try:
         check_warmup(settings["train"]["warmup_epochs"], epochs)

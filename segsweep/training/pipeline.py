@@ -140,7 +140,7 @@ def train_dataset(
     if steps < 1:
         raise ValueError(f"{n} training samples cannot fill one batch of {batch_size}")
     per_epoch = steps * batch_size
-    height, width = augmenter.input_size
+    height, width = augmenter.output_size
 
     def augment(epoch: np.int64, index: np.int64) -> tuple[np.ndarray, np.ndarray]:
         image, road, valid = augmenter(data.images[index], data.roads[index], data.valids[index], epoch, index)

@@ -41,10 +41,10 @@ def train_run(
 
     train, model_settings, augmentation = settings["train"], settings["model"], settings["augmentation"]
     input_size = (int(train["input_size"][0]), int(train["input_size"][1]))
-    check_input_size(model_settings["filters"], input_size)
+    check_input_size(model_settings["filters"], input_size, train["patch_size"])
     check_warmup(train["warmup_epochs"], train["epochs"])
     loss_weights = deep_supervision_weights(train, model_settings)
-    augmenter = Augmenter(augmentation["steps"], augmentation["name"], input_size, seed)
+    augmenter = Augmenter(augmentation["steps"], augmentation["name"], input_size, seed, train["patch_size"])
     table = read_manifest(manifest)
     samples = {split: manifest_samples(table, split) for split in ("train", "val")}
     check_splits(len(samples["train"]), len(samples["val"]), train["batch_size"], manifest)
@@ -59,14 +59,17 @@ def train_run(
     if not state.completed_epochs:  # a fresh start: no curves of an earlier run
         shutil.rmtree(run_dir / TENSORBOARD, ignore_errors=True)
     remove_outputs(run_dir)
-    model = build_model(model_settings, (*input_size, 3))
+    # Trained on patches, evaluated on whole frames: the network takes any (divisible) size.
+    model = build_model(model_settings, (*input_size, 3) if train["patch_size"] is None else (None, None, 3))
     settings, budget = apply_budget(settings, model)  # with train.budget: epochs matched to the reference
     train = settings["train"]
     if budget:
         log(describe_budget(budget))
+    patches = "" if train["patch_size"] is None else ", trained on {}x{} patches".format(*train["patch_size"])
     log(
         f"run {run_dir}: model {model_settings['name']}, augmentation {augmentation['name']}, seed {seed}; "
-        f"{len(samples['train'])} training and {len(samples['val'])} validation images at {input_size[0]}x{input_size[1]}; "
+        f"{len(samples['train'])} training and {len(samples['val'])} validation images at "
+        f"{input_size[0]}x{input_size[1]}{patches}; "
         f"{threads} threads, precision {train['precision']}; attempt {state.attempts}"
     )
     from segsweep.training.callbacks import LossNotFinite, Preempted, stopped_early
