@@ -56,6 +56,12 @@ def budget_reference(config: dict, reference: str) -> dict[str, Any]:
     return {"model": model, "epochs": train["epochs"], "input_size": training_size(train)}
 
 
+def network_input_shape(train: dict) -> tuple:
+    """The input shape a run's network is built with: (height, width, 3) at input_size, or, where
+    it trains on patches and is evaluated on whole frames, (None, None, 3): any size."""
+    return (*train["input_size"], 3) if train.get("patch_size") is None else (None, None, 3)
+
+
 def training_size(train: dict) -> list[int]:
     """Height and width of what one training step sees per image: the patch, or the whole resized frame."""
     return list(train.get("patch_size") or train["input_size"])

@@ -4,7 +4,8 @@ The contract, so that training, inference modes, pruning and the report treat th
 treat U-Net and U-Net++ (docs/formats.md, "Training run"):
 
 - ``function(input_shape, network, **args)`` returns a `keras.Model`; `input_shape` is
-  ``(height, width, 3)`` at ``train.input_size``, `network` the config's ``network`` settings
+  ``(height, width, 3)`` at ``train.input_size``, or ``(None, None, 3)`` where the run trains on
+  patches (``train.patch_size``) and is evaluated on whole frames; `network` the config's ``network`` settings
   (filters, batch_norm, dropout, input_normalization: the builder may use them or not), `args`
   the model entry's ``args``.
 - Each output is a probability map (float32 under mixed precision) of the input's height and
@@ -104,11 +105,13 @@ def check_outputs(model, name: str, input_shape: tuple[int, int, int], classes: 
 
 def check_user_models(config: dict) -> None:
     """Build each user model of a checked config once, as its training job will (at its
-    ``train.input_size``), so that a bad builder is refused naming its config key before any job
-    is queued rather than after the split, in the first training job."""
+    ``train.input_size``, or for any size with ``train.patch_size``), so that a bad builder is
+    refused naming its config key before any job is queued rather than after the split, in the
+    first training job."""
     from segsweep.config import job_settings
+    from segsweep.config.settings import network_input_shape
 
     for i, entry in user_entries(config):
         job = job_settings(config, entry["name"], config["augmentations"][0])
         model = job["model"]
-        build_plugin(model, network_settings(model), (*job["train"]["input_size"], 3), key=f"models[{i}].builder")
+        build_plugin(model, network_settings(model), network_input_shape(job["train"]), key=f"models[{i}].builder")

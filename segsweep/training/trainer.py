@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from segsweep.config.checks import check_input_size, check_warmup, deep_supervision_weights
+from segsweep.config.settings import network_input_shape
 from segsweep.data.folder import dataset_format
 from segsweep.data.formats import Sample
 from segsweep.training import runtime
@@ -59,8 +60,7 @@ def train_run(
     if not state.completed_epochs:  # a fresh start: no curves of an earlier run
         shutil.rmtree(run_dir / TENSORBOARD, ignore_errors=True)
     remove_outputs(run_dir)
-    # Trained on patches, evaluated on whole frames: the network takes any (divisible) size.
-    model = build_model(model_settings, (*input_size, 3) if train["patch_size"] is None else (None, None, 3))
+    model = build_model(model_settings, network_input_shape(train))
     settings, budget = apply_budget(settings, model)  # with train.budget: epochs matched to the reference
     train = settings["train"]
     if budget:
