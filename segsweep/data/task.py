@@ -48,7 +48,7 @@ def _refuse_class_weights(config: dict) -> None:
     where = [("train.class_weights", config["train"].get("class_weights", "none"))] + [
         (f"model_variants.{name}.train.class_weights", variants[name]["train"]["class_weights"])
         for name in model_names(config)
-        if "class_weights" in variants.get(name, {}).get("train", {})
+        if "class_weights" in variants[name].get("train", {})
     ]
     for key, weighting in where:
         if weighting != "none":

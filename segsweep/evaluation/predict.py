@@ -89,10 +89,9 @@ def predict_mode_maps(
     channels are modes x `classes`, mode-major (`stacked_model`).
 
     The network's output is resized to each image's size, then taken apart and argmaxed inside
-    TensorFlow, so that only these maps reach numpy: with 11
-    classes and five U-Net++ modes the full maps are 55 floats a pixel (38 MB a CamVid frame), and
-    copying and argmaxing them in numpy took twice as long as the forward pass (measured
-    2026-12-07; docs/results.md, Eleven classes).
+    TensorFlow, so that only these maps reach numpy: with 11 classes and five U-Net++ modes the
+    full maps are 55 floats a pixel (38 MB a CamVid frame), and copying and argmaxing them in numpy
+    took twice as long as the forward pass (measured 2026-12-07; docs/results.md, Eleven classes).
     """
     import tensorflow as tf
 
