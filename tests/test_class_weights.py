@@ -70,3 +70,17 @@ def test_equal_weights_give_the_unweighted_loss_and_survive_a_config_round_trip(
     assert _loss(segmentation_loss(4, [2.0] * 4), labels, probabilities, valid) == pytest.approx(unweighted, abs=1e-6)
     loss = CeDiceLoss.from_config(CeDiceLoss(4, [0.5, 1, 2, 3]).get_config())
     assert loss.class_weights == [0.5, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("weights", [None, [0.5, 2.0, 4.0]])
+def test_ce_loss_is_pytorchs_cross_entropy_alone(weights):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, size=(4, 5))
+    probabilities = rng.dirichlet(np.ones(3), size=(4, 5))
+    valid = (rng.random((4, 5)) > 0.25).astype(int)
+    loss = segmentation_loss(3, weights, "ce")
+    expected = _weighted_ce(labels, probabilities, valid, np.ones(3) if weights is None else np.array(weights))
+    assert _loss(loss, labels, probabilities, valid) == pytest.approx(expected, abs=1e-5)
+    # The default keeps the Dice term, and a saved model's loss keeps which one it was.
+    assert _loss(segmentation_loss(3, weights), labels, probabilities, valid) > expected / 2 + 0.1
+    assert CeDiceLoss.from_config(loss.get_config()).dice is False

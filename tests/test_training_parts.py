@@ -57,6 +57,19 @@ def test_loss_leaves_void_pixels_out():
         np.testing.assert_allclose(loss, [0.5 * bce + 1 - dice], rtol=1e-5)
 
 
+def test_loss_ce_is_the_binary_cross_entropy_alone_over_valid_pixels():
+    from segsweep.training.losses import BceDiceLoss, segmentation_loss
+
+    road = np.array([[[1, 0], [0, 0]]], "float32")
+    valid = np.array([[[1, 1], [0, 1]]], "float32")
+    bce = -(math.log(0.8) + math.log(0.7) + math.log(0.9)) / 3
+    loss = segmentation_loss(1, loss="ce")
+    for void_p in (0.9, 0.01):
+        y_pred = np.array([[[0.8, 0.3], [void_p, 0.1]]], "float32")[..., None]
+        np.testing.assert_allclose(loss.call(np.stack([road, valid], -1), y_pred), [bce], rtol=1e-5)
+    assert BceDiceLoss.from_config(loss.get_config()).dice is False
+
+
 def test_loss_is_per_image_and_keras_averages_the_batch():
     from segsweep.training.losses import BceDiceLoss
 

@@ -164,6 +164,25 @@ def test_a_run_on_patches_validates_and_is_evaluated_on_whole_frames(dataset, tm
     assert metrics["speed"]["input_size"] == [32, 96] and 0 <= metrics["pooled"]["iou"] <= 1
 
 
+def test_train_loss_reaches_every_head_of_the_compiled_model(dataset, tmp_path, monkeypatch):
+    import segsweep.training.compiling as compiling
+
+    compiled = {}
+    real = compiling.compile_for_training
+
+    def compile_then_stop(model, *args, **kwargs):
+        real(model, *args, **kwargs)
+        compiled["losses"] = model.loss
+        raise KeyboardInterrupt  # the compiled model is all this test needs: no epoch is trained
+
+    monkeypatch.setattr(compiling, "compile_for_training", compile_then_stop)
+    root, manifest = dataset
+    config = write_config(tmp_path, root, loss="ce")
+    with pytest.raises(KeyboardInterrupt):
+        main(train_args(config, manifest, tmp_path / "run", model="unetpp"))
+    assert [loss.dice for loss in compiled["losses"]] == [False, False]  # U-Net++'s two heads at depth 3
+
+
 # --- determinism ------------------------------------------------------------------------------
 
 

@@ -17,11 +17,12 @@ def compile_for_training(
     *,
     loss_weights: list[float] | None = None,
     class_weights: list[float] | None = None,
+    loss: str = "ce_dice",
     jit_compile: bool = False,
 ) -> None:
-    """Adam, and the paper's loss (its K-class form for K output channels) on every head; `batch`
-    is one training batch or its spec (a tf.data element_spec); `class_weights` weight the
-    K-class loss's cross-entropy (`segsweep.training.class_weights`).
+    """Adam, and the loss `train.loss` names (the paper's by default; its K-class form for K output
+    channels) on every head; `batch` is one training batch or its spec (a tf.data element_spec);
+    `class_weights` weight the K-class loss's cross-entropy (`segsweep.training.class_weights`).
 
     The optimizer's and the loss trackers' variables are made here, from the batch's shapes,
     rather than by the first training step: a tf.function that creates variables on its first
@@ -33,9 +34,9 @@ def compile_for_training(
     classes = int(model.outputs[0].shape[-1])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=[segmentation_loss(classes, class_weights) for _ in range(heads)]
+        loss=[segmentation_loss(classes, class_weights, loss) for _ in range(heads)]
         if heads > 1
-        else segmentation_loss(classes, class_weights),
+        else segmentation_loss(classes, class_weights, loss),
         loss_weights=loss_weights,
         jit_compile=jit_compile,
     )

@@ -23,6 +23,11 @@ plus the not-road class's Dice; the binary task keeps its own loss, so its runs 
 each valid pixel by its true class's weight, averaged per image over the weights it carries (the
 weighted mean of PyTorch's ``CrossEntropyLoss(weight=...)``), so that equal weights give the
 unweighted loss. The Dice term is a mean over classes already, every class counting alike.
+
+``train.loss: ce`` drops the Dice term (``dice=False``): the cross-entropy alone weighs each class
+by its pixels, as a pooled IoU or pixel accuracy does. With K classes the class-averaged Dice gives
+a pole the pull of the road, which is what median-frequency weighting does to the cross-entropy,
+and on CamVid that weighting cost road IoU (docs/results.md).
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ DICE_SMOOTHING = 1.0
 
 @keras.saving.register_keras_serializable(package="segsweep")
 class BceDiceLoss(keras.losses.Loss):
-    """``0.5 * BCE + (1 - Dice)`` per image over valid pixels; `y_true` stacks road and valid."""
+    """``0.5 * BCE + (1 - Dice)`` per image over valid pixels, or the BCE alone without `dice`;
+    `y_true` stacks road and valid."""
 
-    def __init__(self, name: str = "bce_dice", **kwargs):
+    def __init__(self, dice: bool = True, name: str = "bce_dice", **kwargs):
         super().__init__(name=name, **kwargs)
+        self.dice = bool(dice)
 
     def call(self, y_true, y_pred):
         road = ops.cast(y_true[..., 0], "float32")
@@ -54,20 +61,34 @@ class BceDiceLoss(keras.losses.Loss):
         n_valid = ops.sum(valid, axis=axes)
         # An image with no valid pixel has no cross-entropy to average: 0, not 0/0.
         bce = ops.sum(valid * pixel_bce, axis=axes) / ops.maximum(n_valid, 1.0)
+        if not self.dice:
+            return bce
         p_valid = valid * p
         dice = (2.0 * ops.sum(road * p_valid, axis=axes) + DICE_SMOOTHING) / (
             ops.sum(valid * road, axis=axes) + ops.sum(p_valid, axis=axes) + DICE_SMOOTHING
         )
         return 0.5 * bce + (1.0 - dice)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "dice": self.dice}
+
 
 @keras.saving.register_keras_serializable(package="segsweep")
 class CeDiceLoss(keras.losses.Loss):
-    """``0.5 * CE + (1 - mean_k Dice_k)`` per image over valid pixels; `y_true` stacks class index and valid."""
+    """``0.5 * CE + (1 - mean_k Dice_k)`` per image over valid pixels, or the CE alone without
+    `dice`; `y_true` stacks class index and valid."""
 
-    def __init__(self, classes: int, class_weights: list[float] | None = None, name: str = "ce_dice", **kwargs):
+    def __init__(
+        self,
+        classes: int,
+        class_weights: list[float] | None = None,
+        dice: bool = True,
+        name: str = "ce_dice",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.classes = classes
+        self.dice = bool(dice)
         self.class_weights = None if class_weights is None else [float(weight) for weight in class_weights]
 
     def call(self, y_true, y_pred):
@@ -86,6 +107,8 @@ class CeDiceLoss(keras.losses.Loss):
         total = ops.sum(weight, axis=(1, 2, 3))
         # An image with no valid pixel has no cross-entropy to average: 0, not 0/0.
         ce = ops.sum(weight * pixel_ce, axis=(1, 2, 3)) / ops.maximum(total, epsilon)
+        if not self.dice:
+            return ce
         p_valid = valid * p
         dice = (2.0 * ops.sum(truth * p_valid, axis=axes) + DICE_SMOOTHING) / (
             ops.sum(valid * truth, axis=axes) + ops.sum(p_valid, axis=axes) + DICE_SMOOTHING
@@ -93,9 +116,12 @@ class CeDiceLoss(keras.losses.Loss):
         return 0.5 * ce + (1.0 - ops.mean(dice, axis=-1))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "classes": self.classes, "class_weights": self.class_weights}
+        return {**super().get_config(), "classes": self.classes, "class_weights": self.class_weights, "dice": self.dice}
 
 
-def segmentation_loss(classes: int, class_weights: list[float] | None = None) -> keras.losses.Loss:
-    """The loss for a head of `classes` output channels: the paper's binary loss for one (a sigmoid)."""
-    return BceDiceLoss() if classes == 1 else CeDiceLoss(classes, class_weights)
+def segmentation_loss(
+    classes: int, class_weights: list[float] | None = None, loss: str = "ce_dice"
+) -> keras.losses.Loss:
+    """The loss `train.loss` names for a head of `classes` output channels: the binary form for one (a sigmoid)."""
+    dice = loss == "ce_dice"
+    return BceDiceLoss(dice) if classes == 1 else CeDiceLoss(classes, class_weights, dice)

@@ -187,6 +187,7 @@ def _fit(model: keras.Model, state: RunState, fit: Fit) -> None:
         train_data.element_spec,
         loss_weights=fit.loss_weights,
         class_weights=class_weights,
+        loss=train["loss"],
         jit_compile=train["jit_compile"],
     )
     monitor = {"monitor": validation_monitor(dataset), "mode": "max"}
