@@ -468,7 +468,12 @@ def test_one_forward_pass_gives_each_modes_own_prediction_at_each_images_size():
 @pytest.mark.parametrize("classes", [1, 4])
 def test_mode_maps_are_the_full_maps_taken_apart_by_mode_and_class(classes):
     """predict_mode_maps splits and argmaxes inside TensorFlow, a batch at a time; numpy on each
-    image's full maps is the reference: the focus class's probability of each mode, and each mode's argmax."""
+    image's full maps is the reference: the focus class's probability of each mode, and each mode's argmax.
+
+    Equal to float32 rounding, not to the bit: a batch of two and one image at a time may sum a
+    convolution in another order (oneDNN picks its kernel by batch and ISA; on an AVX2-only EPYC
+    6% of the probabilities differed in the last bit, on the AVX-512 EPYC none). So the argmax is
+    compared wherever the reference's top two classes are further apart than that rounding."""
 
     from segsweep.evaluation.predict import mode_models, predict_mode_maps, stacked_model
 
@@ -478,12 +483,15 @@ def test_mode_maps_are_the_full_maps_taken_apart_by_mode_and_class(classes):
     focus = classes - 1
     maps = predict_mode_maps(model, images, (8, 16), classes, focus)
     for full, (focus_map, class_map) in zip(_full_maps(model, images, (8, 16)), maps, strict=True):
-        per_class = full.reshape(*full.shape[:2], 3, classes)  # modes: accurate, L1, L2
-        np.testing.assert_array_equal(focus_map, np.moveaxis(per_class[..., focus], -1, 0))
+        per_class = np.moveaxis(full.reshape(*full.shape[:2], 3, classes), 2, 0)  # (mode, H, W, K): accurate, L1, L2
+        np.testing.assert_allclose(focus_map, per_class[..., focus], rtol=0, atol=1e-6)
         if classes == 1:
             assert class_map is None
         else:
-            np.testing.assert_array_equal(class_map, np.moveaxis(np.argmax(per_class, axis=-1), -1, 0))
+            top_two = np.sort(per_class, axis=-1)[..., -2:]
+            clear = top_two[..., 1] - top_two[..., 0] > 1e-6
+            assert clear.mean() > 0.99  # the comparison covers (almost) every pixel
+            np.testing.assert_array_equal(class_map[clear], np.argmax(per_class, axis=-1)[clear])
             assert class_map.dtype == np.uint8 and len(np.unique(class_map)) > 1
 
 
